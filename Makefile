@@ -1,0 +1,87 @@
+# mtaprobe - one Makefile, no autotools.
+#   make            release build into build/
+#   make check      install missing packages (as root), sanitizer build into
+#                   build/asan/, run every unit and integration test
+#   make demo       real Postfix on loopback, every plugin against it
+#   make bench      instructions / wall / peak RSS next to check_smtp, check_tcp
+#   make fuzz       libFuzzer on the reply parser (clang)
+#   make install    binaries into $(DESTDIR)$(PLUGINDIR)
+
+CC       ?= cc
+BUILD    ?= build
+PKGS     := openssl libcares yaml-0.1
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs libcares 2>/dev/null || echo -lcares)
+CFLAGS   ?= -O2 -g
+# Bounded buffers truncate on purpose (snprintf), so -Wformat-truncation is off.
+CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation -fno-common $(PKG_CFLAGS) $(SAN)
+LDFLAGS  += $(SAN)
+LDLIBS   += $(PKG_LIBS) -lpthread
+
+PREFIX    ?= /usr
+PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
+
+LIB_SRC  := $(wildcard common/*.c)
+LIB_OBJ  := $(LIB_SRC:common/%.c=$(BUILD)/obj/%.o)
+PLUGINS  := check_mta_port check_mta_banner
+BINS     := $(PLUGINS:%=$(BUILD)/%)
+UNIT     := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
+
+.PHONY: all check unit demo bench fuzz install clean deps-build deps-test
+all: $(BINS) $(BUILD)/smtpsim
+
+$(BUILD)/obj/%.o: common/%.c $(wildcard common/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj $(BUILD):
+	mkdir -p $@
+
+$(BUILD)/libmtaprobe.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%: plugins/%.c $(BUILD)/libmtaprobe.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmtaprobe.a $(LDLIBS)
+
+$(BUILD)/smtpsim: tests/smtpsim.c | $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(BUILD)/test_%: tests/test_%.c $(BUILD)/libmtaprobe.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmtaprobe.a $(LDLIBS) -lcmocka
+
+# The test build: same sources, with AddressSanitizer and UBSan.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+deps-build:
+	@tests/deps.sh build
+deps-test:
+	@tests/deps.sh test
+
+unit: deps-build
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" CFLAGS="-O1 -g" build/asan/libmtaprobe.a $(UNIT:$(BUILD)/%=build/asan/%)
+
+check: deps-test
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" CFLAGS="-O1 -g" \
+		build/asan/check_mta_port build/asan/check_mta_banner build/asan/smtpsim $(UNIT:$(BUILD)/%=build/asan/%)
+	@tests/run_tests.sh build/asan
+
+demo: deps-test all
+	@tests/demo.sh $(BUILD)
+
+bench:
+	@tests/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@tests/bench.sh $(BUILD)
+
+fuzz: $(BUILD)/libmtaprobe.a
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	mkdir -p build/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -o build/fuzz/fuzz_reply \
+		tests/fuzz_reply.c common/smtp.c common/text.c
+	build/fuzz/fuzz_reply -max_total_time=$${FUZZ_SECONDS:-60} build/fuzz/corpus tests/scenarios 2>&1 | tail -5
+
+install: all
+	install -d $(DESTDIR)$(PLUGINDIR)
+	install -m 755 $(BINS) $(DESTDIR)$(PLUGINDIR)/
+
+clean:
+	rm -rf build

@@ -1,0 +1,33 @@
+/* err.h - what went wrong in a probe, as data.
+ *
+ * common/ never prints or exits: it returns -1 and fills a struct probe_err.
+ * The check functions map the kind to a Nagios state (state_for_err). */
+#ifndef MTAPROBE_ERR_H
+#define MTAPROBE_ERR_H
+
+enum err_kind {
+	ERR_NONE = 0,
+	ERR_INTERNAL,	/* out of memory, bad arguments from our own code */
+	ERR_RESOLVE,	/* name does not resolve, DNS failure */
+	ERR_CONNECT,	/* refused, unreachable, reset while connecting */
+	ERR_TIMEOUT,	/* the check's deadline passed */
+	ERR_CLOSED,	/* the server closed or reset the connection */
+	ERR_IO,		/* other socket error */
+	ERR_PROTOCOL,	/* malformed or overlong reply */
+	ERR_REJECTED,	/* well-formed reply with an unwanted code */
+};
+
+struct probe_err {
+	enum err_kind kind;
+	char stage[16];		/* "dns", "connect", "banner", "ehlo", ... */
+	char msg[256];		/* full sentence fragment, already sanitised */
+};
+
+/* Fill e (if not NULL) with kind, stage and a printf-style message; returns -1. */
+int err_set(struct probe_err *e, enum err_kind kind, const char *stage,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A short word for a kind ("timeout", "refused"...), for metrics and JSON. */
+const char *err_kind_name(enum err_kind kind);
+
+#endif

@@ -1,0 +1,23 @@
+/* output.h - a result rendered for Nagios/Icinga (plugin guidelines):
+ *
+ *   MTA <CHECK> <STATE> - <summary> | <perfdata>
+ *   <long output lines>
+ */
+#ifndef MTAPROBE_OUTPUT_H
+#define MTAPROBE_OUTPUT_H
+
+#include "result.h"
+#include "text.h"
+
+/* The summary (after "STATE - ") of r into out. */
+void output_summary(const struct result *r, char *out, size_t out_size);
+
+/* One perfdata item "label=value[uom];warn;crit;min;" appended to b; the
+ * label is prefixed with prefix (may be NULL) and quoted when needed. */
+void output_perf_item(struct strbuf *b, const char *prefix, const struct perf *p);
+
+/* Whole plugin output into b: first line, perfdata, long output (-v detail,
+ * -vvv transcript).  Ends with a newline. */
+void output_nagios(const struct result *r, int verbosity, struct strbuf *b);
+
+#endif
