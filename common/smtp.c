@@ -211,7 +211,7 @@ void smtp_caps_parse(const struct smtp_reply *ehlo, struct smtp_caps *caps)
 					ok = false;
 				v = v * 10 + (unsigned)(s[j] - '0');
 			}
-			if (ok && (j == len || s[j] == ' ')) {
+			if (k == len || (ok && j > k + 1 && (j == len || s[j] == ' '))) {
 				caps->has_size = true;
 				caps->size = v;
 			}

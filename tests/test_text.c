@@ -1,0 +1,90 @@
+/* test_text.c - sanitising server text and bounded string buffers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../common/text.h"
+
+static void test_sanitize_table(void **state)
+{
+	static const struct { const char *in; size_t n; size_t max; const char *out; } t[] = {
+		{ "mx.example.org ESMTP", 20, 100, "mx.example.org ESMTP" },
+		{ "a\x1b[31mred\x07", 10, 100, "a\\x1b[31mred\\x07" },
+		{ "tab\there", 8, 100, "tab\\x09here" },
+		{ "cr\rlf\n", 6, 100, "cr\\x0dlf\\x0a" },
+		{ "pipe|perf=1", 11, 100, "pipe\\x7cperf=1" },
+		{ "back\\slash", 10, 100, "back\\x5cslash" },
+		{ "nul\0x", 5, 100, "nul\\x00x" },
+		{ "\xc3\xa9t\xc3\xa9", 5, 100, "\\xc3\\xa9t\\xc3\\xa9" },
+		{ "\x7f", 1, 100, "\\x7f" },
+		{ "0123456789", 10, 5, "01..." },
+		{ "\x01\x02\x03", 3, 7, "\\x01..." },
+		{ "", 0, 100, "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char out[64];
+
+		sanitize(out, sizeof(out), t[i].in, t[i].n, t[i].max);
+		assert_string_equal(out, t[i].out);
+	}
+}
+
+static void test_sanitize_small_dst(void **state)
+{
+	char out[8];
+	char big[1000];
+
+	(void)state;
+	memset(big, 'z', sizeof(big));
+	sanitize(out, sizeof(out), big, sizeof(big), 500);
+	assert_true(strlen(out) < sizeof(out));
+	assert_non_null(strstr(out, "..."));
+	/* no output byte is ever a control character */
+	for (int c = 0; c < 256; c++) {
+		char in = (char)c, o[16];
+
+		sanitize(o, sizeof(o), &in, 1, 10);
+		for (char *p = o; *p; p++)
+			assert_true(*p >= 0x20 && *p < 0x7f && *p != '|');
+	}
+}
+
+static void test_strbuf_cap(void **state)
+{
+	struct strbuf b;
+
+	(void)state;
+	strbuf_init(&b, 10);
+	assert_string_equal(strbuf_str(&b), "");
+	assert_int_equal(strbuf_append(&b, "hello", 5), 0);
+	assert_int_equal(strbuf_printf(&b, " %s", "world!"), -1);
+	assert_string_equal(strbuf_str(&b), "hello worl");
+	assert_true(b.truncated);
+	assert_int_equal(strbuf_append(&b, "x", 1), -1);
+	assert_int_equal(b.len, 10);
+	strbuf_free(&b);
+	strbuf_free(&b);	/* twice is harmless */
+	strbuf_free(NULL);
+
+	strbuf_init(&b, 100000);
+	for (int i = 0; i < 1000; i++)
+		strbuf_printf(&b, "%04d;", i);
+	assert_int_equal(b.len, 5000);
+	assert_memory_equal(b.s + 4995, "0999;", 5);
+	strbuf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sanitize_table),
+		cmocka_unit_test(test_sanitize_small_dst),
+		cmocka_unit_test(test_strbuf_cap),
+	};
+	return cmocka_run_group_tests_name("text", tests, NULL, NULL);
+}
