@@ -43,7 +43,7 @@ $(BUILD)/%: plugins/%.c $(BUILD)/libmtaprobe.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmtaprobe.a $(LDLIBS)
 
 $(BUILD)/smtpsim: tests/smtpsim.c | $(BUILD)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(filter-out -D_GNU_SOURCE,$(CFLAGS)) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/test_%: tests/test_%.c $(BUILD)/libmtaprobe.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmtaprobe.a $(LDLIBS) -lcmocka

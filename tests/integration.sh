@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# tests/integration.sh BUILD_DIR - the real binaries against the scripted
+# SMTP server (tests/smtpsim.c), a real Postfix and a filtered port in a
+# network namespace.  Loopback only.  Prints TAP lines.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-build/asan}
+PORT=$B/check_mta_port
+BANNER=$B/check_mta_banner
+SIM=$B/smtpsim
+T_TMP=$(mktemp -d)
+# ASan: a leak or error makes the binary exit non-zero, which the tests see.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=99}
+. tests/lib.sh
+PF_DIR=""
+cleanup() {
+	t_cleanup
+	[ -n "$PF_DIR" ] && tests/postfix.sh stop "$PF_DIR" >/dev/null 2>&1
+	rm -rf "$T_TMP"
+}
+trap cleanup EXIT
+
+# --- the scripted server: one port per scenario --------------------------------
+P=27000
+declare -A SP
+for s in ok nosize multiline greet421 greet554 delay silent drip longline endless garbage \
+	ehlo502 ehlo_helo_fail badcont ctrlchars closeafter baremlf proxy1; do
+	P=$((P + 1))
+	SP[$s]=$P
+	t_sim "$s" "$P" -T "$T_TMP/$s.transcript" || exit 1
+done
+L=127.0.0.1
+
+# check_mta_port
+t_check "port: open port is OK with connect time" 0 'MTA PORT OK - 127\.0\.0\.1:[0-9]+ connected in [0-9.]+s \| connect=[0-9.]+s;;;0; time=' 2 \
+	"$PORT" -H $L -p "${SP[ok]}"
+t_check "port: closed port is CRITICAL, refused" 2 'connect: Connection refused' 2 \
+	"$PORT" -H $L -p 27999
+t_check "port: -w range on connect time (@0:10 alerts inside)" 1 'connect took [0-9.]+s \(warning @0:10\)' 2 \
+	"$PORT" -H $L -p "${SP[ok]}" -w @0:10
+t_check "port: -c beats -w" 2 'connect took [0-9.]+s \(critical @0:10\).*connect=[0-9.]+s;@0:10;@0:10;0;' 2 \
+	"$PORT" -H $L -p "${SP[ok]}" -w @0:10 -c @0:10
+t_check "port: name that does not resolve is CRITICAL" 2 'nonexistent\.invalid:25 DNS: name does not exist' 5 \
+	"$PORT" -H nonexistent.invalid
+t_check "port: -6 with an IPv4 literal is CRITICAL, not a silent v4 connect" 2 'not an IPv6 address' 2 \
+	"$PORT" -H $L -p "${SP[ok]}" -6
+t_check "port: --source binds the local address" 0 'PORT OK' 2 \
+	"$PORT" -H $L -p "${SP[ok]}" --source 127.0.0.1
+t_check "port: --source of the other family fails clearly" 2 '127\.0\.0\.1 is not an IPv6 address' 2 \
+	"$PORT" -H $L -p "${SP[ok]}" --source ::1
+
+# check_mta_banner: the good cases
+t_check "banner: 220 greeting OK, greeting in summary, SIZE perfdata" 0 \
+	'MTA BANNER OK - 127\.0\.0\.1:[0-9]+ 220 mail\.example\.test ESMTP smtpsim \([0-9.]+s\) \| connect=[0-9.]+s;;;0; banner=[0-9.]+s;;;0; ehlo=[0-9.]+s;;;0; time=[0-9.]+s;;;0; size=10240000B;;;0;$' 3 \
+	"$BANNER" -H $L -p "${SP[ok]}"
+t_check "banner: --require-ext PIPELINING,SIZE met" 0 'BANNER OK' 3 \
+	"$BANNER" -H $L -p "${SP[ok]}" --require-ext PIPELINING,SIZE
+t_check "banner: --require-ext names the missing keyword" 1 'extension CHUNKING,STARTTLS not advertised' 3 \
+	"$BANNER" -H $L -p "${SP[ok]}" --require-ext pipelining,CHUNKING,STARTTLS
+t_check "banner: SIZE not advertised: no size perfdata, --require-ext SIZE warns" 1 'extension SIZE not advertised' 3 \
+	"$BANNER" -H $L -p "${SP[nosize]}" --require-ext SIZE
+t_assert "banner: no size perfdata without SIZE" bash -c '! grep -q "size=" <<<"$1"' _ "$T_LAST_OUT"
+t_check "banner: --expect met" 0 'BANNER OK' 3 "$BANNER" -H $L -p "${SP[ok]}" -e ESMTP
+t_check "banner: --expect not met is WARNING" 1 "greeting does not contain 'Exim'" 3 \
+	"$BANNER" -H $L -p "${SP[ok]}" --expect Exim
+t_check "banner: multi-line greeting, -v lists every line" 0 'greeting: 220-mail\.example\.test.*' 3 \
+	"$BANNER" -H $L -p "${SP[multiline]}" -v
+t_assert "banner: -v shows the third greeting line and extensions" \
+	grep -q $'greeting: 220 third line\nextension: PIPELINING' <<<"$T_LAST_OUT"
+t_check "banner: --expect matches a later greeting line" 0 'BANNER OK' 3 \
+	"$BANNER" -H $L -p "${SP[multiline]}" -e "third line"
+t_check "banner: EHLO 502 falls back to HELO" 0 'EHLO refused \(502 5\.5\.1 EHLO not implemented\), HELO accepted' 3 \
+	"$BANNER" -H $L -p "${SP[ehlo502]}" -v
+t_check "banner: EHLO and HELO refused is WARNING" 1 'EHLO and HELO .* refused: 550 5\.7\.1 go away / 550' 3 \
+	"$BANNER" -H $L -p "${SP[ehlo_helo_fail]}"
+t_check "banner: bare-LF server still understood" 0 'BANNER OK .*220 mail\.example\.test ESMTP bare-lf' 3 \
+	"$BANNER" -H $L -p "${SP[baremlf]}"
+t_check "banner: control bytes in the greeting are escaped" 0 'mail\.example\.test \\x1b\[31mred\\x07 ESMTP' 3 \
+	"$BANNER" -H $L -p "${SP[ctrlchars]}"
+t_assert "banner: no raw control byte reaches the output" bash -c '! LC_ALL=C grep -q "[[:cntrl:]]" <<<"${1//$'"'"'\n'"'"'/}"' _ "$T_LAST_OUT"
+t_check "banner: -F sets the EHLO name, -vvv prints the transcript" 0 'C: EHLO probe\.example\.org' 3 \
+	"$BANNER" -H $L -p "${SP[ok]}" -F probe.example.org -vvv
+t_assert "banner: transcript has the greeting and QUIT" \
+	grep -qz 'S: 220 mail.example.test ESMTP smtpsim.*C: QUIT' <<<"$T_LAST_OUT"
+t_assert "banner: the server saw EHLO then QUIT, nothing before the greeting" \
+	grep -qz 'C: EHLO probe.example.org.*C: QUIT' "$T_TMP/ok.transcript"
+t_check "banner: default EHLO name is never 'localhost'" 0 'C: EHLO [^l]' 3 \
+	"$BANNER" -H $L -p "${SP[ok]}" -vvv
+t_check "banner: --proxy-protocol 1 sends the header first" 0 'BANNER OK .*proxied' 3 \
+	"$BANNER" -H $L -p "${SP[proxy1]}" --proxy-protocol 1
+
+# check_mta_banner: thresholds and time
+t_check "banner: slow greeting (1.5 s) over -w 1 is WARNING" 1 'greeting took 1\.[0-9]+s \(warning 1\).*banner=1\.[0-9]+s;1;3;0;' 4 \
+	"$BANNER" -H $L -p "${SP[delay]}" -w 1 -c 3
+t_check "banner: slow greeting over -c 1 is CRITICAL" 2 'greeting took 1\.[0-9]+s \(critical 1\)' 4 \
+	"$BANNER" -H $L -p "${SP[delay]}" -w 0.5 -c 1
+t_check "banner: silent server, -t 2: CRITICAL within 2.5 s" 2 'greeting: timeout after 2\.0s' 2.5 \
+	"$BANNER" -H $L -p "${SP[silent]}" -t 2
+t_check "banner: -t 1:warning maps the timeout to WARNING" 1 'greeting: timeout after 1\.0s' 1.5 \
+	"$BANNER" -H $L -p "${SP[silent]}" -t 1:warning
+t_check "banner: -t 1:unknown maps the timeout to UNKNOWN" 3 'greeting: timeout' 1.5 \
+	"$BANNER" -H $L -p "${SP[silent]}" -t 1:unknown
+t_check "banner: server dripping a byte every 0.5 s cannot outlive -t 2" 2 'greeting: timeout after 2\.0s' 2.5 \
+	"$BANNER" -H $L -p "${SP[drip]}" -t 2
+
+# check_mta_banner: hostile and failing servers
+t_check "banner: 421 greeting is CRITICAL with code and text" 2 'greeting refused with 421; 421 4\.3\.2 mail\.example\.test Service not available' 3 \
+	"$BANNER" -H $L -p "${SP[greet421]}"
+t_check "banner: 554 greeting is CRITICAL" 2 'greeting refused with 554; 554 5\.7\.1 No SMTP service here' 3 \
+	"$BANNER" -H $L -p "${SP[greet554]}"
+t_check "banner: 1 MiB line without CRLF is malformed, not buffered" 2 'greeting: malformed reply: line longer than 4096 bytes' 3 \
+	"$BANNER" -H $L -p "${SP[longline]}"
+t_check "banner: endless 220- reply stops at 100 lines" 2 'greeting: malformed reply: reply longer than 100 lines' 3 \
+	"$BANNER" -H $L -p "${SP[endless]}"
+t_check "banner: binary garbage is CRITICAL" 2 'greeting: malformed reply' 3 \
+	"$BANNER" -H $L -p "${SP[garbage]}"
+t_check "banner: mismatched continuation codes are malformed" 2 'line 2 has code 250, the reply began with 220' 3 \
+	"$BANNER" -H $L -p "${SP[badcont]}"
+t_check "banner: server closing after the greeting is CRITICAL" 2 'EHLO: connection closed by the server' 3 \
+	"$BANNER" -H $L -p "${SP[closeafter]}"
+t_check "banner: closed port is CRITICAL" 2 'connect: Connection refused' 2 "$BANNER" -H $L -p 27999
+
+# -A: every address of a name (localhost has 127.0.0.1 here; ::1 too where /etc/hosts says so)
+t_check "banner: -A checks every address, one long-output line each" 0 \
+	'MTA BANNER OK - localhost: [0-9]+ of [0-9]+ addresses OK \| localhost_127\.0\.0\.1_dns=[0-9.]+s;;;0; localhost_127\.0\.0\.1_connect=' 3 \
+	"$BANNER" -H localhost -A -4 -p "${SP[ok]}"
+t_assert "banner: -A long output line per address" grep -q '^\[OK\] localhost\[127\.0\.0\.1\]:' <<<"$T_LAST_OUT"
+
+# --- network namespace: a port whose packets are dropped -------------------------
+NS_SCRIPT="$T_TMP/ns.sh"
+cat >"$NS_SCRIPT" <<NS
+. tests/lib.sh
+T_N=$T_N
+t_check "port: dropped packets, -t 2: CRITICAL within 2.5 s" 2 'connect: no answer to connect after 2\.0s' 2.5 \
+	"$PORT" -H 127.0.0.1 -p 2999 -t 2
+t_check "banner: dropped packets, -t 2: CRITICAL within 2.5 s" 2 'connect: no answer to connect after 2\.0s' 2.5 \
+	"$BANNER" -H 127.0.0.1 -p 2999 -t 2
+t_check "port: TCP reset (nft reject) is CRITICAL at once" 2 'Connection refused' 1 \
+	"$PORT" -H 127.0.0.1 -p 2998 -t 2
+NS
+ns_out=$(tests/netns_drop.sh bash "$NS_SCRIPT" 2>&1)
+if [ $? = 77 ] || [[ $ns_out == SKIP* ]]; then
+	T_N=$((T_N + 1))
+	echo "ok $T_N - filtered port # SKIP ${ns_out#SKIP: }"
+else
+	printf '%s\n' "$ns_out"
+	T_N=$((T_N + $(grep -c '^\(not \)\?ok ' <<<"$ns_out")))
+fi
+
+# --- a real Postfix -------------------------------------------------------------
+PF_DIR=$(mktemp -d)
+PFP=10025
+if tests/postfix.sh start "$PF_DIR" $PFP strict >"$T_TMP/pf.log" 2>&1; then
+	t_check "postfix: port OK" 0 'MTA PORT OK - 127\.0\.0\.1:10025 connected' 3 "$PORT" -H $L -p $PFP
+	t_check "postfix: banner OK with Postfix's greeting" 0 \
+		'MTA BANNER OK - 127\.0\.0\.1:10025 220 mail\.example\.test ESMTP mtaprobe-test' 5 \
+		"$BANNER" -H $L -p $PFP -e ESMTP --require-ext PIPELINING,SIZE,8BITMIME
+	t_assert "postfix: SIZE perfdata is Postfix's message_size_limit" \
+		grep -q "size=$(postconf -c "$PF_DIR" -h message_size_limit)B;" <<<"$T_LAST_OUT"
+	t_check "postfix: missing extension is WARNING" 1 'extension SMTPUTF9 not advertised' 5 \
+		"$BANNER" -H $L -p $PFP --require-ext SMTPUTF9
+	t_check "postfix: -w on greeting time (@0:30 alerts) is WARNING" 1 'greeting took [0-9.]+s \(warning @0:30\)' 5 \
+		"$BANNER" -H $L -p $PFP -w @0:30
+	t_check "postfix: -A on localhost" 0 'addresses OK' 5 "$BANNER" -H localhost -4 -A -p $PFP
+else
+	t_report "postfix: instance started" " tests/postfix.sh failed" "$(cat "$T_TMP/pf.log")"
+fi

@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# tests/postfix.sh start DIR PORT [strict|open]
+# tests/postfix.sh stop DIR
+#
+# A private, throw-away Postfix instance for the integration tests.
+#
+# start  writes main.cf/master.cf and a hand-made queue into DIR (a fresh
+#        directory from the caller, e.g. mktemp -d; created if missing),
+#        starts it with 'postfix -c DIR start', waits (up to 20 s) until
+#        127.0.0.1:PORT answers with a 220 banner and writes the master's
+#        PID to DIR/master.pid.
+#          banner:   220 mail.example.test ESMTP mtaprobe-test
+#          strict:   (default) relaying refused for every client, 127.0.0.0/8
+#                    included: RCPT TO:<x@example.net> -> 554 5.7.1 Relay
+#                    access denied; mail for @example.test is accepted.
+#          open:     open relay (every client is in mynetworks).
+#        Whatever is accepted goes to the discard transport: nothing ever
+#        leaves the machine.  Log: DIR/maillog.
+# stop   'postfix -c DIR stop', waits (up to 5 s) for the master to go away
+#        (a zombie counts as gone), SIGKILLs that PID only if it is still
+#        there, then waits briefly for PORT to close.  Succeeds when nothing
+#        is running.
+#
+# Exit: 0 ok; 1 failure (Postfix did not come up: the tail of DIR/maillog is
+# printed); 2 usage; 77 Postfix not installed or not root (test "skip").
+# One status line on stderr per command.
+set -euo pipefail
+
+prog=tests/postfix.sh
+START_TIMEOUT_MS=20000
+STOP_TIMEOUT_MS=5000
+
+usage() {
+    echo "usage: $prog start DIR PORT [strict|open]" >&2
+    echo "       $prog stop DIR" >&2
+    exit 2
+}
+die() { echo "$prog: $*" >&2; exit 1; }
+
+now_ms() {
+    if [[ -n ${EPOCHREALTIME:-} ]]; then
+        local t=${EPOCHREALTIME/[.,]/}
+        echo $((t / 1000))
+    else
+        date +%s%3N
+    fi
+}
+
+find_postfix() {
+    POSTFIX=$(command -v postfix 2>/dev/null || true)
+    if [[ -z $POSTFIX && -x /usr/sbin/postfix ]]; then
+        POSTFIX=/usr/sbin/postfix
+    fi
+    if [[ -z $POSTFIX ]]; then
+        echo "$prog: Postfix is not installed (run: tests/deps.sh test)" >&2
+        exit 77
+    fi
+}
+
+need_root() {
+    if [[ $EUID -ne 0 ]]; then
+        echo "$prog: a private Postfix instance needs root" >&2
+        exit 77
+    fi
+}
+
+# TCP connect to 127.0.0.1:PORT succeeds (something listens)
+port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# connect, read one line (2 s), say QUIT; true if the line is a 220 banner
+banner_ok() {
+    (
+        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        line=
+        IFS= read -r -t 2 line <&3 || true
+        printf 'QUIT\r\n' >&3 || true
+        [[ $line == 220* ]]
+    ) 2>/dev/null
+}
+
+# PID exists, is not a zombie, and is a Postfix master
+alive() {
+    local pid=$1 stat comm
+    [[ -n $pid && -r /proc/$pid/stat ]] || return 1
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    # field 3 (state) follows "(comm)", which may itself contain blanks
+    stat=${stat##*) }
+    [[ ${stat%% *} != Z ]] || return 1
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+    [[ $comm == master ]]
+}
+
+# PIDs whose parent is $1
+children() {
+    local f st rest
+    for f in /proc/[0-9]*/stat; do
+        st=$(cat "$f" 2>/dev/null) || continue
+        rest=${st##*) }          # "S PPID ..."
+        rest=${rest#* }
+        if [[ ${rest%% *} == "$1" ]]; then
+            st=${f#/proc/}
+            echo "${st%/stat}"
+        fi
+    done
+}
+
+read_pid() {
+    local dir=$1 f pid
+    for f in "$dir/master.pid" "$dir/queue/pid/master.pid"; do
+        if [[ -s $f ]]; then
+            pid=$(tr -d ' \n' <"$f")
+            if [[ $pid =~ ^[0-9]+$ ]]; then
+                echo "$pid"
+                return 0
+            fi
+        fi
+    done
+    return 0
+}
+
+show_logs() {
+    local dir=$1 f
+    for f in "$dir/postfix-start.log" "$dir/maillog"; do
+        if [[ -s $f ]]; then
+            # minus postfix-script's ownership warnings about the hand-made
+            # queue inside the config directory: expected, harmless
+            echo "----- tail of $f -----" >&2
+            grep -Ev 'warning: (not owned by|group or other writable)' "$f" |
+                tail -n 25 >&2 || true
+        fi
+    done
+}
+
+write_config() {
+    local dir=$1 port=$2 mode=$3 q d
+    mkdir -p "$dir/queue" "$dir/data"
+    chown postfix "$dir/data"        # data_directory belongs to mail_owner
+    # Queue layout made by hand: same result as
+    # 'postfix -c DIR post-install create-missing', which takes seconds.
+    q=$dir/queue
+    for d in active bounce corrupt defer deferred flush hold incoming private saved trace; do
+        install -d -o postfix -g root -m 700 "$q/$d"
+    done
+    install -d -o postfix -g postdrop -m 730 "$q/maildrop"
+    install -d -o postfix -g postdrop -m 710 "$q/public"
+    install -d -o root -g root -m 755 "$q/pid"
+
+    cat >"$dir/main.cf" <<EOF
+# generated by $prog ($mode) -- private test instance, do not edit
+compatibility_level = 3.6
+queue_directory = $dir/queue
+data_directory = $dir/data
+mail_owner = postfix
+setgid_group = postdrop
+syslog_name = mtaprobe-test-$mode
+maillog_file = $dir/maillog
+maillog_file_prefixes = $dir
+myhostname = mail.example.test
+mydomain = example.test
+myorigin = example.test
+mydestination = example.test, localhost
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+smtpd_banner = \$myhostname ESMTP mtaprobe-test
+# no DNS: the sandbox has none, and a slow resolver must not delay the banner
+smtpd_peername_lookup = no
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+smtpd_helo_required = no
+disable_vrfy_command = yes
+
+# --- nothing may ever leave this box -------------------------------------
+# every delivery goes to discard(8); master.cf also maps the smtp, relay,
+# lmtp, local and virtual services onto the discard daemon.
+local_transport = discard:local
+virtual_transport = discard:virtual
+default_transport = discard:nowhere
+relay_transport = discard:nowhere
+EOF
+
+    if [[ $mode == strict ]]; then
+        cat >>"$dir/main.cf" <<'EOF'
+
+# --- relay policy: strict ------------------------------------------------
+# No client is trusted, not even 127.0.0.0/8 (the tests connect from there):
+# mail for anything but $mydestination gets "554 5.7.1 Relay access denied".
+mynetworks = 127.0.0.2/32
+smtpd_relay_restrictions = reject_unauth_destination
+smtpd_recipient_restrictions =
+EOF
+    else
+        cat >>"$dir/main.cf" <<'EOF'
+
+# --- relay policy: open ---------------------------------------------------
+# Postfix refuses 'smtpd_relay_restrictions = permit' (smtpd dies at start
+# and the port hangs), so the open relay trusts every client address.
+mynetworks = 0.0.0.0/0 [::]/0
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions =
+EOF
+    fi
+
+    cat >>"$dir/main.cf" <<'EOF'
+
+# --- TLS ------------------------------------------------------------------
+# Plain SMTP only for now: STARTTLS is not offered.  The STARTTLS issue puts
+# its smtpd_tls_* settings here (smtpd_tls_chain_files, ...) and adds the
+# tlsmgr service to master.cf (see the TLS spot there).
+smtpd_tls_security_level = none
+smtp_tls_security_level = none
+# --- end of TLS -----------------------------------------------------------
+EOF
+
+    cat >"$dir/master.cf" <<EOF
+# generated by $prog ($mode)
+# service      type  private unpriv chroot wakeup maxproc command
+127.0.0.1:$port inet n       -      n      -      -       smtpd
+# --- TLS spot: tlsmgr unix - - n 1000? 1 tlsmgr  (with STARTTLS) ---------
+EOF
+    cat >>"$dir/master.cf" <<'EOF'
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+# nothing leaves the box: every delivery service is the discard daemon
+discard   unix  -       -       n       -       -       discard
+smtp      unix  -       -       n       -       -       discard
+relay     unix  -       -       n       -       -       discard
+lmtp      unix  -       -       n       -       -       discard
+local     unix  -       -       n       -       -       discard
+virtual   unix  -       -       n       -       -       discard
+EOF
+
+    # Postfix pauses ("to let the file age") when main.cf was modified within
+    # the last second or two: that is 2-3 s of every fresh start.  Backdate.
+    touch -d '-1 minute' "$dir/main.cf" "$dir/master.cf"
+}
+
+cmd_start() {
+    [[ $# -eq 2 || $# -eq 3 ]] || usage
+    local dir=$1 port=$2 mode=${3:-strict} t0 pid
+    if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then
+        die "bad port: $port"
+    fi
+    port=$((10#$port))
+    case $mode in strict|open) ;; *) die "bad mode: $mode (strict|open)" ;; esac
+    find_postfix
+    need_root
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd -P)
+    [[ $dir != *[[:space:]]* ]] || die "DIR must not contain blanks: $dir"
+    # mktemp -d makes 0700; the master opens DIR/data/master.lock as the
+    # postfix user, which must be able to reach it
+    chmod 755 "$dir"
+    if command -v runuser >/dev/null 2>&1 &&
+        ! runuser -u postfix -- test -x "$dir" 2>/dev/null; then
+        die "user postfix cannot reach $dir (a parent directory is not searchable)"
+    fi
+
+    pid=$(read_pid "$dir")
+    if alive "$pid"; then
+        die "an instance is already running in $dir (master PID $pid)"
+    fi
+    if port_open "$port"; then
+        die "127.0.0.1:$port is already in use"
+    fi
+
+    write_config "$dir" "$port" "$mode"
+    echo "$port" >"$dir/port"
+    rm -f "$dir/master.pid"
+
+    t0=$(now_ms)
+    if ! "$POSTFIX" -c "$dir" start >"$dir/postfix-start.log" 2>&1; then
+        echo "$prog: 'postfix -c $dir start' failed" >&2
+        show_logs "$dir"
+        cmd_stop "$dir" >/dev/null 2>&1 || true
+        exit 1
+    fi
+
+    while ! banner_ok "$port"; do
+        if (($(now_ms) - t0 > START_TIMEOUT_MS)); then
+            echo "$prog: Postfix ($dir) did not answer on 127.0.0.1:$port within $((START_TIMEOUT_MS / 1000)) s" >&2
+            show_logs "$dir"
+            cmd_stop "$dir" >/dev/null 2>&1 || true
+            exit 1
+        fi
+        sleep 0.05
+    done
+
+    pid=$(read_pid "$dir")
+    if [[ -z $pid ]]; then
+        echo "$prog: no master PID in $dir/queue/pid/master.pid" >&2
+        show_logs "$dir"
+        exit 1
+    fi
+    echo "$pid" >"$dir/master.pid"
+    echo "$prog: $mode Postfix on 127.0.0.1:$port up in $(($(now_ms) - t0)) ms (master $pid, $dir)" >&2
+}
+
+cmd_stop() {
+    [[ $# -eq 1 ]] || usage
+    local dir=$1 pid port t0 kids kid
+    [[ -d $dir ]] || die "no such directory: $dir"
+    dir=$(cd "$dir" && pwd -P)
+    pid=$(read_pid "$dir")
+    port=$(cat "$dir/port" 2>/dev/null || true)
+    t0=$(now_ms)
+
+    # 'postfix stop' takes ~1 s when nothing runs: skip it then
+    if [[ -f $dir/main.cf ]] && { [[ -z $pid ]] || alive "$pid"; }; then
+        POSTFIX=$(command -v postfix 2>/dev/null || echo /usr/sbin/postfix)
+        if ! "$POSTFIX" -c "$dir" stop >"$dir/postfix-stop.log" 2>&1 && alive "$pid"; then
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    fi
+
+    while alive "$pid" && (($(now_ms) - t0 < STOP_TIMEOUT_MS)); do
+        sleep 0.02
+    done
+    if alive "$pid"; then
+        echo "$prog: master $pid still alive after $((STOP_TIMEOUT_MS / 1000)) s: SIGKILL" >&2
+        kids=$(children "$pid")
+        kill -KILL "$pid" 2>/dev/null || true
+        # its smtpd children hold the listening socket: they would linger
+        # for seconds without a master
+        for kid in $kids; do
+            kill -KILL "$kid" 2>/dev/null || true
+        done
+    fi
+
+    # the smtpd children share the listening socket; they exit right after
+    # the master, wait for that so the caller can reuse the port at once
+    if [[ $port =~ ^[0-9]+$ ]]; then
+        while port_open "$port"; do
+            if (($(now_ms) - t0 > STOP_TIMEOUT_MS + 2000)); then
+                echo "$prog: warning: 127.0.0.1:$port still accepts connections" >&2
+                break
+            fi
+            sleep 0.02
+        done
+    fi
+    rm -f "$dir/master.pid"
+    echo "$prog: Postfix ($dir) stopped in $(($(now_ms) - t0)) ms" >&2
+}
+
+[[ $# -ge 1 ]] || usage
+cmd=$1
+shift
+case $cmd in
+    start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" ;;
+    *) usage ;;
+esac

@@ -1,0 +1,1357 @@
+/*
+ * smtpsim - a scripted, deliberately misbehaving SMTP server for the
+ * mtaprobe integration tests.
+ *
+ *   smtpsim -s SCENARIO -l ADDR:PORT [-l ADDR:PORT ...] [-T TRANSCRIPT]
+ *           [-P PIDFILE]
+ *
+ * Listens on every -l address (IPv6 as [addr]:port, IPV6_V6ONLY), prints
+ * "ready" on stdout once listening, forks one child per connection which
+ * plays the scenario, and runs until SIGTERM/SIGINT, when it terminates
+ * its own children and exits 0.
+ *
+ * Exit status: 0 after SIGTERM/SIGINT, 1 on a run-time failure (socket,
+ * bind, transcript or pid file), 2 on bad arguments or a bad scenario.
+ *
+ * The scenario language is described in tests/scenarios/README.md.
+ *
+ * Only libc + POSIX (plus a few Linux extensions).  Places where a future
+ * "starttls" step would plug in are marked "STARTTLS HOOK".
+ */
+#define _GNU_SOURCE
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_LINE            4096        /* longest client line kept */
+#define RDBUF_SIZE          (3 * MAX_LINE)
+#define FLOOD_CHUNK         (256 * 1024)
+#define MAX_COUNT           1000000000ULL
+#define MAX_SECS            3600.0
+#define SEND_STALL_SECS     30          /* a send blocked this long = client gone */
+#define CONN_LIFETIME_SECS  300         /* hard cap per connection (SIGALRM) */
+#define CLOSE_LINGER_MS     1000        /* drain client input after our FIN */
+#define KILL_GRACE_MS       2000        /* SIGTERM -> SIGKILL for children */
+
+/* ------------------------------------------------------------------ */
+/* Scenario model                                                      */
+/* ------------------------------------------------------------------ */
+
+struct bytes {
+	char *p;
+	size_t n;
+};
+
+enum op {
+	OP_SEND,        /* send / line */
+	OP_SLEEP,
+	OP_DRIP,
+	OP_FLOOD,
+	OP_GARBAGE,
+	OP_EXPECT,
+	OP_READ,
+	OP_SILENCE,
+	OP_CLOSE,
+	OP_SERVE,
+	/* STARTTLS HOOK (1/4): add OP_STARTTLS here. */
+};
+
+struct step {
+	enum op op;
+	unsigned lineno;
+	struct bytes text;              /* send, drip, flood, expect */
+	double secs;                    /* sleep, drip */
+	unsigned long long count;       /* flood, garbage */
+};
+
+enum rule_action { RA_SEND, RA_CLOSE };
+
+struct rule {
+	struct bytes prefix;
+	enum rule_action action;
+	struct bytes text;
+	unsigned lineno;
+};
+
+struct scenario {
+	struct step *steps;
+	size_t nsteps, capsteps;
+	struct rule *rules;
+	size_t nrules, caprules;
+};
+
+/*
+ * Global state.  Kept global so that everything allocated stays reachable
+ * when we exit() on an error (keeps LeakSanitizer quiet).
+ */
+static struct scenario g_sc;
+static const char *g_scn_path;
+static unsigned g_lineno;
+static char *g_linebuf;
+static int g_tfd = -1;                  /* transcript fd */
+static const char *g_pidfile;
+static int *g_lfds;                     /* listening sockets */
+static char **g_lnames;
+static size_t g_nlfds;
+static pid_t *g_kids;                   /* children we forked */
+static size_t g_nkids, g_capkids;
+static volatile sig_atomic_t g_got_term, g_got_chld;
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q) {
+		fprintf(stderr, "smtpsim: out of memory\n");
+		exit(1);
+	}
+	return q;
+}
+
+struct sbuf {
+	char *p;
+	size_t n, cap;
+};
+
+static void sb_add(struct sbuf *b, const void *data, size_t n)
+{
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, data, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void sb_addc(struct sbuf *b, char c)
+{
+	sb_add(b, &c, 1);
+}
+
+/* Render bytes printably (for notes and stderr).  Result is in *b. */
+static void sb_escaped(struct sbuf *b, const char *p, size_t n, size_t max)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n && i < max; i++) {
+		unsigned char c = (unsigned char)p[i];
+		char e[4] = { '\\', 0, 0, 0 };
+		switch (c) {
+		case '\r': e[1] = 'r'; sb_add(b, e, 2); break;
+		case '\n': e[1] = 'n'; sb_add(b, e, 2); break;
+		case '\t': e[1] = 't'; sb_add(b, e, 2); break;
+		case '\\': e[1] = '\\'; sb_add(b, e, 2); break;
+		case '"':  e[1] = '"'; sb_add(b, e, 2); break;
+		default:
+			if (c < 0x20 || c >= 0x7f) {
+				e[1] = 'x';
+				e[2] = hex[c >> 4];
+				e[3] = hex[c & 15];
+				sb_add(b, e, 4);
+			} else {
+				sb_addc(b, (char)c);
+			}
+		}
+	}
+	if (i < n)
+		sb_add(b, "...", 3);
+}
+
+static int prefix_match(const char *line, size_t n, const struct bytes *pfx)
+{
+	size_t i;
+
+	if (n < pfx->n)
+		return 0;
+	for (i = 0; i < pfx->n; i++)
+		if (tolower((unsigned char)line[i]) !=
+		    tolower((unsigned char)pfx->p[i]))
+			return 0;
+	return 1;
+}
+
+static void sleep_secs(double secs)
+{
+	struct timespec ts, rem;
+
+	if (secs <= 0)
+		return;
+	ts.tv_sec = (time_t)secs;
+	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+	if (ts.tv_nsec > 999999999L)
+		ts.tv_nsec = 999999999L;
+	while (nanosleep(&ts, &rem) < 0 && errno == EINTR)
+		ts = rem;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ */
+/* Transcript                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Write "T: <data>\n" with a single write(). */
+static void tlog(char tag, const char *data, size_t n)
+{
+	char *buf;
+
+	if (g_tfd < 0)
+		return;
+	buf = malloc(n + 4);
+	if (!buf)
+		return;
+	buf[0] = tag;
+	buf[1] = ':';
+	buf[2] = ' ';
+	memcpy(buf + 3, data, n);
+	buf[n + 3] = '\n';
+	if (write(g_tfd, buf, n + 4) < 0) {
+		/* nothing sensible to do */
+	}
+	free(buf);
+}
+
+/* A "#: ..." note line (not client/server data). */
+static void tnote(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void tnote(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	if (g_tfd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	tlog('#', s, (size_t)n);
+	free(s);
+}
+
+/* Log sent text as "S: " lines, split at LF, one trailing CR stripped. */
+static void tlog_sent(const char *p, size_t n)
+{
+	while (n > 0) {
+		const char *lf = memchr(p, '\n', n);
+		size_t len = lf ? (size_t)(lf - p) : n;
+		size_t adv = lf ? len + 1 : len;
+
+		if (lf && len > 0 && p[len - 1] == '\r')
+			len--;
+		tlog('S', p, len);
+		p += adv;
+		n -= adv;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Scenario parser                                                     */
+/* ------------------------------------------------------------------ */
+
+static void perr(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void perr(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "smtpsim: %s:%u: ", g_scn_path, g_lineno);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static const char *skip_ws(const char *s)
+{
+	while (is_ws(*s))
+		s++;
+	return s;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* *sp points at a backslash; append the unescaped byte, advance *sp. */
+static void parse_escape(const char **sp, struct sbuf *b)
+{
+	const char *s = *sp + 1;
+	int h1, h2;
+
+	switch (*s) {
+	case 'r': sb_addc(b, '\r'); break;
+	case 'n': sb_addc(b, '\n'); break;
+	case 't': sb_addc(b, '\t'); break;
+	case '\\': sb_addc(b, '\\'); break;
+	case '"': sb_addc(b, '"'); break;
+	case 'x':
+		h1 = hexval(s[1]);
+		h2 = h1 >= 0 ? hexval(s[2]) : -1;
+		if (h1 < 0 || h2 < 0)
+			perr("\\x needs exactly two hex digits");
+		sb_addc(b, (char)(h1 * 16 + h2));
+		s += 2;
+		break;
+	case '\0':
+		perr("backslash at end of line");
+	default:
+		perr("unknown escape '\\%c' (known: \\r \\n \\t \\\\ \\\" \\xNN)", *s);
+	}
+	*sp = s + 1;
+}
+
+/* Reject anything but whitespace or a '#' comment. */
+static void expect_eol(const char *s, const char *what)
+{
+	s = skip_ws(s);
+	if (*s && *s != '#')
+		perr("unexpected text after %s: '%s'", what, s);
+}
+
+/* A "double-quoted" string at *sp; *sp is left after the closing quote. */
+static struct bytes parse_quoted(const char **sp)
+{
+	const char *s = *sp + 1;
+	struct sbuf b = { 0 };
+	struct bytes out;
+
+	sb_add(&b, "", 0);
+	for (;;) {
+		if (*s == '\0')
+			perr("unterminated \"string\"");
+		if (*s == '"')
+			break;
+		if (*s == '\\')
+			parse_escape(&s, &b);
+		else
+			sb_addc(&b, *s++);
+	}
+	*sp = s + 1;
+	out.p = b.p;
+	out.n = b.n;
+	return out;
+}
+
+/*
+ * A string argument: a quoted string (nothing but a comment may follow),
+ * or else the rest of the line verbatim, escapes processed.
+ */
+static struct bytes parse_string_arg(const char *s)
+{
+	struct sbuf b = { 0 };
+	struct bytes out;
+
+	if (*s == '"') {
+		out = parse_quoted(&s);
+		expect_eol(s, "closing quote");
+		return out;
+	}
+	sb_add(&b, "", 0);
+	while (*s) {
+		if (*s == '\\')
+			parse_escape(&s, &b);
+		else
+			sb_addc(&b, *s++);
+	}
+	out.p = b.p;
+	out.n = b.n;
+	return out;
+}
+
+/* Copy the next whitespace-delimited token into tok; return the end. */
+static const char *next_token(const char *s, char *tok, size_t cap, const char *what)
+{
+	size_t n = 0;
+
+	s = skip_ws(s);
+	while (*s && !is_ws(*s)) {
+		if (n + 1 >= cap)
+			perr("%s too long", what);
+		tok[n++] = *s++;
+	}
+	tok[n] = '\0';
+	if (n == 0)
+		perr("missing %s", what);
+	return s;
+}
+
+static double parse_secs(const char *tok)
+{
+	const char *t = tok;
+	int digits = 0, dots = 0;
+	double d;
+
+	for (; *t; t++) {
+		if (*t >= '0' && *t <= '9')
+			digits++;
+		else if (*t == '.' && !dots)
+			dots++;
+		else
+			perr("bad SECONDS '%s' (want e.g. 2 or 0.5)", tok);
+	}
+	if (!digits)
+		perr("bad SECONDS '%s' (want e.g. 2 or 0.5)", tok);
+	d = strtod(tok, NULL);
+	if (!(d >= 0 && d <= MAX_SECS))
+		perr("SECONDS '%s' out of range (0..%g)", tok, MAX_SECS);
+	return d;
+}
+
+static unsigned long long parse_count(const char *tok)
+{
+	const char *t;
+	unsigned long long v;
+
+	for (t = tok; *t; t++)
+		if (*t < '0' || *t > '9')
+			perr("bad COUNT '%s' (want a decimal number)", tok);
+	if (strlen(tok) > 10)
+		perr("COUNT '%s' too large (max %llu)", tok, MAX_COUNT);
+	v = strtoull(tok, NULL, 10);
+	if (v > MAX_COUNT)
+		perr("COUNT '%s' too large (max %llu)", tok, MAX_COUNT);
+	return v;
+}
+
+/* Text after a one-word argument: exactly one blank, then a string. */
+static struct bytes parse_text_after(const char *s, const char *kw)
+{
+	if (*s == '\0')
+		perr("%s: missing TEXT", kw);
+	return parse_string_arg(s + 1);
+}
+
+static struct step *new_step(enum op op)
+{
+	struct scenario *sc = &g_sc;
+	struct step *st;
+
+	if (sc->nsteps > 0) {
+		struct step *prev = &sc->steps[sc->nsteps - 1];
+		static const char *const names[] = {
+			[OP_SILENCE] = "silence", [OP_CLOSE] = "close",
+			[OP_SERVE] = "serve",
+		};
+		if (prev->op == OP_SILENCE || prev->op == OP_CLOSE ||
+		    prev->op == OP_SERVE)
+			perr("step can never run: '%s' on line %u ends the connection",
+			     names[prev->op], prev->lineno);
+	}
+	if (sc->nsteps == sc->capsteps) {
+		sc->capsteps = sc->capsteps ? sc->capsteps * 2 : 16;
+		sc->steps = xrealloc(sc->steps, sc->capsteps * sizeof *sc->steps);
+	}
+	st = &sc->steps[sc->nsteps++];
+	memset(st, 0, sizeof *st);
+	st->op = op;
+	st->lineno = g_lineno;
+	return st;
+}
+
+static void parse_rule(const char *s)
+{
+	struct scenario *sc = &g_sc;
+	struct rule r;
+	char act[16];
+
+	memset(&r, 0, sizeof r);
+	r.lineno = g_lineno;
+	s = skip_ws(s);
+	if (*s == '\0')
+		perr("on: missing PREFIX");
+	if (*s == '"') {
+		r.prefix = parse_quoted(&s);
+	} else {
+		struct sbuf b = { 0 };
+		sb_add(&b, "", 0);
+		while (*s && !is_ws(*s)) {
+			if (*s == '\\')
+				parse_escape(&s, &b);
+			else
+				sb_addc(&b, *s++);
+		}
+		r.prefix.p = b.p;
+		r.prefix.n = b.n;
+	}
+	/* Register now so that the prefix stays reachable if we fail below. */
+	if (sc->nrules == sc->caprules) {
+		sc->caprules = sc->caprules ? sc->caprules * 2 : 16;
+		sc->rules = xrealloc(sc->rules, sc->caprules * sizeof *sc->rules);
+	}
+	sc->rules[sc->nrules++] = r;
+
+	if (*s && !is_ws(*s))
+		perr("on: need a blank after the PREFIX");
+	s = next_token(s, act, sizeof act, "action (send, line or close) after PREFIX");
+	if (strcmp(act, "send") == 0) {
+		r.action = RA_SEND;
+		r.text = parse_text_after(s, "on ... send");
+	} else if (strcmp(act, "line") == 0) {
+		struct sbuf b = { 0 };
+		r.action = RA_SEND;
+		r.text = *s ? parse_string_arg(s + 1) : (struct bytes){ NULL, 0 };
+		sb_add(&b, r.text.p ? r.text.p : "", r.text.n);
+		sb_add(&b, "\r\n", 2);
+		free(r.text.p);
+		r.text.p = b.p;
+		r.text.n = b.n;
+	} else if (strcmp(act, "close") == 0) {
+		r.action = RA_CLOSE;
+		expect_eol(s, "close");
+	} else {
+		perr("on: unknown action '%s' (want send, line or close)", act);
+	}
+	sc->rules[sc->nrules - 1] = r;
+}
+
+static void parse_line(char *line)
+{
+	char kw[32];
+	const char *s = skip_ws(line), *rest;
+	char tok[64];
+	size_t n = 0;
+	struct step *st;
+
+	if (*s == '\0' || *s == '#')
+		return;
+	while (s[n] && !is_ws(s[n])) {
+		if (n + 1 >= sizeof kw)
+			perr("unknown keyword '%.40s...'", s);
+		kw[n] = s[n];
+		n++;
+	}
+	kw[n] = '\0';
+	rest = s + n;           /* at a blank or at the end */
+
+	if (strcmp(kw, "send") == 0) {
+		st = new_step(OP_SEND);
+		st->text = parse_text_after(rest, kw);
+		if (st->text.n == 0)
+			perr("send: empty TEXT");
+	} else if (strcmp(kw, "line") == 0) {
+		struct sbuf b = { 0 };
+		struct bytes t = { NULL, 0 };
+		st = new_step(OP_SEND);
+		if (*rest)
+			t = parse_string_arg(rest + 1);
+		sb_add(&b, t.p ? t.p : "", t.n);
+		sb_add(&b, "\r\n", 2);
+		free(t.p);
+		st->text.p = b.p;
+		st->text.n = b.n;
+	} else if (strcmp(kw, "sleep") == 0) {
+		st = new_step(OP_SLEEP);
+		rest = next_token(rest, tok, sizeof tok, "SECONDS");
+		st->secs = parse_secs(tok);
+		expect_eol(rest, "SECONDS");
+	} else if (strcmp(kw, "drip") == 0) {
+		st = new_step(OP_DRIP);
+		rest = next_token(rest, tok, sizeof tok, "SECONDS");
+		st->secs = parse_secs(tok);
+		st->text = parse_text_after(rest, kw);
+		if (st->text.n == 0)
+			perr("drip: empty TEXT");
+	} else if (strcmp(kw, "flood") == 0) {
+		st = new_step(OP_FLOOD);
+		rest = next_token(rest, tok, sizeof tok, "COUNT");
+		st->count = parse_count(tok);
+		st->text = parse_text_after(rest, kw);
+		if (st->text.n == 0)
+			perr("flood: empty TEXT");
+	} else if (strcmp(kw, "garbage") == 0) {
+		st = new_step(OP_GARBAGE);
+		rest = next_token(rest, tok, sizeof tok, "COUNT");
+		st->count = parse_count(tok);
+		expect_eol(rest, "COUNT");
+	} else if (strcmp(kw, "expect") == 0) {
+		st = new_step(OP_EXPECT);
+		if (*rest)
+			st->text = parse_string_arg(rest + 1);
+	} else if (strcmp(kw, "read") == 0) {
+		expect_eol(rest, kw);
+		new_step(OP_READ);
+	} else if (strcmp(kw, "silence") == 0) {
+		expect_eol(rest, kw);
+		new_step(OP_SILENCE);
+	} else if (strcmp(kw, "close") == 0) {
+		expect_eol(rest, kw);
+		new_step(OP_CLOSE);
+	} else if (strcmp(kw, "serve") == 0) {
+		expect_eol(rest, kw);
+		new_step(OP_SERVE);
+	} else if (strcmp(kw, "on") == 0) {
+		parse_rule(rest);
+	} else if (strcmp(kw, "starttls") == 0) {
+		/* STARTTLS HOOK (3/4): parse "starttls [CERT KEY]" into OP_STARTTLS. */
+		perr("'starttls' is not supported by this build of smtpsim");
+	} else {
+		perr("unknown keyword '%s'", kw);
+	}
+}
+
+static void parse_scenario(const char *path)
+{
+	FILE *f;
+	size_t cap = 0;
+	ssize_t len;
+
+	g_scn_path = path;
+	f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "smtpsim: %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	while ((len = getline(&g_linebuf, &cap, f)) >= 0) {
+		g_lineno++;
+		if ((size_t)len != strlen(g_linebuf))
+			perr("NUL byte in scenario (write \\x00 instead)");
+		if (len > 0 && g_linebuf[len - 1] == '\n')
+			g_linebuf[--len] = '\0';
+		if (len > 0 && g_linebuf[len - 1] == '\r')
+			g_linebuf[--len] = '\0';
+		parse_line(g_linebuf);
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "smtpsim: %s: read error: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	fclose(f);
+	free(g_linebuf);
+	g_linebuf = NULL;
+}
+
+static void free_scenario(void)
+{
+	size_t i;
+
+	for (i = 0; i < g_sc.nsteps; i++)
+		free(g_sc.steps[i].text.p);
+	for (i = 0; i < g_sc.nrules; i++) {
+		free(g_sc.rules[i].prefix.p);
+		free(g_sc.rules[i].text.p);
+	}
+	free(g_sc.steps);
+	free(g_sc.rules);
+	memset(&g_sc, 0, sizeof g_sc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connection I/O                                                      */
+/* ------------------------------------------------------------------ */
+
+struct conn {
+	int fd;
+	int eof;                        /* client closed (or read error) */
+	int discarding;                 /* skipping the rest of an overlong line */
+	size_t rlen;
+	char rbuf[RDBUF_SIZE];
+	char lbuf[MAX_LINE + 1];
+	/*
+	 * STARTTLS HOOK (2/4): TLS session state goes here.  conn_send() and
+	 * conn_recv() are the only places that touch the socket for data, so
+	 * they dispatch to the TLS layer once it is active; the read buffer
+	 * must be emptied when TLS starts (STARTTLS injection defence).
+	 */
+};
+
+enum { IO_OK = 0, IO_GONE = -1 };
+
+/* Write everything; IO_GONE if the client went away (EPIPE etc.). */
+static int conn_send(struct conn *c, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				tnote("client stalled for %d s, giving up", SEND_STALL_SECS);
+			else if (errno != EPIPE && errno != ECONNRESET)
+				tnote("send: %s", strerror(errno));
+			return IO_GONE;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return IO_OK;
+}
+
+/* >0 bytes read, 0 EOF/error, -2 timeout (timeout_ms < 0: wait forever). */
+static ssize_t conn_recv(struct conn *c, char *buf, size_t cap, int timeout_ms)
+{
+	for (;;) {
+		ssize_t r;
+		if (timeout_ms >= 0) {
+			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+			int pr = poll(&pfd, 1, timeout_ms);
+			if (pr < 0 && errno == EINTR)
+				continue;
+			if (pr == 0)
+				return -2;
+		}
+		r = recv(c->fd, buf, cap, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r < 0 ? 0 : r;
+	}
+}
+
+static void consume(struct conn *c, size_t n)
+{
+	memmove(c->rbuf, c->rbuf + n, c->rlen - n);
+	c->rlen -= n;
+}
+
+static size_t take_line(struct conn *c, size_t len, size_t consumed)
+{
+	if (len > MAX_LINE) {
+		tnote("client line of %zu bytes truncated to %d", len, MAX_LINE);
+		len = MAX_LINE;
+	}
+	memcpy(c->lbuf, c->rbuf, len);
+	c->lbuf[len] = '\0';
+	consume(c, consumed);
+	return len;
+}
+
+/*
+ * Read one client line (CRLF or LF; at EOF a final unterminated fragment
+ * counts as a line).  Returns 1 and sets *len (line in c->lbuf, logged to
+ * the transcript), 0 on EOF, -2 on timeout.
+ */
+static int read_line(struct conn *c, size_t *len, int timeout_ms)
+{
+	long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+
+	for (;;) {
+		char *lf = memchr(c->rbuf, '\n', c->rlen);
+		ssize_t r;
+		int tmo = -1;
+
+		if (c->discarding) {
+			if (lf) {
+				consume(c, (size_t)(lf - c->rbuf) + 1);
+				c->discarding = 0;
+				continue;
+			}
+			c->rlen = 0;
+		} else if (lf) {
+			size_t n = (size_t)(lf - c->rbuf);
+			size_t used = n + 1;
+			if (n > 0 && c->rbuf[n - 1] == '\r')
+				n--;
+			*len = take_line(c, n, used);
+			tlog('C', c->lbuf, *len);
+			return 1;
+		} else if (c->rlen > MAX_LINE + 1) {
+			/* no LF yet and already too long: cut it here */
+			*len = take_line(c, c->rlen, c->rlen);
+			c->discarding = 1;
+			tlog('C', c->lbuf, *len);
+			return 1;
+		}
+		if (c->eof) {
+			if (c->rlen == 0 || c->discarding)
+				return 0;
+			*len = take_line(c, c->rlen, c->rlen);
+			tlog('C', c->lbuf, *len);
+			return 1;
+		}
+		if (timeout_ms >= 0) {
+			long long left = deadline - now_ms();
+			if (left <= 0)
+				return -2;
+			tmo = (int)left;
+		}
+		r = conn_recv(c, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, tmo);
+		if (r == -2)
+			return -2;
+		if (r <= 0)
+			c->eof = 1;
+		else
+			c->rlen += (size_t)r;
+	}
+}
+
+static int send_text(struct conn *c, const struct bytes *t)
+{
+	tlog_sent(t->p, t->n);
+	return conn_send(c, t->p, t->n);
+}
+
+static int do_drip(struct conn *c, const struct step *st)
+{
+	size_t i;
+
+	tlog_sent(st->text.p, st->text.n);
+	for (i = 0; i < st->text.n; i++) {
+		if (conn_send(c, st->text.p + i, 1) != IO_OK)
+			return IO_GONE;
+		if (i + 1 < st->text.n)
+			sleep_secs(st->secs);
+	}
+	return IO_OK;
+}
+
+static int do_flood(struct conn *c, const struct step *st)
+{
+	size_t n = st->text.n;
+	unsigned long long reps = n >= FLOOD_CHUNK ? 1 : FLOOD_CHUNK / n;
+	unsigned long long left = st->count;
+	struct sbuf b = { 0 };
+	unsigned long long i;
+	int rc = IO_OK;
+
+	if (reps > left)
+		reps = left;
+	for (i = 0; i < reps; i++)
+		sb_add(&b, st->text.p, n);
+	while (left > 0) {
+		unsigned long long k = left < reps ? left : reps;
+		if (conn_send(c, b.p, (size_t)k * n) != IO_OK) {
+			rc = IO_GONE;
+			break;
+		}
+		left -= k;
+	}
+	if (rc == IO_GONE)
+		tnote("flood stopped, client went away after %llu of %llu copies",
+		      st->count - left, st->count);
+	free(b.p);
+	return rc;
+}
+
+static int do_garbage(struct conn *c, const struct step *st)
+{
+	static char buf[64 * 1024];
+	uint64_t x = 0x9e3779b97f4a7c15ULL;     /* fixed seed: same bytes each time */
+	unsigned long long left = st->count, pos = 0;
+
+	while (left > 0) {
+		size_t k = left < sizeof buf ? (size_t)left : sizeof buf, i;
+		for (i = 0; i < k; i++, pos++) {
+			unsigned char byte;
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			byte = (unsigned char)(x >> 32);
+			/* every 8th byte a control byte, every 64th a NUL */
+			if (pos % 64 == 5)
+				byte = 0;
+			else if (pos % 8 == 3)
+				byte &= 0x1f;
+			buf[i] = (char)byte;
+		}
+		if (conn_send(c, buf, k) != IO_OK)
+			return IO_GONE;
+		left -= k;
+	}
+	return IO_OK;
+}
+
+static int is_quit(const char *l, size_t n)
+{
+	static const struct bytes q = { (char *)"QUIT", 4 };
+	return prefix_match(l, n, &q) && (n == 4 || is_ws(l[4]));
+}
+
+enum { END_CLOSE, END_GONE };
+
+static int serve(struct conn *c)
+{
+	static const struct bytes bye = { (char *)"221 2.0.0 Bye\r\n", 15 };
+	static const struct bytes unk = {
+		(char *)"500 5.5.2 unrecognized command\r\n", 32 };
+	size_t n, i;
+
+	for (;;) {
+		const struct rule *r = NULL;
+		if (read_line(c, &n, -1) != 1)
+			return END_CLOSE;
+		for (i = 0; i < g_sc.nrules; i++) {
+			if (prefix_match(c->lbuf, n, &g_sc.rules[i].prefix)) {
+				r = &g_sc.rules[i];
+				break;
+			}
+		}
+		if (r) {
+			if (r->action == RA_CLOSE)
+				return END_CLOSE;
+			if (send_text(c, &r->text) != IO_OK)
+				return END_GONE;
+		} else if (is_quit(c->lbuf, n)) {
+			return send_text(c, &bye) == IO_OK ? END_CLOSE : END_GONE;
+		} else if (send_text(c, &unk) != IO_OK) {
+			return END_GONE;
+		}
+	}
+}
+
+static int run_steps(struct conn *c)
+{
+	size_t i, n;
+
+	for (i = 0; i < g_sc.nsteps; i++) {
+		const struct step *st = &g_sc.steps[i];
+		switch (st->op) {
+		case OP_SEND:
+			if (send_text(c, &st->text) != IO_OK)
+				return END_GONE;
+			break;
+		case OP_SLEEP:
+			sleep_secs(st->secs);
+			break;
+		case OP_DRIP:
+			if (do_drip(c, st) != IO_OK)
+				return END_GONE;
+			break;
+		case OP_FLOOD: {
+			struct sbuf b = { 0 };
+			sb_escaped(&b, st->text.p, st->text.n, 200);
+			tnote("flood %llu \"%s\"", st->count, b.p);
+			free(b.p);
+			if (do_flood(c, st) != IO_OK)
+				return END_GONE;
+			break;
+		}
+		case OP_GARBAGE:
+			tnote("garbage %llu", st->count);
+			if (do_garbage(c, st) != IO_OK)
+				return END_GONE;
+			break;
+		case OP_EXPECT:
+			if (read_line(c, &n, -1) != 1) {
+				tnote("EOF while expecting \"%.*s\" (line %u)",
+				      (int)st->text.n, st->text.p, st->lineno);
+				return END_CLOSE;
+			}
+			if (!prefix_match(c->lbuf, n, &st->text)) {
+				struct sbuf e = { 0 }, g = { 0 };
+				sb_escaped(&e, st->text.p, st->text.n, 200);
+				sb_escaped(&g, c->lbuf, n, 200);
+				tnote("expect \"%s\" (line %u) failed, got \"%s\"",
+				      e.p, st->lineno, g.p);
+				fprintf(stderr, "smtpsim[%ld]: %s:%u: expected \"%s\", got \"%s\"; closing\n",
+					(long)getpid(), g_scn_path, st->lineno, e.p, g.p);
+				free(e.p);
+				free(g.p);
+				return END_CLOSE;
+			}
+			break;
+		case OP_READ:
+			if (read_line(c, &n, -1) != 1)
+				return END_CLOSE;
+			break;
+		case OP_SILENCE:
+			while (read_line(c, &n, -1) == 1)
+				;
+			return END_CLOSE;
+		case OP_CLOSE:
+			return END_CLOSE;
+		case OP_SERVE:
+			return serve(c);
+		/* STARTTLS HOOK (4/4): case OP_STARTTLS: handshake on c->fd, drop c->rbuf. */
+		}
+	}
+	return END_CLOSE;
+}
+
+static void run_connection(int fd, const char *peer)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	struct timeval tv = { .tv_sec = SEND_STALL_SECS, .tv_usec = 0 };
+	int one = 1;
+	size_t n;
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	tnote("connect from %s (pid %ld)", peer, (long)getpid());
+
+	if (run_steps(c) == END_CLOSE) {
+		/*
+		 * Graceful close: send our FIN, then drain (and log) what the
+		 * client still sends for a moment, so that close() does not
+		 * turn into an RST that could destroy data in flight.
+		 */
+		long long deadline = now_ms() + CLOSE_LINGER_MS;
+		shutdown(fd, SHUT_WR);
+		while (!c->eof) {
+			long long left = deadline - now_ms();
+			if (left <= 0 || read_line(c, &n, (int)left) != 1)
+				break;
+		}
+	}
+	close(fd);
+	tnote("closed %s (pid %ld)", peer, (long)getpid());
+	free(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Listeners, children, main loop                                      */
+/* ------------------------------------------------------------------ */
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: smtpsim -s SCENARIO -l ADDR:PORT [-l ADDR:PORT ...] "
+		"[-T TRANSCRIPT] [-P PIDFILE]\n"
+		"  ADDR:PORT is 127.0.0.1:2600 or [::1]:2600\n");
+}
+
+static void open_listener(const char *arg)
+{
+	char host[256];
+	const char *port, *colon;
+	struct addrinfo hints, *ai = NULL;
+	int fd, one = 1, rc;
+	size_t hl;
+	char *end;
+	unsigned long pn;
+
+	if (arg[0] == '[') {
+		const char *rb = strchr(arg, ']');
+		if (!rb || rb[1] != ':')
+			goto bad;
+		hl = (size_t)(rb - arg - 1);
+		if (hl == 0 || hl >= sizeof host)
+			goto bad;
+		memcpy(host, arg + 1, hl);
+		port = rb + 2;
+	} else {
+		colon = strchr(arg, ':');
+		if (!colon || strchr(colon + 1, ':'))
+			goto bad;
+		hl = (size_t)(colon - arg);
+		if (hl == 0 || hl >= sizeof host)
+			goto bad;
+		memcpy(host, arg, hl);
+		port = colon + 1;
+	}
+	host[hl] = '\0';
+	if (!isdigit((unsigned char)*port))
+		goto bad;
+	errno = 0;
+	pn = strtoul(port, &end, 10);
+	if (*end || errno || pn < 1 || pn > 65535)
+		goto bad;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	rc = getaddrinfo(host, port, &hints, &ai);
+	if (rc != 0) {
+		fprintf(stderr, "smtpsim: -l %s: %s\n", arg, gai_strerror(rc));
+		exit(2);
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "smtpsim: socket for %s: %s\n", arg, strerror(errno));
+		freeaddrinfo(ai);
+		exit(1);
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		fprintf(stderr, "smtpsim: cannot listen on %s: %s\n", arg, strerror(errno));
+		freeaddrinfo(ai);
+		close(fd);
+		exit(1);
+	}
+	freeaddrinfo(ai);
+	g_lfds = xrealloc(g_lfds, (g_nlfds + 1) * sizeof *g_lfds);
+	g_lnames = xrealloc(g_lnames, (g_nlfds + 1) * sizeof *g_lnames);
+	g_lfds[g_nlfds] = fd;
+	g_lnames[g_nlfds] = (char *)arg;
+	g_nlfds++;
+	return;
+bad:
+	fprintf(stderr, "smtpsim: -l %s: want ADDR:PORT, e.g. 127.0.0.1:2600 or [::1]:2600\n", arg);
+	exit(2);
+}
+
+static void on_signal(int sig)
+{
+	if (sig == SIGCHLD)
+		g_got_chld = 1;
+	else
+		g_got_term = 1;
+}
+
+static void add_kid(pid_t pid)
+{
+	if (g_nkids == g_capkids) {
+		g_capkids = g_capkids ? g_capkids * 2 : 16;
+		g_kids = xrealloc(g_kids, g_capkids * sizeof *g_kids);
+	}
+	g_kids[g_nkids++] = pid;
+}
+
+/* Reap finished children without blocking; forget their PIDs. */
+static void reap(void)
+{
+	pid_t pid;
+	size_t i;
+
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+		for (i = 0; i < g_nkids; i++) {
+			if (g_kids[i] == pid) {
+				g_kids[i] = g_kids[--g_nkids];
+				break;
+			}
+		}
+	}
+}
+
+static void format_peer(const struct sockaddr_storage *ss, socklen_t len,
+			char *out, size_t cap)
+{
+	char h[NI_MAXHOST], p[NI_MAXSERV];
+
+	if (getnameinfo((const struct sockaddr *)ss, len, h, sizeof h, p, sizeof p,
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(out, cap, "?");
+	else if (ss->ss_family == AF_INET6)
+		snprintf(out, cap, "[%s]:%s", h, p);
+	else
+		snprintf(out, cap, "%s:%s", h, p);
+}
+
+static void accept_on(int lfd, const sigset_t *origmask, pid_t parent)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		char peer[NI_MAXHOST + NI_MAXSERV + 4];
+		pid_t pid;
+		size_t i;
+		int cfd = accept(lfd, (struct sockaddr *)&ss, &sl);
+
+		if (cfd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				fprintf(stderr, "smtpsim: accept: %s\n", strerror(errno));
+			return;
+		}
+		format_peer(&ss, sl, peer, sizeof peer);
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0) {
+			fprintf(stderr, "smtpsim: fork: %s\n", strerror(errno));
+			close(cfd);
+			continue;
+		}
+		if (pid == 0) {
+			struct sigaction sa;
+			memset(&sa, 0, sizeof sa);
+			sa.sa_handler = SIG_DFL;
+			sigaction(SIGTERM, &sa, NULL);
+			sigaction(SIGINT, &sa, NULL);
+			sigaction(SIGCHLD, &sa, NULL);
+			sigprocmask(SIG_SETMASK, origmask, NULL);
+			/* die with the parent, and never live forever */
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() != parent)
+				_exit(0);
+			alarm(CONN_LIFETIME_SECS);
+			for (i = 0; i < g_nlfds; i++)
+				close(g_lfds[i]);
+			run_connection(cfd, peer);
+			_exit(0);
+		}
+		add_kid(pid);
+		close(cfd);
+	}
+}
+
+static void stop_children(void)
+{
+	long long deadline = now_ms() + KILL_GRACE_MS;
+	size_t i;
+
+	for (i = 0; i < g_nkids; i++)
+		kill(g_kids[i], SIGTERM);
+	while (g_nkids > 0 && now_ms() < deadline) {
+		reap();
+		if (g_nkids > 0)
+			sleep_secs(0.01);
+	}
+	for (i = 0; i < g_nkids; i++) {
+		kill(g_kids[i], SIGKILL);
+		waitpid(g_kids[i], NULL, 0);
+	}
+	g_nkids = 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *scn = NULL, *tfile = NULL;
+	struct sigaction sa;
+	sigset_t block, origmask;
+	struct pollfd *pfds;
+	pid_t self = getpid();
+	size_t i;
+	int opt;
+	char **lopts = NULL;
+	size_t nl = 0;
+
+	while ((opt = getopt(argc, argv, "s:l:T:P:h")) != -1) {
+		switch (opt) {
+		case 's': scn = optarg; break;
+		case 'l':
+			lopts = xrealloc(lopts, (nl + 1) * sizeof *lopts);
+			lopts[nl++] = optarg;
+			break;
+		case 'T': tfile = optarg; break;
+		case 'P': g_pidfile = optarg; break;
+		case 'h': usage(); free(lopts); return 0;
+		default: usage(); free(lopts); return 2;
+		}
+	}
+	if (optind < argc || !scn || nl == 0) {
+		if (optind < argc)
+			fprintf(stderr, "smtpsim: unexpected argument '%s'\n", argv[optind]);
+		else
+			fprintf(stderr, "smtpsim: -s and at least one -l are required\n");
+		usage();
+		free(lopts);
+		return 2;
+	}
+
+	parse_scenario(scn);
+
+	if (tfile) {
+		g_tfd = open(tfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (g_tfd < 0) {
+			fprintf(stderr, "smtpsim: %s: %s\n", tfile, strerror(errno));
+			return 1;
+		}
+	}
+
+	/* SIGPIPE ignored everywhere (children inherit it). */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	/* Signals are only delivered inside ppoll(): no race with "ready". */
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &origmask);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	for (i = 0; i < nl; i++)
+		open_listener(lopts[i]);
+
+	if (g_pidfile) {
+		FILE *f = fopen(g_pidfile, "w");
+		if (!f || fprintf(f, "%ld\n", (long)self) < 0 || fclose(f) != 0) {
+			fprintf(stderr, "smtpsim: %s: %s\n", g_pidfile, strerror(errno));
+			return 1;
+		}
+	}
+
+	printf("ready\n");
+	fflush(stdout);
+
+	pfds = xrealloc(NULL, g_nlfds * sizeof *pfds);
+	while (!g_got_term) {
+		int pr, perrno;
+		for (i = 0; i < g_nlfds; i++) {
+			pfds[i].fd = g_lfds[i];
+			pfds[i].events = POLLIN;
+			pfds[i].revents = 0;
+		}
+		pr = ppoll(pfds, g_nlfds, NULL, &origmask);
+		perrno = errno;         /* reap() clobbers errno */
+		if (g_got_chld) {
+			g_got_chld = 0;
+			reap();
+		}
+		if (g_got_term)
+			break;
+		if (pr < 0) {
+			if (perrno != EINTR) {
+				fprintf(stderr, "smtpsim: ppoll: %s\n", strerror(perrno));
+				break;
+			}
+			continue;
+		}
+		for (i = 0; i < g_nlfds; i++)
+			if (pfds[i].revents & POLLIN)
+				accept_on(g_lfds[i], &origmask, self);
+	}
+
+	for (i = 0; i < g_nlfds; i++)
+		close(g_lfds[i]);
+	stop_children();
+	if (g_pidfile)
+		unlink(g_pidfile);
+	if (g_tfd >= 0)
+		close(g_tfd);
+	free(pfds);
+	free(g_lfds);
+	free(g_lnames);
+	free(g_kids);
+	free(lopts);
+	free_scenario();
+	return 0;
+}
