@@ -72,12 +72,13 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@tests/bench.sh $(BUILD)
 
-fuzz: $(BUILD)/libmtaprobe.a
+fuzz:
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	mkdir -p build/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -o build/fuzz/fuzz_reply \
 		tests/fuzz_reply.c common/smtp.c common/text.c
-	build/fuzz/fuzz_reply -max_total_time=$${FUZZ_SECONDS:-60} build/fuzz/corpus tests/scenarios 2>&1 | tail -5
+	mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz_reply -max_total_time=$${FUZZ_SECONDS:-60} -max_len=70000 build/fuzz/corpus tests/scenarios 2>&1 | tail -5
 
 install: all
 	install -d $(DESTDIR)$(PLUGINDIR)

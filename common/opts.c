@@ -263,7 +263,7 @@ int opts_parse(const struct plugin_info *pi, int argc, char **argv, struct check
 
 	check_cfg_init(cfg, pi->default_port);
 	memset(&set, 0, sizeof(set));
-	strcpy(set.shortopts, ":");	/* ':' first: report missing arguments as ':' */
+	set.shortopts[0] = ':';	/* first: report missing arguments as ':' */
 	for (size_t i = 0; i < NCOMMON; i++)
 		optset_add(&set, &common_opts[i], common_opts[i].key);
 	for (size_t i = 0; i < pi->nextra && i < 32; i++)

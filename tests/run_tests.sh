@@ -14,6 +14,17 @@ for t in "$B"/test_*; do
 	# a crash before the TAP plan completes must count as a failure
 	[ "${PIPESTATUS[0]}" -lt 128 ] || echo "not ok - ${t##*/} crashed" | tee -a "$log"
 done
+echo "# source rules"
+# Banned calls (STYLE.md): unbounded string functions, atoi, signals and
+# alarms as timeouts, shells.
+banned=$(grep -nE '\b(atoi|atol|sprintf|vsprintf|strcpy|strcat|gets|alarm|signal|system|popen)[[:space:]]*\(' \
+	common/*.[ch] plugins/*.c)
+if [ -z "$banned" ]; then echo "ok - no banned calls in common/ and plugins/"; else
+	echo "not ok - banned calls:"; echo "$banned" | sed 's/^/#   /'; fi | tee -a "$log"
+# Nothing in plugins/ touches a socket (the brief's architecture).
+sock=$(grep -nE '\b(socket|connect|send|recv|poll|SSL_[a-z_]+|ares_[a-z_]+)[[:space:]]*\(' plugins/*.c)
+if [ -z "$sock" ]; then echo "ok - plugins/ holds no network code"; else
+	echo "not ok - network calls in plugins/:"; echo "$sock" | sed 's/^/#   /'; fi | tee -a "$log"
 echo "# integration"
 tests/integration.sh "$B" 2>&1 | tee -a "$log"
 
