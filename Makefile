@@ -12,6 +12,7 @@ BUILD    ?= build
 PKGS     := openssl libcares yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs libcares 2>/dev/null || echo -lcares)
+SSL_LIBS   := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 CFLAGS   ?= -O2 -g
 # Bounded buffers truncate on purpose (snprintf), so -Wformat-truncation is off.
 CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation -fno-common $(PKG_CFLAGS) $(SAN)
@@ -21,17 +22,27 @@ LDLIBS   += $(PKG_LIBS) -lpthread
 PREFIX    ?= /usr
 PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
 
-LIB_SRC  := $(wildcard common/*.c)
+LIB_SRC  := $(filter-out common/tls_openssl.c,$(wildcard common/*.c))
 LIB_OBJ  := $(LIB_SRC:common/%.c=$(BUILD)/obj/%.o)
-PLUGINS  := check_mta_port check_mta_banner
-BINS     := $(PLUGINS:%=$(BUILD)/%)
+PLUGINS  := check_mta_port check_mta_banner check_mta_starttls check_mta_cert
+BINS     := $(PLUGINS:%=$(BUILD)/%) $(BUILD)/mtaprobe-tls.so
+LIBDIR   ?= $(PREFIX)/lib/mtaprobe
+# OpenSSL lives in a module the plugins load only for TLS (common/tls.h).
+TLS_OBJ  := $(BUILD)/obj/tls_openssl.o $(BUILD)/obj/net.o $(BUILD)/obj/deadline.o \
+	    $(BUILD)/obj/err.o $(BUILD)/obj/text.o
 UNIT     := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
 
 .PHONY: all check unit demo bench fuzz install clean deps-build deps-test
 all: $(BINS) $(BUILD)/smtpsim
 
 $(BUILD)/obj/%.o: common/%.c $(wildcard common/*.h) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) -fPIC -DMTAPROBE_LIBDIR='"$(LIBDIR)"' -c -o $@ $<
+
+$(BUILD)/obj/tls_openssl.o: common/tls_openssl.c $(wildcard common/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+$(BUILD)/mtaprobe-tls.so: $(TLS_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $^ $(SSL_LIBS) $(filter -fsanitize=%,$(SAN))
 
 $(BUILD)/obj $(BUILD):
 	mkdir -p $@
@@ -39,7 +50,7 @@ $(BUILD)/obj $(BUILD):
 $(BUILD)/libmtaprobe.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/%: plugins/%.c $(BUILD)/libmtaprobe.a
+$(BUILD)/check_%: plugins/check_%.c $(BUILD)/libmtaprobe.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmtaprobe.a $(LDLIBS)
 
 $(BUILD)/smtpsim: tests/smtpsim.c | $(BUILD)
@@ -61,7 +72,7 @@ unit: deps-build
 
 check: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" CFLAGS="-O1 -g" \
-		build/asan/check_mta_port build/asan/check_mta_banner build/asan/smtpsim $(UNIT:$(BUILD)/%=build/asan/%)
+		$(BINS:$(BUILD)/%=build/asan/%) build/asan/smtpsim $(UNIT:$(BUILD)/%=build/asan/%)
 	@tests/run_tests.sh build/asan
 
 demo: deps-test all
@@ -81,8 +92,9 @@ fuzz:
 	build/fuzz/fuzz_reply -max_total_time=$${FUZZ_SECONDS:-60} -max_len=70000 build/fuzz/corpus tests/scenarios 2>&1 | tail -5
 
 install: all
-	install -d $(DESTDIR)$(PLUGINDIR)
-	install -m 755 $(BINS) $(DESTDIR)$(PLUGINDIR)/
+	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR)
+	install -m 755 $(PLUGINS:%=$(BUILD)/%) $(DESTDIR)$(PLUGINDIR)/
+	install -m 644 $(BUILD)/mtaprobe-tls.so $(DESTDIR)$(LIBDIR)/
 
 clean:
 	rm -rf build

@@ -28,24 +28,44 @@ struct check_cfg {
 	bool all_addresses;
 	int verbose;
 
+	/* TLS, every plugin */
+	bool tls;		/* -s: implicit TLS on connect */
+	bool no_tls;		/* --no-tls: plain even on port 465 */
+	const char *sni;	/* NULL: the host name, none for IP literals */
+	const char *ca_file, *ca_path;
+	struct tls_ctx *tls_ctx;	/* shared context (runner); NULL: made on demand */
+
 	/* check_mta_banner */
 	const char *expect;
 	const char *require_ext;	/* comma-separated EHLO keywords */
+
+	/* check_mta_starttls */
+	int min_tls;		/* lowest acceptable version, 0x0303 = TLS 1.2 */
+
+	/* check_mta_cert */
+	bool no_verify;
 };
+
+/* Implicit TLS: -s, or port 465 (RFC 8314) unless --no-tls. */
+bool check_implicit_tls(const struct check_cfg *cfg);
 
 /* Defaults: port 25, timeout 10 s (critical), any family. */
 void check_cfg_init(struct check_cfg *cfg, int default_port);
 
 struct check_def {
 	const char *name;		/* "PORT", "BANNER" */
-	const char *threshold_label;	/* timing -w/-c apply to: "connect", "banner" */
+	const char *threshold_label;	/* timing -w/-c apply to: "connect", "banner",
+					 * "handshake"; NULL: the dialogue judges them */
 	const char *threshold_what;	/* "connect", "greeting" for messages */
+	bool own_tls;			/* the dialogue sets up TLS itself (STARTTLS) */
 	/* The check's own dialogue on a connected c; fills r.  May be NULL. */
 	void (*dialogue)(const struct check_cfg *cfg, struct conn *c, struct result *r);
 };
 
 extern const struct check_def check_port;
 extern const struct check_def check_banner;
+extern const struct check_def check_starttls;
+extern const struct check_def check_cert;
 
 /* Run def against cfg into r (initialised here; caller frees with result_free). */
 void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct result *r);
@@ -59,6 +79,36 @@ void check_fail(const struct check_cfg *cfg, struct result *r, const struct prob
 /* The EHLO name to use on c: cfg->ehlo, else this host's name if it is a
  * FQDN other than localhost, else our address literal ("[192.0.2.1]"). */
 void check_ehlo_name(const struct check_cfg *cfg, const struct conn *c, char *out, size_t out_size);
+
+/* Read the greeting into rep; records the facts on r.  Returns 0 for a 220,
+ * 1 for another code (CRITICAL recorded, QUIT sent where due), -1 on
+ * failure (recorded). */
+int check_greeting(const struct check_cfg *cfg, struct conn *c, struct result *r,
+		   struct smtp_reply *rep);
+
+/* EHLO, or HELO after a 5xx.  Returns 1 with caps after EHLO, 0 when only
+ * HELO worked or both were refused (WARNING recorded), -1 on failure. */
+int check_ehlo(const struct check_cfg *cfg, struct conn *c, struct result *r,
+	       struct smtp_reply *rep, struct smtp_caps *caps);
+
+/* TLS handshake on c (implicit TLS or after STARTTLS), facts into *f, the
+ * time into r->t.handshake.  want: which certificate type to ask for.
+ * 0, or -1 with the failure recorded on r. */
+int check_handshake(const struct check_cfg *cfg, struct conn *c, struct result *r,
+		    enum tls_want want, struct tls_facts *f);
+
+/* Greeting, EHLO, STARTTLS (must be advertised and answered 220, with
+ * nothing pipelined after it), handshake; or just the handshake on implicit
+ * TLS.  0 when TLS is up, -1 with the failure recorded. */
+int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result *r,
+		      enum tls_want want, struct tls_facts *f);
+
+/* A new connection to the same address as old (PROXY header included),
+ * under the same deadline, sharing its TLS context.  0 or -1. */
+int check_reconnect(const struct check_cfg *cfg, const struct conn *old, struct conn *nc);
+
+/* -v lines describing a TLS session and its chain. */
+void check_tls_detail(struct result *r, const struct tls_facts *f);
 
 /* Send QUIT and wait briefly (at most 1 s, never past the deadline) for the
  * reply; failures are ignored, the check's verdict is already made. */

@@ -13,13 +13,24 @@
 void conn_init(struct conn *c, int fd, const struct deadline *dl, struct strbuf *transcript)
 {
 	c->fd = fd;
+	c->tlsops = NULL;
+	c->tls = NULL;
 	c->dl = dl;
 	c->transcript = transcript;
 	c->start = c->len = 0;
 }
 
+void conn_use_tls(struct conn *c, const struct tls_ops *ops, struct tls_session *s)
+{
+	c->tlsops = ops;
+	c->tls = s;
+}
+
 void conn_close(struct conn *c)
 {
+	if (c->tls)
+		c->tlsops->close(c->tls);
+	c->tls = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -46,6 +57,8 @@ int conn_write(struct conn *c, const void *data, size_t len, const char *stage,
 {
 	const char *p = data;
 
+	if (c->tls)
+		return c->tlsops->write(c->tls, data, len, c->dl, stage, e);
 	while (len > 0) {
 		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
 
@@ -78,6 +91,14 @@ static int fill(struct conn *c, const char *stage, struct probe_err *e)
 	if (c->start > 0) {
 		memmove(c->buf, c->buf + c->start, c->len);
 		c->start = 0;
+	}
+	if (c->tls) {
+		ssize_t n = c->tlsops->read(c->tls, c->buf + c->len, sizeof(c->buf) - c->len, c->dl,
+					    stage, e);
+
+		if (n > 0)
+			c->len += (size_t)n;
+		return n > 0 ? 1 : (int)n;
 	}
 	for (;;) {
 		ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);

@@ -11,17 +11,25 @@
 #include "err.h"
 #include "smtp.h"
 #include "text.h"
+#include "net.h"
+#include "tls.h"
 
 struct conn {
 	int fd;
+	const struct tls_ops *tlsops;	/* set with tls once TLS is up */
+	struct tls_session *tls;
 	const struct deadline *dl;
 	struct strbuf *transcript;	/* optional, not owned: "S: "/"C: " lines */
+	struct tls_lazy *tlsl;		/* the run's TLS context, made on first use */
+	const struct addr *peer, *source;	/* this connection, to reconnect */
 	int64_t connect_start_us;	/* when connect() began, for timings */
 	size_t start, len;		/* unread bytes are buf[start..start+len) */
 	char buf[SMTP_LINE_MAX + 2 + 2048];
 };
 
-/* Take over a connected fd (closed by conn_close). */
+struct tls_lazy;
+
+/* Take over a connected fd (closed by conn_close, TLS session included). */
 void conn_init(struct conn *c, int fd, const struct deadline *dl, struct strbuf *transcript);
 void conn_close(struct conn *c);
 
@@ -37,6 +45,9 @@ int conn_read_reply(struct conn *c, struct smtp_reply *r, const char *stage,
 /* Send "cmd\r\n" and read the reply. */
 int conn_command(struct conn *c, const char *cmd, struct smtp_reply *r,
 		 const char *stage, struct probe_err *e);
+
+/* From now on, read and write through the TLS session s (owned by c). */
+void conn_use_tls(struct conn *c, const struct tls_ops *ops, struct tls_session *s);
 
 /* Bytes received but not yet consumed (e.g. pipelined after a reply). */
 static inline size_t conn_pending(const struct conn *c) { return c->len; }

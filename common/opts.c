@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "dns.h"
 #include "net.h"
@@ -18,6 +19,10 @@ enum {
 	OPT_DNS_SERVER = 1000,
 	OPT_SOURCE,
 	OPT_PROXY,
+	OPT_NO_TLS,
+	OPT_SNI,
+	OPT_CA_FILE,
+	OPT_CA_PATH,
 	OPT_EXTRA = 2000,	/* + index into plugin_info.extra */
 };
 
@@ -35,6 +40,14 @@ static const struct opt_extra common_opts[] = {
 	{ "critical", 'c', required_argument, "RANGE", "critical threshold", 'c' },
 	{ "ehlo", 'F', required_argument, "NAME",
 	  "EHLO name (default: this host's FQDN, else our address literal)", 'F' },
+	{ "tls", 's', no_argument, NULL, "implicit TLS (SMTPS) on connect; default on port 465", 's' },
+	{ "no-tls", 0, no_argument, NULL, "plain connect even on port 465", OPT_NO_TLS },
+	{ "sni", 0, required_argument, "NAME",
+	  "TLS server name (default: the host name, none for IP literals)", OPT_SNI },
+	{ "ca-file", 0, required_argument, "FILE", "trust anchors from FILE (PEM)", OPT_CA_FILE },
+	{ "ca-path", 0, required_argument, "DIR",
+	  "trust anchors from a hashed directory (default: the system's,\n"
+	  "looked up per issuer, not loaded whole)", OPT_CA_PATH },
 	{ "dns-server", 0, required_argument, "IP[:PORT][,...]",
 	  "resolvers to use instead of /etc/resolv.conf", OPT_DNS_SERVER },
 	{ "source", 0, required_argument, "ADDR", "local address to bind", OPT_SOURCE },
@@ -185,6 +198,20 @@ static const char *bad_name(char **argv, int idx, int optopt_c, char *buf, size_
 	return buf;
 }
 
+/* A threshold; for days a bare number N means "N:" (alert below N). */
+static int parse_threshold(const struct plugin_info *pi, const char *arg, struct range *r,
+			   char *why, size_t wl)
+{
+	char buf[40];
+
+	if (pi->bare_range_is_minimum && arg[strspn(arg, "0123456789.")] == '\0' &&
+	    strlen(arg) + 2 < sizeof(buf)) {
+		snprintf(buf, sizeof(buf), "%s:", arg);
+		arg = buf;
+	}
+	return range_parse(arg, r, why, (int)wl);
+}
+
 static int apply_common(struct check_cfg *cfg, int key, const char *arg, struct strbuf *out,
 			const struct plugin_info *pi, const char *optname, char *why, size_t wl)
 {
@@ -215,13 +242,30 @@ static int apply_common(struct check_cfg *cfg, int key, const char *arg, struct 
 		break;
 	case 'w':
 	case 'c':
-		if (range_parse(arg, key == 'w' ? &cfg->warn : &cfg->crit, why, (int)wl) < 0)
+		if (parse_threshold(pi, arg, key == 'w' ? &cfg->warn : &cfg->crit, why, wl) < 0)
 			return usage_error(out, pi, "%s: %s", optname, why);
 		break;
 	case 'F':
 		if (*arg == '\0' || strlen(arg) > 255 || strpbrk(arg, " \t\r\n"))
 			return usage_error(out, pi, "%s: '%s' is not a valid EHLO name", optname, arg);
 		cfg->ehlo = arg;
+		break;
+	case 's':
+		cfg->tls = true;
+		break;
+	case OPT_NO_TLS:
+		cfg->no_tls = true;
+		break;
+	case OPT_SNI:
+		if (*arg == '\0' || strlen(arg) > 253 || strpbrk(arg, " \t\r\n"))
+			return usage_error(out, pi, "%s: '%s' is not a host name", optname, arg);
+		cfg->sni = arg;
+		break;
+	case OPT_CA_FILE:
+	case OPT_CA_PATH:
+		if (access(arg, R_OK) != 0)
+			return usage_error(out, pi, "%s: cannot read '%s': %s", optname, arg, strerror(errno));
+		*(key == OPT_CA_FILE ? &cfg->ca_file : &cfg->ca_path) = arg;
 		break;
 	case OPT_DNS_SERVER:
 		if (dns_servers_valid(arg) < 0)
@@ -262,6 +306,7 @@ int opts_parse(const struct plugin_info *pi, int argc, char **argv, struct check
 	int c, idx;
 
 	check_cfg_init(cfg, pi->default_port);
+	cfg->min_tls = pi->default_min_tls;
 	memset(&set, 0, sizeof(set));
 	set.shortopts[0] = ':';	/* first: report missing arguments as ':' */
 	for (size_t i = 0; i < NCOMMON; i++)
@@ -313,6 +358,12 @@ int opts_parse(const struct plugin_info *pi, int argc, char **argv, struct check
 		return usage_error(out, pi, "unexpected argument '%s'", argv[optind]);
 	if (cfg->host == NULL)
 		return usage_error(out, pi, "-H/--hostname is required");
+	if (pi->default_warn && !cfg->warn.set)
+		parse_threshold(pi, pi->default_warn, &cfg->warn, why, sizeof(why));
+	if (pi->default_crit && !cfg->crit.set)
+		parse_threshold(pi, pi->default_crit, &cfg->crit, why, sizeof(why));
+	if (cfg->tls && cfg->no_tls)
+		return usage_error(out, pi, "-s/--tls and --no-tls contradict each other");
 	return -1;
 }
 

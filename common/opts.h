@@ -28,6 +28,11 @@ struct plugin_info {
 	const char *examples;
 	const struct opt_extra *extra;
 	size_t nextra;
+	/* -w/-c as days (check_mta_cert): a bare N means "N:" (fewer than N),
+	 * with these defaults when not given. */
+	bool bare_range_is_minimum;
+	int default_min_tls;	/* check_mta_starttls: 0x0303 */
+	const char *default_warn, *default_crit;
 	/* Apply one of the plugin's own options: 0, or -1 with why. */
 	int (*handle)(struct check_cfg *cfg, int key, const char *arg, char *why, size_t why_len);
 };

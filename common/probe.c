@@ -11,6 +11,7 @@
 
 #include "dns.h"
 #include "net.h"
+#include "tlsl.h"
 
 void check_cfg_init(struct check_cfg *cfg, int default_port)
 {
@@ -19,6 +20,11 @@ void check_cfg_init(struct check_cfg *cfg, int default_port)
 	cfg->family = AF_UNSPEC;
 	cfg->timeout = 10;
 	cfg->timeout_state = STATE_CRITICAL;
+}
+
+bool check_implicit_tls(const struct check_cfg *cfg)
+{
+	return cfg->tls || (cfg->port == 465 && !cfg->no_tls);
 }
 
 enum state check_err_state(const struct check_cfg *cfg, const struct probe_err *e)
@@ -134,7 +140,7 @@ static int send_proxy_header(const struct check_cfg *cfg, struct conn *c, struct
 	return conn_write(c, buf, n, "PROXY", e);
 }
 
-/* Connected: PROXY header, then the check's dialogue. */
+/* Connected: PROXY header, implicit TLS, then the check's dialogue. */
 static void converse(const struct check_cfg *cfg, const struct check_def *def, struct conn *c,
 		     struct result *r)
 {
@@ -142,8 +148,33 @@ static void converse(const struct check_cfg *cfg, const struct check_def *def, s
 		check_fail(cfg, r, &r->err);
 		return;
 	}
+	if (!def->own_tls && check_implicit_tls(cfg)) {
+		if (check_handshake(cfg, c, r, TLS_WANT_ANY, &r->tls[0]) < 0)
+			return;
+		r->ntls = 1;
+	}
 	if (def->dialogue)
 		def->dialogue(cfg, c, r);
+}
+
+int check_reconnect(const struct check_cfg *cfg, const struct conn *old, struct conn *nc)
+{
+	struct probe_err e;
+	int64_t t0 = mono_now_us();
+	int fd = net_connect(old->peer, old->source, old->dl, 0, &e);
+
+	if (fd < 0)
+		return -1;
+	conn_init(nc, fd, old->dl, old->transcript);
+	nc->connect_start_us = t0;
+	nc->tlsl = old->tlsl;
+	nc->peer = old->peer;
+	nc->source = old->source;
+	if (cfg->proxy_protocol && send_proxy_header(cfg, nc, &e) < 0) {
+		conn_close(nc);
+		return -1;
+	}
+	return 0;
 }
 
 static void set_target(struct result *r, const struct addr *a)
@@ -155,7 +186,7 @@ static void set_target(struct result *r, const struct addr *a)
 /* Connect to one address and converse; the whole check for that address. */
 static void probe_addr(const struct check_cfg *cfg, const struct check_def *def,
 		       const struct addr *a, const struct addr *src, const struct deadline *dl,
-		       int budget_ms, struct result *r, bool *connected)
+		       int budget_ms, struct tls_lazy *tlsl, struct result *r, bool *connected)
 {
 	struct conn c;
 	int64_t t0 = mono_now_us();
@@ -170,6 +201,9 @@ static void probe_addr(const struct check_cfg *cfg, const struct check_def *def,
 	r->t.connect = us_to_s(mono_now_us() - t0);
 	conn_init(&c, fd, dl, cfg->verbose >= 3 ? &r->transcript : NULL);
 	c.connect_start_us = t0;
+	c.tlsl = tlsl;
+	c.peer = a;
+	c.source = src;
 	converse(cfg, def, &c, r);
 	conn_close(&c);
 }
@@ -178,8 +212,13 @@ static void probe_addr(const struct check_cfg *cfg, const struct check_def *def,
 static void apply_thresholds(const struct check_cfg *cfg, const struct check_def *def,
 			     struct result *r)
 {
-	double v = strcmp(def->threshold_label, "connect") == 0 ? r->t.connect : r->t.banner;
+	double v;
 
+	if (def->threshold_label == NULL)
+		return;
+	v = strcmp(def->threshold_label, "connect") == 0  ? r->t.connect
+	    : strcmp(def->threshold_label, "banner") == 0 ? r->t.banner
+							  : r->t.handshake;
 	if (v < 0)
 		return;
 	if (range_alerts(&cfg->crit, v))
@@ -212,6 +251,7 @@ struct job {
 	const struct check_def *def;
 	const struct addr *a, *src;
 	const struct deadline *dl;
+	struct tls_lazy *tlsl;
 	struct result *r;
 };
 
@@ -220,7 +260,7 @@ static void *job_run(void *arg)
 	struct job *j = arg;
 	bool connected;
 
-	probe_addr(j->cfg, j->def, j->a, j->src, j->dl, 0, j->r, &connected);
+	probe_addr(j->cfg, j->def, j->a, j->src, j->dl, 0, j->tlsl, j->r, &connected);
 	if (!connected)
 		check_fail(j->cfg, j->r, &j->r->err);
 	finish(j->cfg, j->def, j->r, j->dl);
@@ -230,7 +270,7 @@ static void *job_run(void *arg)
 /* -A: every address at once, one child each, under the same deadline. */
 static void probe_all(const struct check_cfg *cfg, const struct check_def *def,
 		      const struct addr_list *al, const struct addr *src,
-		      const struct deadline *dl, struct result *r)
+		      const struct deadline *dl, struct tls_lazy *tlsl, struct result *r)
 {
 	struct job jobs[ADDR_LIST_MAX];
 	pthread_t tid[ADDR_LIST_MAX];
@@ -245,7 +285,7 @@ static void probe_all(const struct check_cfg *cfg, const struct check_def *def,
 	for (size_t i = 0; i < al->n; i++) {
 		result_init(&r->children[i], r->check, r->host, r->port);
 		r->children[i].t.dns = r->t.dns;
-		jobs[i] = (struct job){ cfg, def, &al->v[i], src, dl, &r->children[i] };
+		jobs[i] = (struct job){ cfg, def, &al->v[i], src, dl, tlsl, &r->children[i] };
 		if (al->n > 1 && pthread_create(&tid[i], NULL, job_run, &jobs[i]) == 0)
 			started[i] = true;
 		else
@@ -263,9 +303,11 @@ void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct 
 	struct deadline dl;
 	struct addr_list *al;
 	struct addr src, lit, *srcp = NULL;
+	struct tls_lazy tlsl;
 	int64_t t0;
 
 	deadline_init(&dl, cfg->timeout);
+	tls_lazy_init(&tlsl, cfg->ca_file, cfg->ca_path, cfg->tls_ctx);
 	result_init(r, def->name, cfg->host, cfg->port);
 	al = malloc(sizeof(*al));
 	if (al == NULL) {
@@ -291,7 +333,7 @@ void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct 
 		r->t.dns = us_to_s(mono_now_us() - t0);
 
 	if (cfg->all_addresses) {
-		probe_all(cfg, def, al, srcp, &dl, r);
+		probe_all(cfg, def, al, srcp, &dl, &tlsl, r);
 		r->t.total = deadline_elapsed(&dl);
 		goto out;
 	}
@@ -302,7 +344,8 @@ void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct 
 		bool connected;
 		int budget = (int)((size_t)deadline_left_ms(&dl) / (al->n - i));
 
-		probe_addr(cfg, def, &al->v[i], srcp, &dl, i + 1 < al->n ? budget : 0, r, &connected);
+		probe_addr(cfg, def, &al->v[i], srcp, &dl, i + 1 < al->n ? budget : 0, &tlsl, r,
+			   &connected);
 		if (connected)
 			break;
 		if (i + 1 < al->n)
@@ -312,5 +355,6 @@ void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct 
 	}
 	finish(cfg, def, r, &dl);
 out:
+	tls_lazy_free(&tlsl);
 	free(al);
 }

@@ -39,7 +39,8 @@ void result_init(struct result *r, const char *check, const char *host, int port
 	r->port = port;
 	snprintf(r->host, sizeof(r->host), "%s", host ? host : "");
 	snprintf(r->target, sizeof(r->target), "%s:%d", r->host, port);
-	r->t = (struct timings){ -1, -1, -1, -1, -1 };
+	r->t = (struct timings){ -1, -1, -1, -1, -1, -1, -1 };
+	r->starttls_offered = -1;
 	strbuf_init(&r->detail, 16384);
 	strbuf_init(&r->transcript, 65536);
 }
@@ -98,7 +99,8 @@ void result_perf_timings(struct result *r, const char *thresholded,
 {
 	const struct { const char *label; double v; } t[] = {
 		{ "dns", r->t.dns },	 { "connect", r->t.connect }, { "banner", r->t.banner },
-		{ "ehlo", r->t.ehlo },	 { "time", r->t.total },
+		{ "ehlo", r->t.ehlo },	 { "starttls", r->t.starttls },
+		{ "handshake", r->t.handshake }, { "time", r->t.total },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {

@@ -12,6 +12,7 @@
 #include "err.h"
 #include "range.h"
 #include "text.h"
+#include "tls.h"
 
 enum state { STATE_OK = 0, STATE_WARNING = 1, STATE_CRITICAL = 2, STATE_UNKNOWN = 3 };
 
@@ -40,7 +41,7 @@ struct perf {
 
 /* Phase timings in seconds; negative = phase not reached. */
 struct timings {
-	double dns, connect, banner, ehlo, total;
+	double dns, connect, banner, ehlo, starttls, handshake, total;
 };
 
 struct result {
@@ -65,6 +66,9 @@ struct result {
 	char greeting[512];		/* sanitised first line of the greeting */
 	bool has_size;
 	unsigned long long size;
+	int starttls_offered;		/* -1 not asked, 0 no, 1 yes */
+	int ntls;			/* handshakes whose facts are below */
+	struct tls_facts tls[2];	/* [1]: the other key type of a dual-cert server */
 
 	struct result *children;	/* with -A: one per address */
 	size_t nchildren;

@@ -1,0 +1,142 @@
+/* check_cert.c - the server's certificates (SPEC §5 check_mta_cert): expiry,
+ * chain and host name, key and signature strength, both certificates of a
+ * dual RSA+ECDSA server.  -w/-c are days; a bare N means "fewer than N". */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+
+static void date_text(int64_t t, char *out, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, n, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+/* Whole days left, rounded down like check_smtp and check_ssl_cert: a
+ * certificate expiring in 13.9 days has 13 days left. */
+static double days_left(int64_t not_after, int64_t now)
+{
+	return floor((double)(not_after - now) / 86400.0);
+}
+
+/* Judge one handshake's chain; returns the leaf's days left. */
+static double judge(const struct check_cfg *cfg, struct result *r, const struct tls_facts *f,
+		    int64_t now, double *chain_days)
+{
+	const struct cert_facts *leaf = &f->chain[0];
+	double days = days_left(leaf->not_after, now);
+	char when[32], what[24];
+
+	snprintf(what, sizeof(what), "%s-%d", leaf->key_name, leaf->key_bits);
+	date_text(leaf->not_after, when, sizeof(when));
+	for (int i = 0; i < f->ncerts; i++) {
+		double d = days_left(f->chain[i].not_after, now);
+
+		if (d < *chain_days)
+			*chain_days = d;
+	}
+	if (now > leaf->not_after)
+		result_raise(r, STATE_CRITICAL, "%s certificate expired %.0f days ago (%s)", what,
+			     -days, when);
+	else if (now < leaf->not_before)
+		result_raise(r, STATE_CRITICAL, "%s certificate is not valid before %s", what,
+			     (date_text(leaf->not_before, when, sizeof(when)), when));
+	else
+		result_raise(r, range_alerts(&cfg->crit, days)	 ? STATE_CRITICAL
+				: range_alerts(&cfg->warn, days) ? STATE_WARNING
+								 : STATE_OK,
+			     "%s certificate expires in %.0f days (%s)", what, days, when);
+	if (!cfg->no_verify && f->verify_code != 0)
+		result_raise(r, STATE_CRITICAL, "%s certificate verification failed: %s", what,
+			     f->verify_reason);
+	/* Weak algorithms: the leaf and any intermediate (a root's own
+	 * self-signature is never checked by clients, so it does not count). */
+	for (int i = 0; i < f->ncerts; i++) {
+		const struct cert_facts *x = &f->chain[i];
+
+		if (x->sig_weak && !(i > 0 && x->self_signed))
+			result_raise(r, STATE_WARNING, "weak signature %s on %s", x->sig_alg,
+				     i ? "an intermediate" : "the certificate");
+	}
+	if (leaf->key_type == KEY_RSA && leaf->key_bits < 2048)
+		result_raise(r, STATE_WARNING, "weak key RSA-%d (< 2048)", leaf->key_bits);
+	if (leaf->key_type == KEY_EC && leaf->key_bits < 256)
+		result_raise(r, STATE_WARNING, "weak key EC-%d (< 256)", leaf->key_bits);
+	if (leaf->key_type == KEY_DSA)
+		result_raise(r, STATE_WARNING, "DSA key");
+	return days;
+}
+
+/* A dual-certificate server shows its other certificate when we only
+ * accept the other key type: one more connection and handshake. */
+static void fetch_other(const struct check_cfg *cfg, struct conn *c, struct result *r)
+{
+	enum key_type first = r->tls[0].chain[0].key_type;
+	struct result scratch;
+	struct conn nc;
+
+	if (first != KEY_RSA && first != KEY_EC)
+		return;
+	if (check_reconnect(cfg, c, &nc) < 0)
+		return;
+	result_init(&scratch, r->check, r->host, r->port);
+	if (check_tls_session(cfg, &nc, &scratch, first == KEY_RSA ? TLS_WANT_ECDSA : TLS_WANT_RSA,
+			      &r->tls[1]) == 0 &&
+	    r->tls[1].ncerts > 0 && r->tls[1].chain[0].key_type != first)
+		r->ntls = 2;
+	else
+		strbuf_printf(&r->detail, "no %s certificate offered\n", first == KEY_RSA ? "ECDSA" : "RSA");
+	conn_close(&nc);
+	result_free(&scratch);
+}
+
+static void cert_dialogue(const struct check_cfg *cfg, struct conn *c, struct result *r)
+{
+	int64_t now = (int64_t)time(NULL);
+	double days = 1e9, chain_days = 1e9;
+	struct smtp_reply rep;
+	const struct cert_facts *leaf;
+
+	if (check_tls_session(cfg, c, r, TLS_WANT_ANY, &r->tls[0]) < 0)
+		return;
+	r->ntls = 1;
+	if (r->tls[0].ncerts == 0) {
+		result_raise(r, STATE_CRITICAL, "the server sent no certificate");
+		return;
+	}
+	if (!check_implicit_tls(cfg)) {	/* be polite: the session is over */
+		smtp_reply_init(&rep);
+		check_quit(c, &rep);
+		smtp_reply_free(&rep);
+	}
+	conn_close(c);	/* before asking again: some servers limit connections */
+	fetch_other(cfg, c, r);
+	for (int i = 0; i < r->ntls; i++) {
+		double d;
+
+		check_tls_detail(r, &r->tls[i]);
+		d = judge(cfg, r, &r->tls[i], now, &chain_days);
+		if (d < days)
+			days = d;
+	}
+	leaf = &r->tls[0].chain[0];
+	snprintf(r->facts, sizeof(r->facts), "%s, issuer %s%s", leaf->subject, leaf->issuer,
+		 cfg->no_verify ? "" : r->tls[0].verify_code ? "" : ", verified");
+	result_perf(r, "days", days, "", 0, &cfg->warn, &cfg->crit);
+	result_perf(r, "chain_days", chain_days, "", 0, NULL, NULL);
+	r->perf[r->nperf - 1].has_min = false;
+	r->perf[r->nperf - 2].has_min = false;
+}
+
+const struct check_def check_cert = {
+	.name = "CERT",
+	.threshold_label = NULL,
+	.threshold_what = "days",
+	.own_tls = true,
+	.dialogue = cert_dialogue,
+};
