@@ -56,6 +56,9 @@ $(BUILD)/check_%: plugins/check_%.c $(BUILD)/libmtaprobe.a
 $(BUILD)/smtpsim: tests/smtpsim.c | $(BUILD)
 	$(CC) $(filter-out -D_GNU_SOURCE,$(CFLAGS)) $(LDFLAGS) -o $@ $<
 
+$(BUILD)/test_tls: tests/test_tls.c $(BUILD)/libmtaprobe.a $(BUILD)/obj/tls_openssl.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tls_openssl.o $(BUILD)/libmtaprobe.a $(LDLIBS) $(SSL_LIBS) -lcmocka
+
 $(BUILD)/test_%: tests/test_%.c $(BUILD)/libmtaprobe.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmtaprobe.a $(LDLIBS) -lcmocka
 

@@ -107,6 +107,14 @@ int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result
  * under the same deadline, sharing its TLS context.  0 or -1. */
 int check_reconnect(const struct check_cfg *cfg, const struct conn *old, struct conn *nc);
 
+/* check_mta_cert's verdict on one handshake's chain f at time now (epoch
+ * seconds): expiry against -w/-c days, validity period, verification
+ * (unless no_verify), weak signatures and keys, raised on r.  Lowers
+ * *chain_days to the earliest expiry in the chain; returns the leaf's
+ * whole days left. */
+double check_cert_judge(const struct check_cfg *cfg, struct result *r, const struct tls_facts *f,
+			int64_t now, double *chain_days);
+
 /* -v lines describing a TLS session and its chain. */
 void check_tls_detail(struct result *r, const struct tls_facts *f);
 

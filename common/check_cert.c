@@ -24,8 +24,8 @@ static double days_left(int64_t not_after, int64_t now)
 	return floor((double)(not_after - now) / 86400.0);
 }
 
-/* Judge one handshake's chain; returns the leaf's days left. */
-static double judge(const struct check_cfg *cfg, struct result *r, const struct tls_facts *f,
+/* Judge one handshake's chain (see check.h). */
+double check_cert_judge(const struct check_cfg *cfg, struct result *r, const struct tls_facts *f,
 		    int64_t now, double *chain_days)
 {
 	const struct cert_facts *leaf = &f->chain[0];
@@ -120,7 +120,7 @@ static void cert_dialogue(const struct check_cfg *cfg, struct conn *c, struct re
 		double d;
 
 		check_tls_detail(r, &r->tls[i]);
-		d = judge(cfg, r, &r->tls[i], now, &chain_days);
+		d = check_cert_judge(cfg, r, &r->tls[i], now, &chain_days);
 		if (d < days)
 			days = d;
 	}

@@ -79,6 +79,8 @@ struct tls_ops {
 		     const char *stage, struct probe_err *e);
 	/* Facts of the negotiated session and the peer's chain. */
 	void (*facts)(struct tls_session *s, struct tls_facts *f);
+	/* Facts of one DER-encoded certificate: 0, or -1 if it does not parse. */
+	int (*der_facts)(const unsigned char *der, size_t len, struct cert_facts *f);
 	/* Send close_notify (without waiting) and free; NULL is fine. */
 	void (*close)(struct tls_session *s);
 };

@@ -342,6 +342,20 @@ static void facts(struct tls_session *s, struct tls_facts *f)
 	}
 }
 
+static int der_facts(const unsigned char *der, size_t len, struct cert_facts *f)
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+
+	if (x == NULL) {
+		ERR_clear_error();
+		return -1;
+	}
+	cert_facts(x, f);
+	X509_free(x);
+	return 0;
+}
+
 static void tls_close(struct tls_session *s)
 {
 	if (s == NULL)
@@ -360,5 +374,6 @@ __attribute__((visibility("default"))) const struct tls_ops mtaprobe_tls_ops = {
 	.read = tls_read,
 	.write = tls_write,
 	.facts = facts,
+	.der_facts = der_facts,
 	.close = tls_close,
 };
