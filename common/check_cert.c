@@ -40,9 +40,12 @@ double check_cert_judge(const struct check_cfg *cfg, struct result *r, const str
 		if (d < *chain_days)
 			*chain_days = d;
 	}
-	if (now > leaf->not_after)
-		result_raise(r, STATE_CRITICAL, "%s certificate expired %.0f days ago (%s)", what,
-			     -days, when);
+	if (now > leaf->not_after) {
+		double ago = floor((double)(now - leaf->not_after) / 86400.0);
+
+		result_raise(r, STATE_CRITICAL, "%s certificate expired %.0f day%s ago (%s)", what, ago,
+			     ago == 1 ? "" : "s", when);
+	}
 	else if (now < leaf->not_before)
 		result_raise(r, STATE_CRITICAL, "%s certificate is not valid before %s", what,
 			     (date_text(leaf->not_before, when, sizeof(when)), when));

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 B=${1:-build/asan}
 PORT=$B/check_mta_port
 BANNER=$B/check_mta_banner
+STARTTLS=$B/check_mta_starttls
+CERT=$B/check_mta_cert
 SIM=$B/smtpsim
 T_TMP=$(mktemp -d)
 # ASan: a leak or error makes the binary exit non-zero, which the tests see.
@@ -14,9 +16,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=99}
 . tests/lib.sh
 PF_DIR=""
+PF_TLS="" PF_CERTS=""
 cleanup() {
 	t_cleanup
 	[ -n "$PF_DIR" ] && tests/postfix.sh stop "$PF_DIR" >/dev/null 2>&1
+	[ -n "$PF_TLS" ] && tests/postfix.sh stop "$PF_TLS" >/dev/null 2>&1
+	[ -n "$PF_CERTS" ] && tests/postfix.sh stop "$PF_CERTS" >/dev/null 2>&1
 	rm -rf "$T_TMP"
 }
 trap cleanup EXIT
@@ -25,7 +30,8 @@ trap cleanup EXIT
 P=27000
 declare -A SP
 for s in ok nosize multiline greet421 greet554 delay silent drip longline endless garbage \
-	ehlo502 ehlo_helo_fail badcont ctrlchars closeafter baremlf proxy1; do
+	ehlo502 ehlo_helo_fail badcont ctrlchars closeafter baremlf proxy1 \
+	starttls_stall starttls_garbage starttls_close starttls_inject starttls_454; do
 	P=$((P + 1))
 	SP[$s]=$P
 	t_sim "$s" "$P" -T "$T_TMP/$s.transcript" || exit 1
@@ -165,4 +171,101 @@ if tests/postfix.sh start "$PF_DIR" $PFP strict >"$T_TMP/pf.log" 2>&1; then
 	t_check "postfix: -A on localhost" 0 'addresses OK' 5 "$BANNER" -H localhost -4 -A -p $PFP
 else
 	t_report "postfix: instance started" " tests/postfix.sh failed" "$(cat "$T_TMP/pf.log")"
+fi
+
+# --- TLS: test PKI made now, Postfix with STARTTLS / SMTPS / one port per certificate
+PKI=$T_TMP/pki
+if ! tests/mkcerts.sh "$PKI" >"$T_TMP/mkcerts.log" 2>&1; then
+	t_report "tls: test PKI generated" " tests/mkcerts.sh failed" "$(cat "$T_TMP/mkcerts.log")"
+	exit 0
+fi
+CA=(--ca-file "$PKI/root.crt")
+PF_TLS=$(mktemp -d)
+PF_CERTS=$(mktemp -d)
+TP=10125 CP=10140
+if tests/postfix.sh start "$PF_TLS" $TP strict "$PKI" >"$T_TMP/pf-tls.log" 2>&1 &&
+	tests/postfix.sh start "$PF_CERTS" $CP certs "$PKI" >>"$T_TMP/pf-tls.log" 2>&1; then
+	SP_=$((TP + 1))
+	t_check "starttls: Postfix STARTTLS OK, protocol and cipher in the summary" 0 \
+		'MTA STARTTLS OK - 127\.0\.0\.1:10125 STARTTLS: TLSv1\.3 TLS_[A-Z0-9_]+ \(handshake [0-9.]+s\) \| connect=[0-9.]+s;;;0; banner=[0-9.]+s;;;0; ehlo=[0-9.]+s;;;0; starttls=[0-9.]+s;;;0; handshake=[0-9.]+s;;;0; time=' 5 \
+		"$STARTTLS" -H $L -p $TP "${CA[@]}"
+	t_check "starttls: -v names group, subject, issuer" 0 'certificate 0: subject CN=mail\.example\.test; issuer CN=Envlab|certificate 0: subject CN=mail\.example\.test; issuer CN=' 5 \
+		"$STARTTLS" -H $L -p $TP -v
+	t_check "starttls: -vvv transcript: EHLO again after TLS" 0 'C: STARTTLS' 5 "$STARTTLS" -H $L -p $TP -vvv
+	t_assert "starttls: EHLO is sent twice (RFC 3207 4.2)" bash -c '[ "$(grep -c "C: EHLO" <<<"$1")" = 2 ]' _ "$T_LAST_OUT"
+	t_check "starttls: -S accepted (check_smtp habit), -w/-c on handshake time" 1 'TLS handshake took [0-9.]+s \(warning @0:10\).*handshake=[0-9.]+s;@0:10;;0;' 5 \
+		"$STARTTLS" -H $L -p $TP -S -w @0:10
+	t_check "starttls: SMTPS port with -s checks the implicit-TLS handshake" 0 'STARTTLS OK - 127\.0\.0\.1:10126 implicit TLS: TLSv1\.3' 5 \
+		"$STARTTLS" -H $L -p $SP_ -s
+	t_check "port: -s completes the TLS handshake (SMTPS)" 0 'PORT OK - .* connected in [0-9.]+s, TLSv1\.3 [A-Z0-9_]+ handshake in' 5 \
+		"$PORT" -H $L -p $SP_ -s
+	t_check "banner: greeting read over implicit TLS" 0 'BANNER OK - 127\.0\.0\.1:10126 220 mail\.example\.test ESMTP' 5 \
+		"$BANNER" -H $L -p $SP_ --tls
+	t_check "cert: SMTPS chain verified with --ca-file" 0 'CERT OK - 127\.0\.0\.1:10126 EC-256 certificate expires in 36[45] days .*verified \|.* days=36[45];30:;14:;; chain_days=' 5 \
+		"$CERT" -H $L -p $SP_ -s "${CA[@]}"
+	t_check "cert: good certificate over STARTTLS, host name localhost verified" 0 'CERT OK - localhost\[127\.0\.0\.1\]:10140 EC-256 certificate expires in 36[45] days' 5 \
+		"$CERT" -H localhost -4 -p $CP "${CA[@]}"
+	t_check "cert: no trust anchor for the private CA: CRITICAL with OpenSSL's reason" 2 'verification failed: unable to get local issuer certificate' 5 \
+		"$CERT" -H $L -p $CP --ca-path "$T_TMP"
+	t_check "cert: expired is CRITICAL" 2 'certificate expired 1 day ago' 5 "$CERT" -H $L -p $((CP + 1)) "${CA[@]}"
+	t_check "cert: 10 days left is CRITICAL under the default -c 14" 2 'certificate expires in 10 days.*days=10;30:;14:;;' 5 \
+		"$CERT" -H $L -p $((CP + 2)) "${CA[@]}"
+	t_check "cert: 20 days left is WARNING under the default -w 30" 1 'certificate expires in 20 days' 5 \
+		"$CERT" -H $L -p $((CP + 3)) "${CA[@]}"
+	t_check "cert: 20 days with -w 10 -c 5 is OK (bare N means fewer than N)" 0 'CERT OK .*expires in 20 days.*days=20;10:;5:;;' 5 \
+		"$CERT" -H $L -p $((CP + 3)) "${CA[@]}" -w 10 -c 5
+	t_check "cert: not yet valid is CRITICAL" 2 'certificate is not valid before' 5 "$CERT" -H $L -p $((CP + 4)) "${CA[@]}"
+	t_check "cert: self-signed is CRITICAL" 2 'verification failed: self-signed certificate' 5 \
+		"$CERT" -H $L -p $((CP + 5)) "${CA[@]}"
+	t_check "cert: self-signed with --no-verify is OK" 0 'CERT OK' 5 "$CERT" -H $L -p $((CP + 5)) --no-verify
+	t_check "cert: wrong host name is CRITICAL" 2 'verification failed: hostname mismatch' 5 \
+		"$CERT" -H localhost -4 -p $((CP + 6)) "${CA[@]}"
+	t_check "cert: SHA-1 signature is WARNING" 1 'weak signature ecdsa-with-SHA1 on the certificate' 5 \
+		"$CERT" -H $L -p $((CP + 7)) "${CA[@]}"
+	t_check "cert: RSA-1024 is WARNING" 1 'weak key RSA-1024 \(< 2048\)' 5 "$CERT" -H $L -p $((CP + 8)) "${CA[@]}"
+	t_check "cert: dual RSA+ECDSA server: both fetched, the 5-day RSA one is CRITICAL" 2 \
+		'RSA-2048 certificate expires in 5 days.*EC-256 certificate expires in 90 days|EC-256 certificate expires in 90 days.*RSA-2048 certificate expires in 5 days' 5 \
+		"$CERT" -H $L -p $((CP + 9)) "${CA[@]}"
+	t_assert "cert: dual: perfdata days is the earliest leaf" grep -q 'days=5;30:;14:;;' <<<"$T_LAST_OUT"
+	t_check "cert: RSA-only server: one certificate, no false second" 0 'CERT OK .*RSA-2048 certificate expires' 5 \
+		"$CERT" -H $L -p $((CP + 12)) "${CA[@]}" -v
+	t_assert "cert: RSA-only: -v says no ECDSA certificate offered" grep -q 'no ECDSA certificate offered' <<<"$T_LAST_OUT"
+	t_check "starttls: not advertised is CRITICAL" 2 'STARTTLS not advertised' 5 "$STARTTLS" -H $L -p $((CP + 10))
+	t_check "cert: server without STARTTLS is CRITICAL" 2 'STARTTLS not advertised' 5 "$CERT" -H $L -p $((CP + 10))
+	t_check "starttls: TLS 1.0-only server is WARNING under --min-tls 1.2" 1 'TLSv1 is below the minimum TLSv1\.2' 5 \
+		"$STARTTLS" -H $L -p $((CP + 11))
+	t_check "starttls: TLS 1.0-only server with --min-tls 1.0 is OK" 0 'STARTTLS: TLSv1 ' 5 \
+		"$STARTTLS" -H $L -p $((CP + 11)) --min-tls 1.0
+else
+	t_report "tls: Postfix instances with TLS started" " tests/postfix.sh failed" "$(cat "$T_TMP/pf-tls.log")"
+fi
+
+# STARTTLS failure modes from the scripted server
+t_check "starttls: 454 to STARTTLS is CRITICAL with the reply" 2 'STARTTLS refused: 454 4\.7\.0 TLS not available' 3 \
+	"$STARTTLS" -H $L -p "${SP[starttls_454]}"
+t_check "starttls: 220 then close is CRITICAL" 2 'handshake: connection closed by the server during the TLS handshake' 3 \
+	"$STARTTLS" -H $L -p "${SP[starttls_close]}"
+t_check "starttls: 220 then plaintext garbage is CRITICAL" 2 'handshake: TLS error during the TLS handshake' 3 \
+	"$STARTTLS" -H $L -p "${SP[starttls_garbage]}"
+t_check "starttls: stalled handshake cannot outlive -t 2" 2 'handshake: timeout after 2\.0s during the TLS handshake' 2.5 \
+	"$STARTTLS" -H $L -p "${SP[starttls_stall]}" -t 2
+t_check "starttls: reply injected behind the 220 is CRITICAL" 2 'after its 220 to STARTTLS, before TLS \(response injection\)' 3 \
+	"$STARTTLS" -H $L -p "${SP[starttls_inject]}"
+t_check "cert: stalled implicit-TLS handshake cannot outlive -t 2" 2 'handshake: timeout after 2\.0s' 2.5 \
+	"$CERT" -H $L -p "${SP[silent]}" -s -t 2
+t_check "starttls: server without STARTTLS (scripted) is CRITICAL" 2 'STARTTLS not advertised' 3 \
+	"$STARTTLS" -H $L -p "${SP[ok]}"
+
+# Port 465 means implicit TLS unless --no-tls (RFC 8314)
+if command -v openssl >/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/465) 2>/dev/null; then
+	openssl s_server -accept 127.0.0.1:465 -cert "$PKI/good.crt" -cert_chain "$PKI/int.crt" -key "$PKI/good.key" -quiet \
+		</dev/null >/dev/null 2>&1 &
+	T_PIDS+=($!)
+	if t_wait_port 127.0.0.1 465; then
+		t_check "port: port 465 implies the TLS handshake" 0 'PORT OK - 127\.0\.0\.1:465 connected in [0-9.]+s, TLSv1\.3' 5 \
+			"$PORT" -H $L -p 465
+		t_check "port: --no-tls on 465 is a plain connect" 0 'PORT OK - 127\.0\.0\.1:465 connected in [0-9.]+s \|' 5 \
+			"$PORT" -H $L -p 465 --no-tls
+		t_check "cert: port 465 implies implicit TLS" 0 'CERT OK - 127\.0\.0\.1:465 ' 5 "$CERT" -H $L -p 465 "${CA[@]}"
+	fi
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/postfix.sh start DIR PORT [strict|open]
+# tests/postfix.sh start DIR PORT [strict|open|certs] [PKIDIR]
 # tests/postfix.sh stop DIR
 #
 # A private, throw-away Postfix instance for the integration tests.
@@ -7,19 +7,55 @@
 # start  writes main.cf/master.cf and a hand-made queue into DIR (a fresh
 #        directory from the caller, e.g. mktemp -d; created if missing),
 #        starts it with 'postfix -c DIR start', waits (up to 20 s) until
-#        127.0.0.1:PORT answers with a 220 banner and writes the master's
-#        PID to DIR/master.pid.
+#        every listening port of the instance answers (a 220 banner; on
+#        STARTTLS ports the STARTTLS command must get its 220, on the SMTPS
+#        port the banner must arrive over TLS) and writes the master's PID
+#        to DIR/master.pid.
 #          banner:   220 mail.example.test ESMTP mtaprobe-test
 #          strict:   (default) relaying refused for every client, 127.0.0.0/8
 #                    included: RCPT TO:<x@example.net> -> 554 5.7.1 Relay
 #                    access denied; mail for @example.test is accepted.
 #          open:     open relay (every client is in mynetworks).
+#          certs:    relay refused as in strict; one smtpd per test
+#                    certificate (needs PKIDIR, see the port map below).
 #        Whatever is accepted goes to the discard transport: nothing ever
 #        leaves the machine.  Log: DIR/maillog.
+#
+#        PKIDIR (optional for strict/open, required for certs): a directory
+#        made by tests/mkcerts.sh.  Without it the instance has no TLS at all
+#        (no STARTTLS, one port), exactly as before.  With it:
+#          strict  PORT    STARTTLS offered (may), PKIDIR/good.full.pem
+#                  PORT+1  SMTPS: implicit TLS (wrapper mode, TLS required)
+#          open    PORT    STARTTLS offered (may), PKIDIR/good.full.pem
+#          certs   all STARTTLS (may) unless stated; relay refused:
+#                  PORT+0   good        EC P-256, valid -1 d .. +365 d
+#                  PORT+1   expired     -90 d .. -1 d
+#                  PORT+2   exp10d      expires in 10 d + 1 h
+#                  PORT+3   exp20d      expires in 20 d + 1 h
+#                  PORT+4   notyet      valid from +30 d
+#                  PORT+5   selfsigned  self-signed leaf, no chain
+#                  PORT+6   wronghost   CN/SAN wrong.example.invalid
+#                  PORT+7   sha1        RSA-2048, ecdsa-with-SHA1 signature
+#                  PORT+8   rsa1024     RSA-1024 key
+#                  PORT+9   dual        dualrsa (RSA-2048, +5 d) and dualec
+#                                       (EC P-256, +90 d) at the same time;
+#                                       the client's sigalgs/ciphers choose
+#                  PORT+10  notls       no STARTTLS at all
+#                  PORT+11  tls10       goodrsa, TLS 1.0 only
+#                  PORT+12  goodrsa     RSA-2048, like good
+#                 Postfix runs its TLS contexts at OpenSSL security level 0
+#                 and relies on its own cipher grades instead, so the sha1 and
+#                 rsa1024 certificates load and TLS 1.0 works with nothing but
+#                 smtpd_tls_protocols=TLSv1.  An OpenSSL 3 client needs
+#                 -cipher 'DEFAULT@SECLEVEL=0' for TLS 1.0 (and to accept the
+#                 sha1/rsa1024 certificates without verify errors 68/66).
+#        Log lines: mtaprobe-test-MODE/smtpd (the main port, as without PKI),
+#        mtaprobe-test-strict/smtps/smtpd, mtaprobe-test-certs/NAME/smtpd;
+#        smtpd_tls_loglevel = 1.
 # stop   'postfix -c DIR stop', waits (up to 5 s) for the master to go away
 #        (a zombie counts as gone), SIGKILLs that PID only if it is still
-#        there, then waits briefly for PORT to close.  Succeeds when nothing
-#        is running.
+#        there, then waits briefly for the instance's ports to close.
+#        Succeeds when nothing is running.
 #
 # Exit: 0 ok; 1 failure (Postfix did not come up: the tail of DIR/maillog is
 # printed); 2 usage; 77 Postfix not installed or not root (test "skip").
@@ -31,7 +67,7 @@ START_TIMEOUT_MS=20000
 STOP_TIMEOUT_MS=5000
 
 usage() {
-    echo "usage: $prog start DIR PORT [strict|open]" >&2
+    echo "usage: $prog start DIR PORT [strict|open|certs] [PKIDIR]" >&2
     echo "       $prog stop DIR" >&2
     exit 2
 }
@@ -78,6 +114,45 @@ banner_ok() {
         printf 'QUIT\r\n' >&3 || true
         [[ $line == 220* ]]
     ) 2>/dev/null
+}
+
+# connect, read the banner, EHLO, STARTTLS, hang up before the handshake.
+# 0: 220 banner and "220 Ready to start TLS"; 3: 220 banner, but STARTTLS is
+# not offered or refused; 1: no answer (yet).  (Postfix still advertises
+# STARTTLS when its certificate did not load, then answers 454: only the
+# STARTTLS reply tells.)
+starttls_ok() {
+    (
+        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        line=
+        IFS= read -r -t 2 line <&3 || exit 1
+        [[ $line == 220* ]] || exit 1
+        printf 'EHLO probe.example.test\r\n' >&3 || exit 1
+        tls=no
+        while IFS= read -r -t 2 line <&3; do
+            line=${line%$'\r'}
+            [[ $line == 250?* ]] || exit 1
+            [[ ${line:4} == [Ss][Tt][Aa][Rr][Tt][Tt][Ll][Ss] ]] && tls=yes
+            [[ ${line:3:1} == - ]] || break
+        done
+        [[ $line == 250\ * ]] || exit 1
+        if [[ $tls == no ]]; then
+            printf 'QUIT\r\n' >&3 || true
+            exit 3
+        fi
+        printf 'STARTTLS\r\n' >&3 || exit 1
+        IFS= read -r -t 2 line <&3 || exit 1
+        [[ $line == 220* ]] || exit 3
+        exit 0
+    ) 2>/dev/null
+}
+
+# implicit TLS: handshake and a 220 banner over TLS (3 s at most)
+smtps_ok() {
+    local out
+    out=$(printf 'QUIT\r\n' | timeout 3 openssl s_client -quiet \
+        -connect "127.0.0.1:$1" 2>/dev/null) || true
+    [[ $out == 220* ]]
 }
 
 # PID exists, is not a zombie, and is a Postfix master
@@ -133,8 +208,66 @@ show_logs() {
     done
 }
 
+# certs mode: NAME per port offset (index = offset from PORT)
+CERTS_NAMES=(good expired exp10d exp20d notyet selfsigned wronghost sha1
+    rsa1024 dual notls tls10 goodrsa)
+
+# files a PKIDIR must hold for MODE
+pki_files() {
+    if [[ $1 == certs ]]; then
+        echo good expired exp10d exp20d notyet selfsigned wronghost sha1 \
+            rsa1024 dualrsa dualec goodrsa | sed 's/[a-z0-9]*/&.full.pem/g'
+    else
+        echo good.full.pem
+    fi
+}
+
+# Set the instance's listeners: PORTS[i] and KINDS[i] (plain: banner only,
+# starttls: banner + STARTTLS offered, smtps: implicit TLS)
+plan_ports() {
+    local port=$1 mode=$2 pki=$3 i
+    PORTS=() KINDS=()
+    if [[ -z $pki ]]; then
+        PORTS=("$port") KINDS=(plain)
+    elif [[ $mode == certs ]]; then
+        for i in "${!CERTS_NAMES[@]}"; do
+            PORTS+=($((port + i)))
+            if [[ ${CERTS_NAMES[i]} == notls ]]; then
+                KINDS+=(plain)
+            else
+                KINDS+=(starttls)
+            fi
+        done
+    elif [[ $mode == strict ]]; then
+        PORTS=("$port" $((port + 1))) KINDS=(starttls smtps)
+    else
+        PORTS=("$port") KINDS=(starttls)
+    fi
+}
+
+# master.cf lines for the certs mode listeners
+certs_services() {
+    local dir=$1 port=$2 pki=$3 i name
+    for i in "${!CERTS_NAMES[@]}"; do
+        name=${CERTS_NAMES[i]}
+        printf '127.0.0.1:%s inet n       -      n      -      -       smtpd\n' $((port + i))
+        printf '  -o syslog_name=mtaprobe-test-certs/%s\n' "$name"
+        case $name in
+            notls)
+                printf '  -o smtpd_tls_security_level=none\n' ;;
+            dual)
+                printf '  -o smtpd_tls_chain_files=%s/dualrsa.full.pem,%s/dualec.full.pem\n' "$pki" "$pki" ;;
+            tls10)
+                printf '  -o smtpd_tls_chain_files=%s/goodrsa.full.pem\n' "$pki"
+                printf '  -o smtpd_tls_protocols=TLSv1\n' ;;
+            *)
+                printf '  -o smtpd_tls_chain_files=%s/%s.full.pem\n' "$pki" "$name" ;;
+        esac
+    done
+}
+
 write_config() {
-    local dir=$1 port=$2 mode=$3 q d
+    local dir=$1 port=$2 mode=$3 pki=${4-} q d
     mkdir -p "$dir/queue" "$dir/data"
     chown postfix "$dir/data"        # data_directory belongs to mail_owner
     # Queue layout made by hand: same result as
@@ -182,7 +315,7 @@ default_transport = discard:nowhere
 relay_transport = discard:nowhere
 EOF
 
-    if [[ $mode == strict ]]; then
+    if [[ $mode != open ]]; then
         cat >>"$dir/main.cf" <<'EOF'
 
 # --- relay policy: strict ------------------------------------------------
@@ -204,6 +337,19 @@ smtpd_recipient_restrictions =
 EOF
     fi
 
+    if [[ -n $pki ]]; then
+        cat >>"$dir/main.cf" <<EOF
+
+# --- TLS ------------------------------------------------------------------
+# test PKI made by tests/mkcerts.sh; master.cf overrides the chain per port
+smtpd_tls_chain_files = $pki/good.full.pem
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1
+smtpd_tls_received_header = yes
+smtp_tls_security_level = none
+# --- end of TLS -----------------------------------------------------------
+EOF
+    else
     cat >>"$dir/main.cf" <<'EOF'
 
 # --- TLS ------------------------------------------------------------------
@@ -214,13 +360,35 @@ smtpd_tls_security_level = none
 smtp_tls_security_level = none
 # --- end of TLS -----------------------------------------------------------
 EOF
+    fi
 
+    if [[ -z $pki ]]; then
     cat >"$dir/master.cf" <<EOF
 # generated by $prog ($mode)
 # service      type  private unpriv chroot wakeup maxproc command
 127.0.0.1:$port inet n       -      n      -      -       smtpd
 # --- TLS spot: tlsmgr unix - - n 1000? 1 tlsmgr  (with STARTTLS) ---------
 EOF
+    else
+        {
+            echo "# generated by $prog ($mode, PKI $pki)"
+            echo "# service      type  private unpriv chroot wakeup maxproc command"
+            if [[ $mode == certs ]]; then
+                certs_services "$dir" "$port" "$pki"
+            else
+                # same log lines as without PKIDIR: mtaprobe-test-MODE/smtpd
+                printf '127.0.0.1:%s inet n       -      n      -      -       smtpd\n' "$port"
+            fi
+            if [[ $mode == strict ]]; then
+                printf '127.0.0.1:%s inet n       -      n      -      -       smtpd\n' $((port + 1))
+                printf '  -o syslog_name=mtaprobe-test-%s/smtps\n' "$mode"
+                printf '  -o smtpd_tls_wrappermode=yes\n'
+                printf '  -o smtpd_tls_security_level=encrypt\n'
+            fi
+            # PRNG seeding (and a session cache, were one configured)
+            echo "tlsmgr    unix  -       -       n       1000?   1       tlsmgr"
+        } >"$dir/master.cf"
+    fi
     cat >>"$dir/master.cf" <<'EOF'
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
@@ -253,13 +421,27 @@ EOF
 }
 
 cmd_start() {
-    [[ $# -eq 2 || $# -eq 3 ]] || usage
-    local dir=$1 port=$2 mode=${3:-strict} t0 pid
+    [[ $# -ge 2 && $# -le 4 ]] || usage
+    local dir=$1 port=$2 mode=${3:-strict} pki=${4-} t0 pid i p f rc
     if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then
         die "bad port: $port"
     fi
     port=$((10#$port))
-    case $mode in strict|open) ;; *) die "bad mode: $mode (strict|open)" ;; esac
+    case $mode in strict|open|certs) ;; *) die "bad mode: $mode (strict|open|certs)" ;; esac
+    if [[ $mode == certs && -z $pki ]]; then
+        echo "$prog: mode certs needs PKIDIR (made by tests/mkcerts.sh)" >&2
+        usage
+    fi
+    if [[ -n $pki ]]; then
+        [[ -d $pki ]] || die "no such PKI directory: $pki"
+        pki=$(cd "$pki" && pwd -P)
+        [[ $pki != *[[:space:],]* ]] || die "PKIDIR must not contain blanks or commas: $pki"
+        for f in $(pki_files "$mode"); do
+            [[ -s $pki/$f ]] || die "$pki/$f missing (run tests/mkcerts.sh $pki)"
+        done
+    fi
+    plan_ports "$port" "$mode" "$pki"
+    ((PORTS[-1] <= 65535)) || die "ports $port..${PORTS[-1]}: beyond 65535"
     find_postfix
     need_root
     mkdir -p "$dir"
@@ -277,12 +459,15 @@ cmd_start() {
     if alive "$pid"; then
         die "an instance is already running in $dir (master PID $pid)"
     fi
-    if port_open "$port"; then
-        die "127.0.0.1:$port is already in use"
-    fi
+    for p in "${PORTS[@]}"; do
+        if port_open "$p"; then
+            die "127.0.0.1:$p is already in use"
+        fi
+    done
 
-    write_config "$dir" "$port" "$mode"
+    write_config "$dir" "$port" "$mode" "$pki"
     echo "$port" >"$dir/port"
+    echo "${PORTS[*]}" >"$dir/ports"
     rm -f "$dir/master.pid"
 
     t0=$(now_ms)
@@ -293,14 +478,34 @@ cmd_start() {
         exit 1
     fi
 
-    while ! banner_ok "$port"; do
-        if (($(now_ms) - t0 > START_TIMEOUT_MS)); then
-            echo "$prog: Postfix ($dir) did not answer on 127.0.0.1:$port within $((START_TIMEOUT_MS / 1000)) s" >&2
-            show_logs "$dir"
-            cmd_stop "$dir" >/dev/null 2>&1 || true
-            exit 1
-        fi
-        sleep 0.05
+    # every listener in turn; the master binds them all at once, the smtpd
+    # behind each one starts on the first connection
+    for i in "${!PORTS[@]}"; do
+        p=${PORTS[i]}
+        while :; do
+            rc=0
+            case ${KINDS[i]} in
+                plain) banner_ok "$p" || rc=$? ;;
+                starttls) starttls_ok "$p" || rc=$? ;;
+                smtps) smtps_ok "$p" || rc=$? ;;
+            esac
+            ((rc != 0)) || break
+            if ((rc == 3)); then
+                # a TLS setup problem (certificate refused, ...): it will
+                # not go away by waiting
+                echo "$prog: Postfix ($dir) on 127.0.0.1:$p answers, but STARTTLS is not offered or refused" >&2
+                show_logs "$dir"
+                cmd_stop "$dir" >/dev/null 2>&1 || true
+                exit 1
+            fi
+            if (($(now_ms) - t0 > START_TIMEOUT_MS)); then
+                echo "$prog: Postfix ($dir) did not answer on 127.0.0.1:$p within $((START_TIMEOUT_MS / 1000)) s" >&2
+                show_logs "$dir"
+                cmd_stop "$dir" >/dev/null 2>&1 || true
+                exit 1
+            fi
+            sleep 0.05
+        done
     done
 
     pid=$(read_pid "$dir")
@@ -310,16 +515,21 @@ cmd_start() {
         exit 1
     fi
     echo "$pid" >"$dir/master.pid"
-    echo "$prog: $mode Postfix on 127.0.0.1:$port up in $(($(now_ms) - t0)) ms (master $pid, $dir)" >&2
+    if ((${#PORTS[@]} > 1)); then
+        p="$port..${PORTS[-1]}"
+    else
+        p=$port
+    fi
+    echo "$prog: $mode Postfix on 127.0.0.1:$p${pki:+ (TLS)} up in $(($(now_ms) - t0)) ms (master $pid, $dir)" >&2
 }
 
 cmd_stop() {
     [[ $# -eq 1 ]] || usage
-    local dir=$1 pid port t0 kids kid
+    local dir=$1 pid port ports t0 kids kid
     [[ -d $dir ]] || die "no such directory: $dir"
     dir=$(cd "$dir" && pwd -P)
     pid=$(read_pid "$dir")
-    port=$(cat "$dir/port" 2>/dev/null || true)
+    ports=$(cat "$dir/ports" 2>/dev/null || cat "$dir/port" 2>/dev/null || true)
     t0=$(now_ms)
 
     # 'postfix stop' takes ~1 s when nothing runs: skip it then
@@ -346,7 +556,8 @@ cmd_stop() {
 
     # the smtpd children share the listening socket; they exit right after
     # the master, wait for that so the caller can reuse the port at once
-    if [[ $port =~ ^[0-9]+$ ]]; then
+    for port in $ports; do
+        [[ $port =~ ^[0-9]+$ ]] || continue
         while port_open "$port"; do
             if (($(now_ms) - t0 > STOP_TIMEOUT_MS + 2000)); then
                 echo "$prog: warning: 127.0.0.1:$port still accepts connections" >&2
@@ -354,7 +565,7 @@ cmd_stop() {
             fi
             sleep 0.02
         done
-    fi
+    done
     rm -f "$dir/master.pid"
     echo "$prog: Postfix ($dir) stopped in $(($(now_ms) - t0)) ms" >&2
 }

@@ -378,15 +378,17 @@ static struct bytes parse_quoted(const char **sp)
 }
 
 /*
- * A string argument: a quoted string (nothing but a comment may follow),
- * or else the rest of the line verbatim, escapes processed.
+ * A string argument (s is just past the one blank that ends the keyword):
+ * a quoted string if the first non-blank is '"' (nothing but a comment may
+ * follow), or else the rest of the line verbatim, escapes processed.
  */
 static struct bytes parse_string_arg(const char *s)
 {
 	struct sbuf b = { 0 };
 	struct bytes out;
 
-	if (*s == '"') {
+	if (*skip_ws(s) == '"') {
+		s = skip_ws(s);
 		out = parse_quoted(&s);
 		expect_eol(s, "closing quote");
 		return out;
@@ -541,8 +543,10 @@ static void parse_rule(const char *s)
 		r.text.p = b.p;
 		r.text.n = b.n;
 	} else if (strcmp(act, "close") == 0) {
+		/* "close" alone, or "close TEXT": send TEXT, then close */
 		r.action = RA_CLOSE;
-		expect_eol(s, "close");
+		if (*skip_ws(s) && *skip_ws(s) != '#')
+			r.text = parse_string_arg(s + 1);
 	} else {
 		perr("on: unknown action '%s' (want send, line or close)", act);
 	}
@@ -701,7 +705,10 @@ struct conn {
 
 enum { IO_OK = 0, IO_GONE = -1 };
 
-/* Write everything; IO_GONE if the client went away (EPIPE etc.). */
+/*
+ * Write everything; IO_GONE if the client went away (EPIPE, ECONNRESET) or
+ * made no progress reading for SEND_STALL_SECS.  The socket is non-blocking.
+ */
 static int conn_send(struct conn *c, const char *p, size_t n)
 {
 	while (n > 0) {
@@ -709,9 +716,15 @@ static int conn_send(struct conn *c, const char *p, size_t n)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+				int pr = poll(&pfd, 1, SEND_STALL_SECS * 1000);
+				if (pr > 0 || (pr < 0 && errno == EINTR))
+					continue;
 				tnote("client stalled for %d s, giving up", SEND_STALL_SECS);
-			else if (errno != EPIPE && errno != ECONNRESET)
+				return IO_GONE;
+			}
+			if (errno != EPIPE && errno != ECONNRESET)
 				tnote("send: %s", strerror(errno));
 			return IO_GONE;
 		}
@@ -725,17 +738,16 @@ static int conn_send(struct conn *c, const char *p, size_t n)
 static ssize_t conn_recv(struct conn *c, char *buf, size_t cap, int timeout_ms)
 {
 	for (;;) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		int pr = poll(&pfd, 1, timeout_ms);
 		ssize_t r;
-		if (timeout_ms >= 0) {
-			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-			int pr = poll(&pfd, 1, timeout_ms);
-			if (pr < 0 && errno == EINTR)
-				continue;
-			if (pr == 0)
-				return -2;
-		}
+
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0)
+			return -2;
 		r = recv(c->fd, buf, cap, 0);
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		return r < 0 ? 0 : r;
 	}
@@ -750,7 +762,7 @@ static void consume(struct conn *c, size_t n)
 static size_t take_line(struct conn *c, size_t len, size_t consumed)
 {
 	if (len > MAX_LINE) {
-		tnote("client line of %zu bytes truncated to %d", len, MAX_LINE);
+		tnote("client line of more than %d bytes truncated", MAX_LINE);
 		len = MAX_LINE;
 	}
 	memcpy(c->lbuf, c->rbuf, len);
@@ -920,10 +932,10 @@ static int serve(struct conn *c)
 			}
 		}
 		if (r) {
+			if (r->text.n > 0 && send_text(c, &r->text) != IO_OK)
+				return END_GONE;
 			if (r->action == RA_CLOSE)
 				return END_CLOSE;
-			if (send_text(c, &r->text) != IO_OK)
-				return END_GONE;
 		} else if (is_quit(c->lbuf, n)) {
 			return send_text(c, &bye) == IO_OK ? END_CLOSE : END_GONE;
 		} else if (send_text(c, &unk) != IO_OK) {
@@ -1004,7 +1016,6 @@ static int run_steps(struct conn *c)
 static void run_connection(int fd, const char *peer)
 {
 	struct conn *c = calloc(1, sizeof *c);
-	struct timeval tv = { .tv_sec = SEND_STALL_SECS, .tv_usec = 0 };
 	int one = 1;
 	size_t n;
 
@@ -1013,7 +1024,7 @@ static void run_connection(int fd, const char *peer)
 		return;
 	}
 	c->fd = fd;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	tnote("connect from %s (pid %ld)", peer, (long)getpid());
 
