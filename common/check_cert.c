@@ -17,11 +17,12 @@ static void date_text(int64_t t, char *out, size_t n)
 	strftime(out, n, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
-/* Whole days left, rounded down like check_smtp and check_ssl_cert: a
- * certificate expiring in 13.9 days has 13 days left. */
+/* Whole days left, rounded toward zero: a certificate expiring in 13.9
+ * days has 13 days left (as check_smtp and check_ssl_cert count), one that
+ * expired 1.5 days ago has -1. */
 static double days_left(int64_t not_after, int64_t now)
 {
-	return floor((double)(not_after - now) / 86400.0);
+	return trunc((double)(not_after - now) / 86400.0);
 }
 
 /* Judge one handshake's chain (see check.h). */

@@ -55,7 +55,6 @@ static struct tls_ctx *ctx_new(const char *ca_file, const char *ca_path, char *w
 	}
 	SSL_CTX_set_security_level(c, 0);
 	SSL_CTX_set_min_proto_version(c, TLS1_VERSION);
-	SSL_CTX_set_cipher_list(c, "DEFAULT:@SECLEVEL=0");
 	SSL_CTX_set_options(c, SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_IGNORE_UNEXPECTED_EOF |
 				       SSL_OP_NO_TICKET);
 	/* Verification runs and is judged afterwards (SSL_get_verify_result):

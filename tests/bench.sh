@@ -29,6 +29,10 @@ B=$(cd "$1" && pwd)                 # our binaries
 # shellcheck disable=SC2034   # used by the rows, through eval
 P=/usr/lib/nagios/plugins           # monitoring-plugins peers
 PORT=${BENCH_PORT:-10025}
+SPORT=$((PORT + 1))
+tmp=$(mktemp -d)
+chmod 755 "$tmp"                    # the postfix user must reach $pfdir
+PKI=$tmp/pki
 RUNS=${BENCH_RUNS:-11}
 [[ $PORT =~ ^[0-9]+$ ]] || die "bad BENCH_PORT: $PORT"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "bad BENCH_RUNS: $RUNS"
@@ -39,13 +43,28 @@ RUNS=${BENCH_RUNS:-11}
 # monitoring-plugins directory) and $PORT.  No pipes or redirections: the
 # first word is the program that is measured.
 # shellcheck disable=SC2016   # expanded later, per row
+# $PKI is the test PKI (tests/mkcerts.sh); the Postfix instance offers
+# STARTTLS on $PORT and implicit TLS (SMTPS) on $SPORT.  Our TLS rows verify
+# chain and host name (the certificate has IP:127.0.0.1); check_smtp -S -D
+# verifies nothing.
 ROWS='
 check_mta_port|$B/check_mta_port -H 127.0.0.1 -p $PORT
 check_mta_banner|$B/check_mta_banner -H 127.0.0.1 -p $PORT
 check_smtp|$P/check_smtp -H 127.0.0.1 -p $PORT
 check_tcp|$P/check_tcp -H 127.0.0.1 -p $PORT
+check_mta_starttls|$B/check_mta_starttls -H 127.0.0.1 -p $PORT --ca-file $PKI/root.crt
+check_mta_cert|$B/check_mta_cert -H 127.0.0.1 -p $PORT --ca-file $PKI/root.crt
+check_mta_cert -s|$B/check_mta_cert -H 127.0.0.1 -p $SPORT -s --ca-file $PKI/root.crt
+check_mta_port -s|$B/check_mta_port -H 127.0.0.1 -p $SPORT -s
+check_smtp -S -D|$P/check_smtp -H 127.0.0.1 -p $PORT -S -D 30,14
+check_ssl_cert|$P/check_ssl_cert -H 127.0.0.1 -p $PORT -P smtp -r $PKI/root.crt --ignore-sct -w 30 -c 14
+openssl s_client|/usr/bin/openssl s_client -starttls smtp -connect 127.0.0.1:$PORT -CAfile $PKI/root.crt -verify_ip 127.0.0.1 -brief
 '
-BASELINE=check_smtp                 # the "vs" column divides by this row
+# The "vs" column divides by check_smtp for plain rows, by check_smtp -S -D
+# for rows after it in the list that do TLS.
+BASELINE=check_smtp
+BASELINE_TLS="check_smtp -S -D"
+TLS_ROWS=" check_mta_starttls check_mta_cert check_mta_cert -s check_mta_port -s check_ssl_cert openssl s_client "
 
 # ---- clock -----------------------------------------------------------------------
 # $EPOCHREALTIME (bash >= 5) costs no fork; 'date +%s%N' costs ~1 ms per call,
@@ -94,8 +113,6 @@ have_time=1
 [[ -x /usr/bin/time ]] || have_time=
 
 # ---- the server ------------------------------------------------------------------
-tmp=$(mktemp -d)
-chmod 755 "$tmp"                    # the postfix user must reach $pfdir
 pfdir=$tmp/postfix
 cleanup() {
     local rc=$?
@@ -109,7 +126,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir "$pfdir"
-"$here/postfix.sh" start "$pfdir" "$PORT" strict
+"$here/mkcerts.sh" "$PKI" >/dev/null
+"$here/postfix.sh" start "$pfdir" "$PORT" strict "$PKI"
 
 # ---- measure ---------------------------------------------------------------------
 ir=() rcs=() walls=() rss=() firsts=()
@@ -167,16 +185,19 @@ for i in "${!labels[@]}"; do
 done
 
 # ---- report ----------------------------------------------------------------------
-base=
+base= base_tls=
 for i in "${!labels[@]}"; do
-    if [[ ${labels[i]} == "$BASELINE" && -z ${skip[i]} && ${ir[i]:-n/a} =~ ^[0-9]+$ ]]; then
-        base=${ir[i]}
+    if [[ -z ${skip[i]} && ${ir[i]:-n/a} =~ ^[0-9]+$ ]]; then
+        [[ ${labels[i]} == "$BASELINE" ]] && base=${ir[i]}
+        [[ ${labels[i]} == "$BASELINE_TLS" ]] && base_tls=${ir[i]}
     fi
 done
 
-ratio() {   # ratio N -> N/base with two decimals
-    if [[ -n $base && $1 =~ ^[0-9]+$ ]] && ((base > 0)); then
-        local x=$(($1 * 100 / base))
+ratio() {   # ratio N LABEL -> N/base with two decimals
+    local b=$base
+    [[ $TLS_ROWS == *" $2 "* || $2 == "$BASELINE_TLS" ]] && b=$base_tls
+    if [[ -n $b && $1 =~ ^[0-9]+$ ]] && ((b > 0)); then
+        local x=$(($1 * 100 / b))
         printf '%d.%02dx' $((x / 100)) $((x % 100))
     else
         printf -- '-'
@@ -189,7 +210,7 @@ fmt="%-${w}s  %3s  %14s  %13s  %9s  %12s\n"
 echo
 echo "mtaprobe bench: against Postfix (strict) on 127.0.0.1:$PORT, $(nproc 2>/dev/null || echo '?') CPU, load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 # shellcheck disable=SC2059   # fmt is ours
-printf "$fmt" command rc instructions "vs $BASELINE" "wall ms" "peak RSS KiB"
+printf "$fmt" command rc instructions "vs check_smtp" "wall ms" "peak RSS KiB"
 # shellcheck disable=SC2059
 printf "$fmt" "$(printf '%*s' "$w" '' | tr ' ' -)" --- -------------- ------------- --------- ------------
 for i in "${!labels[@]}"; do
@@ -199,7 +220,7 @@ for i in "${!labels[@]}"; do
         continue
     fi
     # shellcheck disable=SC2059
-    printf "$fmt" "${labels[i]}" "${rcs[i]}" "${ir[i]}" "$(ratio "${ir[i]}")" "${walls[i]}" "${rss[i]}"
+    printf "$fmt" "${labels[i]}" "${rcs[i]}" "${ir[i]}" "$(ratio "${ir[i]}" "${labels[i]}")" "${walls[i]}" "${rss[i]}"
 done
 echo
 echo "instructions: valgrind --tool=callgrind --trace-children=yes, total Ir$([[ -n $have_valgrind ]] || echo ' (valgrind not installed)')"

@@ -1,26 +1,50 @@
 #!/usr/bin/env bash
-# tests/demo.sh BUILD_DIR - start a real Postfix on loopback, run every
-# plugin against it (passing and failing cases), print what they say, stop it.
+# tests/demo.sh BUILD_DIR - start real Postfix instances on loopback (one with
+# STARTTLS and SMTPS, one port per test certificate), run every plugin
+# against them (passing and failing cases), print what they say, stop them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${1:-build}
 PORT=${DEMO_PORT:-10025}
-DIR=$(mktemp -d)
-trap 'tests/postfix.sh stop "$DIR" >/dev/null 2>&1; rm -rf "$DIR"' EXIT
+CPORT=$((PORT + 40))
+TMP=$(mktemp -d)
+chmod 755 "$TMP"
+DIR=$TMP/strict CDIR=$TMP/certs PKI=$TMP/pki
+cleanup() {
+	tests/postfix.sh stop "$DIR" >/dev/null 2>&1
+	tests/postfix.sh stop "$CDIR" >/dev/null 2>&1
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
 
-tests/postfix.sh start "$DIR" "$PORT" strict || { echo "demo: Postfix did not start" >&2; exit 1; }
+tests/mkcerts.sh "$PKI" >/dev/null || { echo "demo: test certificates could not be made" >&2; exit 1; }
+tests/postfix.sh start "$DIR" "$PORT" strict "$PKI" || { echo "demo: Postfix did not start" >&2; exit 1; }
+tests/postfix.sh start "$CDIR" "$CPORT" certs "$PKI" || { echo "demo: Postfix (certs) did not start" >&2; exit 1; }
 run() {
-	printf '\n$ %s\n' "${*#"$B/"}"
+	printf '\n$ %s\n' "${*#"$B/"}" | sed "s|$PKI|PKI|g"
 	"$@"
 	echo "[exit $?]"
 }
-echo "== a real Postfix 3 on 127.0.0.1:$PORT =="
+CA=(--ca-file "$PKI/root.crt")
+echo "== a real Postfix 3 on 127.0.0.1:$PORT (STARTTLS) and :$((PORT + 1)) (SMTPS); test CA in PKI/root.crt =="
 run "$B/check_mta_port" -H 127.0.0.1 -p "$PORT" -w 1 -c 3
-run "$B/check_mta_banner" -H 127.0.0.1 -p "$PORT" --expect ESMTP --require-ext PIPELINING,SIZE
+run "$B/check_mta_banner" -H 127.0.0.1 -p "$PORT" --expect ESMTP --require-ext PIPELINING,SIZE,STARTTLS
 run "$B/check_mta_banner" -H localhost -A -4 -p "$PORT" -v
+run "$B/check_mta_starttls" -H 127.0.0.1 -p "$PORT" "${CA[@]}" -v
+run "$B/check_mta_cert" -H 127.0.0.1 -p "$PORT" "${CA[@]}"
+run "$B/check_mta_port" -H 127.0.0.1 -p "$((PORT + 1))" --tls
+run "$B/check_mta_cert" -H localhost -4 -p "$((PORT + 1))" --tls "${CA[@]}"
 echo
 echo "== failing cases =="
 run "$B/check_mta_banner" -H 127.0.0.1 -p "$PORT" --require-ext SMTPUTF8,CHUNKING,XCLIENT
 run "$B/check_mta_banner" -H 127.0.0.1 -p "$PORT" --expect "Microsoft ESMTP"
 run "$B/check_mta_port" -H 127.0.0.1 -p 1 -t 3
 run "$B/check_mta_banner" -H mx.nonexistent.invalid -t 3
+run "$B/check_mta_cert" -H 127.0.0.1 -p "$PORT"
+run "$B/check_mta_cert" -H 127.0.0.1 -p "$((CPORT + 1))" "${CA[@]}"
+run "$B/check_mta_cert" -H 127.0.0.1 -p "$((CPORT + 3))" "${CA[@]}"
+run "$B/check_mta_cert" -H localhost -4 -p "$((CPORT + 6))" "${CA[@]}"
+run "$B/check_mta_cert" -H 127.0.0.1 -p "$((CPORT + 7))" "${CA[@]}"
+run "$B/check_mta_cert" -H 127.0.0.1 -p "$((CPORT + 9))" "${CA[@]}" -v
+run "$B/check_mta_starttls" -H 127.0.0.1 -p "$((CPORT + 10))"
+run "$B/check_mta_starttls" -H 127.0.0.1 -p "$((CPORT + 11))"

@@ -187,8 +187,8 @@ static void test_judge_days(void **state)
 		{ 14.0, STATE_WARNING, 14, "expires in 14 days" },
 		{ 13.9, STATE_CRITICAL, 13, "expires in 13 days" },
 		{ 0.5, STATE_CRITICAL, 0, "expires in 0 days" },
-		{ -1.5, STATE_CRITICAL, -2, "expired 1 day ago" },
-		{ -3.5, STATE_CRITICAL, -4, "expired 3 days ago" },
+		{ -1.5, STATE_CRITICAL, -1, "expired 1 day ago" },
+		{ -3.5, STATE_CRITICAL, -3, "expired 3 days ago" },
 	};
 
 	(void)state;
