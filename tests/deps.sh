@@ -23,7 +23,7 @@ usage() { echo "usage: $prog build|test|bench" >&2; exit 2; }
 
 build_pkgs=(gcc make pkg-config libssl-dev libc-ares-dev libyaml-dev libcmocka-dev)
 test_pkgs=("${build_pkgs[@]}" postfix iproute2 nftables openssl)
-bench_pkgs=("${test_pkgs[@]}" valgrind monitoring-plugins-standard nagios-plugins-contrib time)
+bench_pkgs=("${test_pkgs[@]}" valgrind monitoring-plugins-standard nagios-plugins-contrib bind9-host time)
 
 [[ $# -eq 1 ]] || usage
 case $1 in
