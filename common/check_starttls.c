@@ -42,8 +42,7 @@ static void starttls_dialogue(const struct check_cfg *cfg, struct conn *c, struc
 	}
 	if (cfg->min_tls && f->version < cfg->min_tls)
 		result_raise(r, STATE_WARNING, "%s is below the minimum %s", f->version_name,
-			     cfg->min_tls == 0x0304 ? "TLSv1.3" : cfg->min_tls == 0x0303 ? "TLSv1.2"
-				     : cfg->min_tls == 0x0302 ? "TLSv1.1" : "TLSv1");
+			     tls_version_name(cfg->min_tls));
 	snprintf(r->facts, sizeof(r->facts), "%s%s %s (handshake %.3fs)",
 		 implicit ? "implicit TLS: " : "STARTTLS: ", f->version_name, f->cipher, r->t.handshake);
 	check_quit(c, &rep);

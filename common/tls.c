@@ -76,16 +76,25 @@ const struct tls_ops *tls_ops_get(char *why, size_t why_len)
 	return loaded;
 }
 
+static const struct { const char *a, *b; int v; } versions[] = {
+	{ "1.0", "TLSv1", 0x0301 },   { "1.1", "TLSv1.1", 0x0302 },
+	{ "1.2", "TLSv1.2", 0x0303 }, { "1.3", "TLSv1.3", 0x0304 },
+};
+
+const char *tls_version_name(int version)
+{
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++)
+		if (versions[i].v == version)
+			return versions[i].b;
+	return "unknown";
+}
+
 int tls_version_parse(const char *s)
 {
-	static const struct { const char *a, *b; int v; } t[] = {
-		{ "1.0", "TLSv1", 0x0301 },   { "1.1", "TLSv1.1", 0x0302 },
-		{ "1.2", "TLSv1.2", 0x0303 }, { "1.3", "TLSv1.3", 0x0304 },
-	};
 
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (strcasecmp(s, t[i].a) == 0 || strcasecmp(s, t[i].b) == 0)
-			return t[i].v;
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++)
+		if (strcasecmp(s, versions[i].a) == 0 || strcasecmp(s, versions[i].b) == 0)
+			return versions[i].v;
 	if (strcasecmp(s, "TLSv1.0") == 0)
 		return 0x0301;
 	return -1;

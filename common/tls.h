@@ -93,4 +93,7 @@ const struct tls_ops *tls_ops_get(char *why, size_t why_len);
 /* "TLSv1.2" -> 0x0303 etc.; -1 if unknown.  Accepts "1.0".."1.3" too. */
 int tls_version_parse(const char *s);
 
+/* 0x0303 -> "TLSv1.2" (OpenSSL's spelling); "unknown" otherwise. */
+const char *tls_version_name(int version);
+
 #endif

@@ -284,6 +284,9 @@ static void test_version_parse(void **state)
 	assert_int_equal(tls_version_parse("TLSv1"), 0x0301);
 	assert_int_equal(tls_version_parse("1.4"), -1);
 	assert_int_equal(tls_version_parse("ssl3"), -1);
+	assert_string_equal(tls_version_name(0x0301), "TLSv1");
+	assert_string_equal(tls_version_name(0x0304), "TLSv1.3");
+	assert_string_equal(tls_version_name(0x0300), "unknown");
 }
 
 int main(void)
