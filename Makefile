@@ -24,7 +24,7 @@ PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
 
 LIB_SRC  := $(filter-out common/tls_openssl.c,$(wildcard common/*.c))
 LIB_OBJ  := $(LIB_SRC:common/%.c=$(BUILD)/obj/%.o)
-PLUGINS  := check_mta_port check_mta_banner check_mta_starttls check_mta_cert
+PLUGINS  := check_mta_port check_mta_banner check_mta_starttls check_mta_cert check_mta_relay
 BINS     := $(PLUGINS:%=$(BUILD)/%) $(BUILD)/mtaprobe-tls.so
 LIBDIR   ?= $(PREFIX)/lib/mtaprobe
 # OpenSSL lives in a module the plugins load only for TLS (common/tls.h).
@@ -60,7 +60,7 @@ $(BUILD)/check_%: plugins/check_%.c $(BUILD)/libmtaprobe.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmtaprobe.a $(LDLIBS)
 
 $(BUILD)/smtpsim: tests/smtpsim.c | $(BUILD)
-	$(CC) $(filter-out -D_GNU_SOURCE,$(CFLAGS)) $(LDFLAGS) -o $@ $<
+	$(CC) $(filter-out -D_GNU_SOURCE,$(CFLAGS)) $(LDFLAGS) -o $@ $< $(SSL_LIBS)
 
 $(BUILD)/test_tls: tests/test_tls.c $(BUILD)/libmtaprobe.a $(BUILD)/obj/tls_openssl.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tls_openssl.o $(BUILD)/libmtaprobe.a $(LDLIBS) $(SSL_LIBS) -lcmocka

@@ -44,6 +44,13 @@ struct check_cfg {
 
 	/* check_mta_cert */
 	bool no_verify;
+
+	/* check_mta_relay */
+	const char *relay_from;		/* NULL: mtaprobe@example.org */
+	const char *relay_to;		/* NULL: mtaprobe@example.net */
+	const char *relay_domain;	/* NULL: from the greeting, else -H */
+	bool relay_thorough;
+	bool relay_starttls;
 };
 
 /* Implicit TLS: -s, or port 465 (RFC 8314) unless --no-tls. */
@@ -58,6 +65,7 @@ struct check_def {
 					 * "handshake"; NULL: the dialogue judges them */
 	const char *threshold_what;	/* "connect", "greeting" for messages */
 	bool own_tls;			/* the dialogue sets up TLS itself (STARTTLS) */
+	bool unreachable_unknown;	/* DNS/connect failure is UNKNOWN, not CRITICAL */
 	/* The check's own dialogue on a connected c; fills r.  May be NULL. */
 	void (*dialogue)(const struct check_cfg *cfg, struct conn *c, struct result *r);
 };
@@ -66,6 +74,7 @@ extern const struct check_def check_port;
 extern const struct check_def check_banner;
 extern const struct check_def check_starttls;
 extern const struct check_def check_cert;
+extern const struct check_def check_relay;
 
 /* Run def against cfg into r (initialised here; caller frees with result_free). */
 void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct result *r);

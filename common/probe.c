@@ -177,6 +177,17 @@ int check_reconnect(const struct check_cfg *cfg, const struct conn *old, struct 
 	return 0;
 }
 
+/* The server could not be reached (DNS, connect): the check's own state for
+ * that, or the failure's. */
+static void fail_unreachable(const struct check_cfg *cfg, const struct check_def *def,
+			     struct result *r)
+{
+	if (def->unreachable_unknown)
+		result_raise(r, STATE_UNKNOWN, "%s: %s", r->err.stage, r->err.msg);
+	else
+		check_fail(cfg, r, &r->err);
+}
+
 static void set_target(struct result *r, const struct addr *a)
 {
 	snprintf(r->address, sizeof(r->address), "%s", a->text);
@@ -262,7 +273,7 @@ static void *job_run(void *arg)
 
 	probe_addr(j->cfg, j->def, j->a, j->src, j->dl, 0, j->tlsl, j->r, &connected);
 	if (!connected)
-		check_fail(j->cfg, j->r, &j->r->err);
+		fail_unreachable(j->cfg, j->def, j->r);
 	finish(j->cfg, j->def, j->r, j->dl);
 	return NULL;
 }
@@ -325,7 +336,7 @@ void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct 
 	if (dns_resolve(cfg->host, cfg->port, srcp ? srcp->ss.ss_family : cfg->family,
 			cfg->dns_servers, &dl, al, &r->err) < 0) {
 		r->t.dns = us_to_s(mono_now_us() - t0);
-		check_fail(cfg, r, &r->err);
+		fail_unreachable(cfg, def, r);
 		finish(cfg, def, r, &dl);
 		goto out;
 	}
@@ -351,7 +362,7 @@ void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct 
 		if (i + 1 < al->n)
 			strbuf_printf(&r->detail, "%s: %s\n", r->target, r->err.msg);
 		else
-			check_fail(cfg, r, &r->err);
+			fail_unreachable(cfg, def, r);
 	}
 	finish(cfg, def, r, &dl);
 out:

@@ -26,7 +26,7 @@ enum state state_worst(enum state a, enum state b);
 
 struct problem {
 	enum state state;
-	char text[320];
+	char text[640];
 };
 
 struct perf {
@@ -69,6 +69,9 @@ struct result {
 	int starttls_offered;		/* -1 not asked, 0 no, 1 yes */
 	int ntls;			/* handshakes whose facts are below */
 	struct tls_facts tls[2];	/* [1]: the other key type of a dual-cert server */
+
+	/* check_mta_relay */
+	int relay_tests, relay_accepted, relay_refused, relay_tempfail;
 
 	struct result *children;	/* with -A: one per address */
 	size_t nchildren;

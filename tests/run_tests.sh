@@ -27,6 +27,8 @@ if [ -z "$sock" ]; then echo "ok - plugins/ holds no network code"; else
 	echo "not ok - network calls in plugins/:"; echo "$sock" | sed 's/^/#   /'; fi | tee -a "$log"
 echo "# integration"
 tests/integration.sh "$B" 2>&1 | tee -a "$log"
+echo "# integration: relay"
+tests/integration_relay.sh "$B" 2>&1 | tee -a "$log"
 
 pass=$(grep -c '^ok ' "$log")
 fail=$(grep -c '^not ok' "$log")

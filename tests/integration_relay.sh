@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# tests/integration_relay.sh BUILD_DIR - check_mta_relay against the scripted
+# server (refusing, open, tempfailing, spoof-open, percent-hack-open, dropping
+# with 421), a real Postfix refusing and open, and a real Exim 4 refusing and
+# open.  After every run against the scripted server, its transcript must
+# show that no DATA or BDAT was ever sent.  Loopback only.  Prints TAP lines.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-build/asan}
+RELAY=$B/check_mta_relay
+SIM=$B/smtpsim
+T_TMP=$(mktemp -d)
+chmod 755 "$T_TMP"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=99}
+. tests/lib.sh
+T_N=${T_N_START:-0}
+PF_S="" PF_O="" EX_O="" EX_R=""
+cleanup() {
+	t_cleanup
+	[ -n "$PF_S" ] && tests/postfix.sh stop "$PF_S" >/dev/null 2>&1
+	[ -n "$PF_O" ] && tests/postfix.sh stop "$PF_O" >/dev/null 2>&1
+	[ -n "$EX_O" ] && tests/exim.sh stop "$EX_O" >/dev/null 2>&1
+	[ -n "$EX_R" ] && tests/exim.sh stop "$EX_R" >/dev/null 2>&1
+	rm -rf "$T_TMP"
+}
+trap cleanup EXIT
+L=127.0.0.1
+
+P=27200
+declare -A SP
+for s in relay_refuse relay_open relay_tempfail relay_spoof relay_percent relay_drop421 silent; do
+	P=$((P + 1))
+	SP[$s]=$P
+	t_sim "$s" "$P" -T "$T_TMP/$s.transcript" || exit 1
+done
+no_data() {	# no_data SCENARIO: the server never saw DATA, BDAT or a body
+	t_assert "relay: $1: no DATA/BDAT ever sent" bash -c '! grep -qE "^C: (DATA|BDAT)" "$1"' _ "$T_TMP/$1.transcript"
+}
+
+t_check "relay: refusing server is OK, perfdata counts" 0 \
+	'MTA RELAY OK - 127\.0\.0\.1:[0-9]+ 3 of 3 relay tests refused \|.* accepted=0;;;0; refused=3;;;0; tempfail=0;;;0; tests=3;;;0;' 3 \
+	"$RELAY" -H $L -p "${SP[relay_refuse]}"
+t_check "relay: --thorough against a refusing server is OK" 0 '12 of 12 relay tests refused' 3 \
+	"$RELAY" -H $L -p "${SP[relay_refuse]}" --thorough
+no_data relay_refuse
+t_check "relay: open relay is CRITICAL, naming each accepted pair" 2 \
+	'OPEN RELAY: RCPT accepted for <mtaprobe@example\.org> -> <mtaprobe@example\.net> \(250 2\.1\.5 Ok\); <> -> <mtaprobe@example\.net> \(250 2\.1\.5 Ok\); <mtaprobe@mail\.example\.test> -> .*accepted=3;' 3 \
+	"$RELAY" -H $L -p "${SP[relay_open]}"
+t_check "relay: -f/-r choose the addresses" 2 'RCPT accepted for <me@example\.com> -> <you@example\.net>' 3 \
+	"$RELAY" -H $L -p "${SP[relay_open]}" -f me@example.com -r you@example.net
+t_check "relay: --thorough against an open relay, -v lists every pair" 2 'RCPT accepted for .* and 3 more \(-v lists them\).*accepted=6;;;0; refused=0;;;0; tempfail=0;;;0; tests=12;;;0; inconclusive=6;' 3 \
+	"$RELAY" -H $L -p "${SP[relay_open]}" --thorough -v
+t_assert "relay: -v names the domain's source, the catch-all control and every pair's reply" \
+	grep -qz 'own domain mail\.example\.test (from the greeting).*control: .*mtaprobe-no-such-user@mail\.example\.test>: 250 2\.1\.5 Ok (any local part.*<mtaprobe%example\.net@mail\.example\.test>: accepted, inconclusive.*<mtaprobe@example\.org> -> <@mail\.example\.test:mtaprobe@example\.net>: ACCEPTED 250 2\.1\.5 Ok' <<<"$T_LAST_OUT"
+no_data relay_open
+t_check "relay: 4xx and no 2xx is WARNING (inconclusive)" 1 'inconclusive: 3 of 3 relay tests temporarily refused.*tempfail=3;' 3 \
+	"$RELAY" -H $L -p "${SP[relay_tempfail]}"
+no_data relay_tempfail
+t_check "relay: open only for a spoofed local sender is CRITICAL" 2 'RCPT accepted for <mtaprobe@mail\.example\.test> -> <mtaprobe@example\.net>' 3 \
+	"$RELAY" -H $L -p "${SP[relay_spoof]}"
+no_data relay_spoof
+t_check "relay: --domain sets the spoofed sender's domain" 0 '3 of 3 relay tests refused' 3 \
+	"$RELAY" -H $L -p "${SP[relay_refuse]}" --domain example.test -v
+t_assert "relay: -v says the domain came from --domain, spoofed sender uses it" \
+	grep -qz 'own domain example\.test (from --domain).*<mtaprobe@example\.test> -> <mtaprobe@example\.net>: refused' <<<"$T_LAST_OUT"
+t_check "relay: percent hack open: quick set is OK" 0 '3 of 3 relay tests refused' 3 \
+	"$RELAY" -H $L -p "${SP[relay_percent]}"
+t_check "relay: percent hack open: --thorough is CRITICAL" 2 'RCPT accepted for <mtaprobe@example\.org> -> <mtaprobe%example\.net@mail\.example\.test>' 3 \
+	"$RELAY" -H $L -p "${SP[relay_percent]}" --thorough
+no_data relay_percent
+t_check "relay: 421 after two RCPTs: reconnects and finishes the quick set" 0 '3 of 3 relay tests refused' 3 \
+	"$RELAY" -H $L -p "${SP[relay_drop421]}" -v
+t_assert "relay: -v shows the drop and the reconnect" grep -q 'dropped (421 4\.7\.0 .*), reconnecting' <<<"$T_LAST_OUT"
+t_check "relay: 421 after two RCPTs: --thorough still ends with a verdict inside -t 5" 0 '12 of 12 relay tests refused' 5 \
+	"$RELAY" -H $L -p "${SP[relay_drop421]}" --thorough -t 5
+no_data relay_drop421
+t_check "relay: unreachable server is UNKNOWN" 3 'RELAY UNKNOWN - 127\.0\.0\.1:27299 connect: Connection refused' 3 \
+	"$RELAY" -H $L -p 27299
+t_check "relay: silent server is UNKNOWN within -t 2" 3 'could not test: greeting: timeout after 2\.0s' 2.5 \
+	"$RELAY" -H $L -p "${SP[silent]}" -t 2
+t_check "relay: a bad --from is a usage error naming the option" 3 "-f/--from: 'not an address' is not a mail address" 1 \
+	"$RELAY" -H $L -f "not an address"
+
+# --- real Postfix: relaying refused for the loopback client, and open -------------
+PF_S=$(mktemp -d)
+PF_O=$(mktemp -d)
+if tests/postfix.sh start "$PF_S" 10425 strict >"$T_TMP/pf.log" 2>&1 &&
+	tests/postfix.sh start "$PF_O" 10426 open >>"$T_TMP/pf.log" 2>&1; then
+	t_check "relay: Postfix refusing (127.0.0.1 not trusted) is OK" 0 '3 of 3 relay tests refused' 5 \
+		"$RELAY" -H $L -p 10425 -v
+	t_assert "relay: Postfix says Relay access denied" grep -q '554 5\.7\.1 <mtaprobe@example\.net>: Relay access denied' <<<"$T_LAST_OUT"
+	t_check "relay: Postfix refusing, --thorough, fast despite error delays" 0 '12 of 12 relay tests refused' 2 \
+		"$RELAY" -H $L -p 10425 --thorough -v
+	PF_THOROUGH=$T_LAST_OUT
+	t_check "relay: Postfix open relay is CRITICAL" 2 'OPEN RELAY: RCPT accepted for <mtaprobe@example\.org> -> <mtaprobe@example\.net> \(250 2\.1\.5 Ok\)' 5 \
+		"$RELAY" -H $L -p 10426 --thorough -v
+	PF_OPEN=$T_LAST_OUT
+	for d in "$PF_S" "$PF_O"; do
+		t_assert "relay: Postfix queue ${d##*/} is empty afterwards (postqueue -p)" \
+			bash -c 'postqueue -c "$1" -p 2>&1 | grep -q "Mail queue is empty"' _ "$d"
+	done
+	t_assert "relay: Postfix logged no message (no cleanup/queue activity)" \
+		bash -c '! grep -qE "cleanup\[|qmgr\[.*from=" "$1"/maillog "$2"/maillog' _ "$PF_S" "$PF_O"
+	printf '%s\n' "# Postfix refusing, --thorough:" "$PF_THOROUGH" "# Postfix open, --thorough:" "$PF_OPEN" |
+		sed 's/^/#   /' >"$T_TMP/postfix-replies.txt"
+	[ -n "${RELAY_REPLIES:-}" ] && cp "$T_TMP/postfix-replies.txt" "$RELAY_REPLIES.postfix"
+else
+	t_report "relay: Postfix instances started" " tests/postfix.sh failed" "$(cat "$T_TMP/pf.log")"
+fi
+
+# --- real Exim 4, run from its extracted Debian package ---------------------------
+if [ -x tests/exim.sh ]; then
+	EX_R=$(mktemp -d)
+	EX_O=$(mktemp -d)
+	chmod 755 "$EX_R" "$EX_O"
+	tests/exim.sh start "$EX_R" 10427 refuse >"$T_TMP/exim.log" 2>&1
+	rc=$?
+	if [ $rc = 77 ]; then
+		T_N=$((T_N + 1))
+		echo "ok $T_N - relay: Exim # SKIP $(grep -m1 SKIP "$T_TMP/exim.log")"
+	elif [ $rc = 0 ] && tests/exim.sh start "$EX_O" 10428 open >>"$T_TMP/exim.log" 2>&1; then
+		t_check "relay: Exim refusing is OK" 0 'relay tests refused' 5 "$RELAY" -H $L -p 10427 --thorough -v
+		EX_REFUSE=$T_LAST_OUT
+		t_check "relay: Exim open relay is CRITICAL" 2 'OPEN RELAY: RCPT accepted for <mtaprobe@example\.org> -> <mtaprobe@example\.net>' 5 \
+			"$RELAY" -H $L -p 10428 --thorough -v
+		EX_OPEN=$T_LAST_OUT
+		for d in "$EX_R" "$EX_O"; do
+			t_assert "relay: Exim queue ${d##*/} is empty afterwards" bash -c '[ "$(tests/exim.sh queue "$1")" = 0 ]' _ "$d"
+		done
+		[ -n "${RELAY_REPLIES:-}" ] && printf '%s\n' "# Exim refusing:" "$EX_REFUSE" "# Exim open:" "$EX_OPEN" >"$RELAY_REPLIES.exim"
+	else
+		t_report "relay: Exim instances started" " tests/exim.sh failed" "$(cat "$T_TMP/exim.log")"
+	fi
+fi
