@@ -9,9 +9,11 @@ PORT=${DEMO_PORT:-10025}
 CPORT=$((PORT + 40))
 TMP=$(mktemp -d)
 chmod 755 "$TMP"
-DIR=$TMP/strict CDIR=$TMP/certs PKI=$TMP/pki
+DIR=$TMP/strict CDIR=$TMP/certs ODIR=$TMP/open PKI=$TMP/pki
+OPORT=$((PORT + 60))
 cleanup() {
 	tests/postfix.sh stop "$DIR" >/dev/null 2>&1
+	tests/postfix.sh stop "$ODIR" >/dev/null 2>&1
 	tests/postfix.sh stop "$CDIR" >/dev/null 2>&1
 	rm -rf "$TMP"
 }
@@ -20,6 +22,7 @@ trap cleanup EXIT
 tests/mkcerts.sh "$PKI" >/dev/null || { echo "demo: test certificates could not be made" >&2; exit 1; }
 tests/postfix.sh start "$DIR" "$PORT" strict "$PKI" || { echo "demo: Postfix did not start" >&2; exit 1; }
 tests/postfix.sh start "$CDIR" "$CPORT" certs "$PKI" || { echo "demo: Postfix (certs) did not start" >&2; exit 1; }
+tests/postfix.sh start "$ODIR" "$OPORT" open || { echo "demo: Postfix (open relay) did not start" >&2; exit 1; }
 run() {
 	printf '\n$ %s\n' "${*#"$B/"}" | sed "s|$PKI|PKI|g"
 	"$@"
@@ -34,6 +37,8 @@ run "$B/check_mta_starttls" -H 127.0.0.1 -p "$PORT" "${CA[@]}" -v
 run "$B/check_mta_cert" -H 127.0.0.1 -p "$PORT" "${CA[@]}"
 run "$B/check_mta_port" -H 127.0.0.1 -p "$((PORT + 1))" --tls
 run "$B/check_mta_cert" -H localhost -4 -p "$((PORT + 1))" --tls "${CA[@]}"
+run "$B/check_mta_relay" -H 127.0.0.1 -p "$PORT" --thorough -v
+run "$B/check_mta_relay" -H 127.0.0.1 -p "$PORT" -S "${CA[@]}"
 echo
 echo "== failing cases =="
 run "$B/check_mta_banner" -H 127.0.0.1 -p "$PORT" --require-ext SMTPUTF8,CHUNKING,XCLIENT
@@ -48,3 +53,8 @@ run "$B/check_mta_cert" -H 127.0.0.1 -p "$((CPORT + 7))" "${CA[@]}"
 run "$B/check_mta_cert" -H 127.0.0.1 -p "$((CPORT + 9))" "${CA[@]}" -v
 run "$B/check_mta_starttls" -H 127.0.0.1 -p "$((CPORT + 10))"
 run "$B/check_mta_starttls" -H 127.0.0.1 -p "$((CPORT + 11))"
+echo
+echo "== a Postfix configured as an open relay on 127.0.0.1:$OPORT (everything to discard:) =="
+run "$B/check_mta_relay" -H 127.0.0.1 -p "$OPORT"
+printf '\n$ postqueue -p    # the relay check never sends DATA: nothing queued\n'
+postqueue -c "$ODIR" -p
