@@ -269,3 +269,54 @@ if command -v openssl >/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/465) 2>/dev/nu
 		t_check "cert: port 465 implies implicit TLS" 0 'CERT OK - 127\.0\.0\.1:465 ' 5 "$CERT" -H $L -p 465 "${CA[@]}"
 	fi
 fi
+
+# --- TLS from the scripted server (smtpsim tls step) ----------------------------
+# Implicit TLS and STARTTLS with certificates from $PKI, no Postfix involved.
+declare -A TS
+P=27100
+for s in tls_implicit tls_starttls tls_noehlo tls_tls10 tls_expired_implicit; do
+	TS[$s]=$P
+	t_sim "$s" "$P" -C "$PKI" -T "$T_TMP/$s.transcript" || exit 1
+	P=$((P + 1))
+done
+t_check "tls sim: banner -s reads the 220 greeting over implicit TLS" 0 \
+	"MTA BANNER OK - 127\\.0\\.0\\.1:${TS[tls_implicit]} 220 mail\\.example\\.test ESMTP smtpsim .*handshake=[0-9.]+s;;;0; .*size=10240000B;" 3 \
+	"$BANNER" -H $L -p "${TS[tls_implicit]}" -s
+t_assert "tls sim: the greeting was sent after the handshake" \
+	grep -Pzq '#: TLS handshake \(good, line \d+\) done: TLSv1\.3 [^\n]*\nS: 220 mail\.example\.test ESMTP smtpsim\n' \
+	"$T_TMP/tls_implicit.transcript"
+t_check "tls sim: port -s completes the implicit-TLS handshake" 0 \
+	"MTA PORT OK - 127\\.0\\.0\\.1:${TS[tls_implicit]} connected in [0-9.]+s, TLSv1\\.3 TLS_[A-Z0-9_]+ handshake in" 3 \
+	"$PORT" -H $L -p "${TS[tls_implicit]}" -s
+t_check "tls sim: starttls -s on SMTPS is OK, implicit TLS: TLSv1.3" 0 \
+	"MTA STARTTLS OK - 127\\.0\\.0\\.1:${TS[tls_implicit]} implicit TLS: TLSv1\\.3 TLS_" 3 \
+	"$STARTTLS" -H $L -p "${TS[tls_implicit]}" -s
+t_check "tls sim: starttls in serve mode (on STARTTLS tls good) is OK" 0 \
+	"MTA STARTTLS OK - 127\\.0\\.0\\.1:${TS[tls_starttls]} STARTTLS: TLSv1\\.3 TLS_[A-Z0-9_]+ \\(handshake" 3 \
+	"$STARTTLS" -H $L -p "${TS[tls_starttls]}"
+t_check "tls sim: starttls -vvv transcript has STARTTLS and its 220" 0 \
+	'^S: 220 2\.0\.0 Ready to start TLS$' 3 \
+	"$STARTTLS" -H $L -p "${TS[tls_starttls]}" -vvv
+t_assert "tls sim: -vvv: EHLO, STARTTLS, 220, then EHLO again" \
+	grep -Pzq '\nC: EHLO [^\n]+\n(S: 250[^\n]*\n)+C: STARTTLS\nS: 220 2\.0\.0 Ready to start TLS\nC: EHLO ' <<<"$T_LAST_OUT"
+t_assert "tls sim: the plugin sent EHLO twice (before and over TLS)" \
+	bash -c '[ "$(grep -c "^C: EHLO " <<<"$1")" = 2 ]' _ "$T_LAST_OUT"
+t_assert "tls sim: smtpsim saw STARTTLS, the handshake, then the second EHLO and QUIT over TLS" \
+	grep -Pzq 'C: STARTTLS\nS: 220 2\.0\.0 Ready to start TLS\n#: TLS handshake \(good, line \d+\) done: TLSv1\.3 [^\n]*\nC: EHLO [^\n]+\nS: 250-mail\.example\.test\n[^#]*C: QUIT\nS: 221 ' \
+	"$T_TMP/tls_starttls.transcript"
+t_check "tls sim: EHLO refused after STARTTLS is CRITICAL" 2 \
+	'STARTTLS CRITICAL - .*EHLO over TLS was not accepted.*503 5\.5\.1 no EHLO for you' 3 \
+	"$STARTTLS" -H $L -p "${TS[tls_noehlo]}"
+t_check "tls sim: TLS 1.0-only STARTTLS is WARNING under the default --min-tls 1.2" 1 \
+	'TLSv1 is below the minimum TLSv1\.2; STARTTLS: TLSv1 ' 3 \
+	"$STARTTLS" -H $L -p "${TS[tls_tls10]}"
+t_check "tls sim: TLS 1.0-only STARTTLS with --min-tls 1.0 is OK" 0 \
+	'STARTTLS OK - .* STARTTLS: TLSv1 [A-Z0-9-]+ \(handshake' 3 \
+	"$STARTTLS" -H $L -p "${TS[tls_tls10]}" --min-tls 1.0
+t_assert "tls sim: smtpsim pinned the handshake to TLS 1.0" \
+	grep -Eq '^#: TLS handshake \(goodrsa 1\.0, line [0-9]+\) done: TLSv1 ' "$T_TMP/tls_tls10.transcript"
+t_check "tls sim: cert -s on an expired certificate is CRITICAL" 2 \
+	'CERT CRITICAL - .*certificate expired 1 day ago.*days=-1;' 3 \
+	"$CERT" -H $L -p "${TS[tls_expired_implicit]}" -s --ca-file "$PKI/root.crt"
+t_assert "tls sim: smtpsim stderr: no complaint about a TLS scenario, no sanitizer report" \
+	bash -c '! grep -qE "tls_|Sanitizer|runtime error" "$1"' _ "$T_TMP/smtpsim.err"

@@ -3,7 +3,7 @@
  * mtaprobe integration tests.
  *
  *   smtpsim -s SCENARIO -l ADDR:PORT [-l ADDR:PORT ...] [-T TRANSCRIPT]
- *           [-P PIDFILE]
+ *           [-P PIDFILE] [-C PKIDIR]
  *
  * Listens on every -l address (IPv6 as [addr]:port, IPV6_V6ONLY), prints
  * "ready" on stdout once listening, forks one child per connection which
@@ -15,8 +15,14 @@
  *
  * The scenario language is described in tests/scenarios/README.md.
  *
- * Only libc + POSIX (plus a few Linux extensions).  Places where a future
- * "starttls" step would plug in are marked "STARTTLS HOOK".
+ * TLS: the "tls NAME [VERSION]" step (and the "on PREFIX tls NAME" rule
+ * action, for STARTTLS in serve mode) does a server-side OpenSSL handshake
+ * with PKIDIR/NAME.chain.pem and PKIDIR/NAME.key (tests/mkcerts.sh makes
+ * them).  The SSL_CTXs are built while the scenario is loaded, so a missing
+ * or bad certificate is a load-time error; children inherit them.  After
+ * the handshake conn_send()/conn_recv() go through TLS.
+ *
+ * Otherwise only libc + POSIX (plus a few Linux extensions).
  */
 #define _GNU_SOURCE
 
@@ -40,6 +46,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #define MAX_LINE            4096        /* longest client line kept */
 #define RDBUF_SIZE          (3 * MAX_LINE)
@@ -71,7 +80,7 @@ enum op {
 	OP_SILENCE,
 	OP_CLOSE,
 	OP_SERVE,
-	/* STARTTLS HOOK (1/4): add OP_STARTTLS here. */
+	OP_TLS,         /* server-side TLS handshake, then TLS for the rest */
 };
 
 struct step {
@@ -80,14 +89,22 @@ struct step {
 	struct bytes text;              /* send, drip, flood, expect */
 	double secs;                    /* sleep, drip */
 	unsigned long long count;       /* flood, garbage */
+	const struct tls_cfg *tls;      /* tls */
 };
 
-enum rule_action { RA_SEND, RA_CLOSE };
+/* One server context per distinct "tls NAME [VERSION]" (owned by g_tls). */
+struct tls_cfg {
+	char *desc;                     /* "NAME" or "NAME VERSION", for notes */
+	SSL_CTX *ctx;
+};
+
+enum rule_action { RA_SEND, RA_CLOSE, RA_TLS };
 
 struct rule {
 	struct bytes prefix;
 	enum rule_action action;
-	struct bytes text;
+	struct bytes text;              /* RA_TLS: the 220 sent before the handshake */
+	const struct tls_cfg *tls;      /* RA_TLS */
 	unsigned lineno;
 };
 
@@ -114,6 +131,10 @@ static size_t g_nlfds;
 static pid_t *g_kids;                   /* children we forked */
 static size_t g_nkids, g_capkids;
 static volatile sig_atomic_t g_got_term, g_got_chld;
+static const char *g_pkidir;            /* -C: certificates for "tls" */
+static struct tls_cfg **g_tls;          /* every server context, for reuse */
+static size_t g_ntls;
+static unsigned g_tls_step_line;        /* line of the "tls" step, if any */
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
@@ -216,6 +237,28 @@ static long long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * OpenSSL's reason for the failure just seen: the oldest queued error (the
+ * root cause), or dflt if the queue is empty.  Empties the queue.
+ */
+static const char *ssl_reason(char *buf, size_t cap, const char *dflt)
+{
+	unsigned long e = ERR_get_error();
+	const char *r;
+
+	if (e == 0) {
+		snprintf(buf, cap, "%s", dflt);
+	} else if (ERR_SYSTEM_ERROR(e)) {
+		snprintf(buf, cap, "%s", strerror(ERR_GET_REASON(e)));
+	} else if ((r = ERR_reason_error_string(e)) != NULL) {
+		snprintf(buf, cap, "%s", r);
+	} else {
+		ERR_error_string_n(e, buf, cap);
+	}
+	ERR_clear_error();
+	return buf;
 }
 
 /* ------------------------------------------------------------------ */
@@ -468,6 +511,84 @@ static struct bytes parse_text_after(const char *s, const char *kw)
 	return parse_string_arg(s + 1);
 }
 
+/*
+ * The server context for "tls NAME [VERSION]" (s is after the keyword):
+ * PKIDIR/NAME.chain.pem + PKIDIR/NAME.key, security level 0 (weak test
+ * certificates and TLS 1.0 must work), VERSION pins min = max.  Built now,
+ * so that a missing certificate is a load-time error.
+ */
+static const struct tls_cfg *parse_tls(const char *s, const char *what)
+{
+	static const struct { const char *name; int v; } vers[] = {
+		{ "1.0", TLS1_VERSION }, { "1.1", TLS1_1_VERSION },
+		{ "1.2", TLS1_2_VERSION }, { "1.3", TLS1_3_VERSION },
+	};
+	char name[128], ver[16] = "", chain[4096], key[4096], why[256];
+	struct tls_cfg *t;
+	SSL_CTX *ctx;
+	int v = 0, n1, n2;
+	size_t i;
+
+	if (!g_pkidir)
+		perr("%s needs the test certificates: run smtpsim with -C PKIDIR "
+		     "(made by tests/mkcerts.sh)", what);
+	s = next_token(s, name, sizeof name, "certificate NAME after 'tls'");
+	if (*skip_ws(s) && *skip_ws(s) != '#')
+		s = next_token(s, ver, sizeof ver, "VERSION");
+	expect_eol(s, "VERSION");
+	if (name[0] == '.' || strchr(name, '/'))
+		perr("%s: bad certificate NAME '%s' (a file name in PKIDIR, without .crt)",
+		     what, name);
+	if (ver[0]) {
+		for (i = 0; i < sizeof vers / sizeof vers[0]; i++)
+			if (strcmp(ver, vers[i].name) == 0)
+				v = vers[i].v;
+		if (!v)
+			perr("%s: bad VERSION '%s' (want 1.0, 1.1, 1.2 or 1.3)", what, ver);
+	}
+	for (i = 0; i < g_ntls; i++) {
+		const char *d = g_tls[i]->desc;
+		size_t nl = strlen(name);
+		if (strncmp(d, name, nl) == 0 &&
+		    (ver[0] ? d[nl] == ' ' && strcmp(d + nl + 1, ver) == 0 : d[nl] == '\0'))
+			return g_tls[i];
+	}
+	n1 = snprintf(chain, sizeof chain, "%s/%s.chain.pem", g_pkidir, name);
+	n2 = snprintf(key, sizeof key, "%s/%s.key", g_pkidir, name);
+	if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof chain || (size_t)n2 >= sizeof key)
+		perr("%s: -C PKIDIR too long", what);
+
+	/* Registered first: reachable (and freed) whatever fails below. */
+	t = xrealloc(NULL, sizeof *t);
+	memset(t, 0, sizeof *t);
+	g_tls = xrealloc(g_tls, (g_ntls + 1) * sizeof *g_tls);
+	g_tls[g_ntls++] = t;
+	if (asprintf(&t->desc, ver[0] ? "%s %s" : "%s%s", name, ver) < 0) {
+		t->desc = NULL;
+		perr("out of memory");
+	}
+	ctx = t->ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx)
+		perr("%s: SSL_CTX_new: %s", what, ssl_reason(why, sizeof why, "failed"));
+	SSL_CTX_set_security_level(ctx, 0);
+	if (SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0") != 1)
+		perr("%s: cipher list: %s", what, ssl_reason(why, sizeof why, "rejected"));
+	if (v && (SSL_CTX_set_min_proto_version(ctx, v) != 1 ||
+		  SSL_CTX_set_max_proto_version(ctx, v) != 1))
+		perr("%s: TLS %s not available in this OpenSSL: %s", what, ver,
+		     ssl_reason(why, sizeof why, "?"));
+	/* A client that hangs up without close_notify is just EOF. */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if (SSL_CTX_use_certificate_chain_file(ctx, chain) != 1)
+		perr("%s: cannot load %s: %s", what, chain, ssl_reason(why, sizeof why, "?"));
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+		perr("%s: cannot load %s: %s", what, key, ssl_reason(why, sizeof why, "?"));
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		perr("%s: %s does not match %s: %s", what, key, chain,
+		     ssl_reason(why, sizeof why, "?"));
+	return t;
+}
+
 static struct step *new_step(enum op op)
 {
 	struct scenario *sc = &g_sc;
@@ -529,7 +650,7 @@ static void parse_rule(const char *s)
 
 	if (*s && !is_ws(*s))
 		perr("on: need a blank after the PREFIX");
-	s = next_token(s, act, sizeof act, "action (send, line or close) after PREFIX");
+	s = next_token(s, act, sizeof act, "action (send, line, close or tls) after PREFIX");
 	if (strcmp(act, "send") == 0) {
 		r.action = RA_SEND;
 		r.text = parse_text_after(s, "on ... send");
@@ -547,8 +668,16 @@ static void parse_rule(const char *s)
 		r.action = RA_CLOSE;
 		if (*skip_ws(s) && *skip_ws(s) != '#')
 			r.text = parse_string_arg(s + 1);
+	} else if (strcmp(act, "tls") == 0) {
+		/* RFC 3207: "220 Ready", handshake, go on serving over TLS */
+		static const char ready[] = "220 2.0.0 Ready to start TLS\r\n";
+		r.action = RA_TLS;
+		r.tls = parse_tls(s, "on ... tls");
+		r.text.p = xrealloc(NULL, sizeof ready);
+		memcpy(r.text.p, ready, sizeof ready);
+		r.text.n = sizeof ready - 1;
 	} else {
-		perr("on: unknown action '%s' (want send, line or close)", act);
+		perr("on: unknown action '%s' (want send, line, close or tls)", act);
 	}
 	sc->rules[sc->nrules - 1] = r;
 }
@@ -630,9 +759,15 @@ static void parse_line(char *line)
 		new_step(OP_SERVE);
 	} else if (strcmp(kw, "on") == 0) {
 		parse_rule(rest);
+	} else if (strcmp(kw, "tls") == 0) {
+		if (g_tls_step_line)
+			perr("tls: TLS already started by the 'tls' on line %u", g_tls_step_line);
+		st = new_step(OP_TLS);
+		st->tls = parse_tls(rest, kw);
+		g_tls_step_line = g_lineno;
 	} else if (strcmp(kw, "starttls") == 0) {
-		/* STARTTLS HOOK (3/4): parse "starttls [CERT KEY]" into OP_STARTTLS. */
-		perr("'starttls' is not supported by this build of smtpsim");
+		perr("unknown keyword 'starttls' (STARTTLS is 'expect STARTTLS', "
+		     "'line 220 ...', 'tls NAME'; or the rule 'on STARTTLS tls NAME')");
 	} else {
 		perr("unknown keyword '%s'", kw);
 	}
@@ -682,6 +817,14 @@ static void free_scenario(void)
 	free(g_sc.steps);
 	free(g_sc.rules);
 	memset(&g_sc, 0, sizeof g_sc);
+	for (i = 0; i < g_ntls; i++) {
+		SSL_CTX_free(g_tls[i]->ctx);
+		free(g_tls[i]->desc);
+		free(g_tls[i]);
+	}
+	free(g_tls);
+	g_tls = NULL;
+	g_ntls = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -696,14 +839,111 @@ struct conn {
 	char rbuf[RDBUF_SIZE];
 	char lbuf[MAX_LINE + 1];
 	/*
-	 * STARTTLS HOOK (2/4): TLS session state goes here.  conn_send() and
-	 * conn_recv() are the only places that touch the socket for data, so
-	 * they dispatch to the TLS layer once it is active; the read buffer
-	 * must be emptied when TLS starts (STARTTLS injection defence).
+	 * TLS, once a "tls" step or rule has run.  conn_send() and conn_recv()
+	 * are the only places that touch the socket for data; they go through
+	 * ssl when it is set.  tls_broken: a fatal TLS error was seen (no
+	 * close_notify then).
 	 */
+	SSL *ssl;
+	int tls_broken;
 };
 
 enum { IO_OK = 0, IO_GONE = -1 };
+
+/* Wait for fd to become readable (POLLIN) or writable (POLLOUT). */
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+
+	return poll(&pfd, 1, timeout_ms);
+}
+
+/* After a failed SSL_* call: what to poll for, or 0 if it is fatal. */
+static short tls_want(struct conn *c, int rc)
+{
+	switch (SSL_get_error(c->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+		return POLLIN;
+	case SSL_ERROR_WANT_WRITE:
+		return POLLOUT;
+	default:
+		return 0;
+	}
+}
+
+/* A fatal TLS error on c: note it (unless the peer just went away). */
+static void tls_fail(struct conn *c, int rc, const char *what)
+{
+	int saved = errno;
+	int err = SSL_get_error(c->ssl, rc);
+	char why[256];
+
+	c->tls_broken = 1;
+	if (err == SSL_ERROR_ZERO_RETURN) {
+		c->tls_broken = 0;      /* close_notify: a clean end */
+	} else if (err == SSL_ERROR_SSL) {
+		tnote("TLS %s: %s", what, ssl_reason(why, sizeof why, "error"));
+	} else if (err == SSL_ERROR_SYSCALL && saved != 0 && saved != EPIPE &&
+		   saved != ECONNRESET) {
+		tnote("TLS %s: %s", what, strerror(saved));
+	}
+	ERR_clear_error();
+}
+
+static int tls_send(struct conn *c, const char *p, size_t n)
+{
+	while (n > 0) {
+		size_t w = 0;
+		int rc = SSL_write_ex(c->ssl, p, n, &w), pr;
+		short ev;
+
+		if (rc == 1) {
+			p += w;
+			n -= w;
+			continue;
+		}
+		ev = tls_want(c, rc);
+		if (!ev) {
+			tls_fail(c, rc, "send");
+			return IO_GONE;
+		}
+		/* retried below with the same p and n, as SSL_write_ex wants */
+		pr = wait_fd(c->fd, ev, SEND_STALL_SECS * 1000);
+		if (pr > 0 || (pr < 0 && errno == EINTR))
+			continue;
+		tnote("client stalled for %d s, giving up", SEND_STALL_SECS);
+		return IO_GONE;
+	}
+	return IO_OK;
+}
+
+static ssize_t tls_recv(struct conn *c, char *buf, size_t cap, int timeout_ms)
+{
+	long long deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+
+	for (;;) {
+		size_t got = 0;
+		int rc = SSL_read_ex(c->ssl, buf, cap, &got), tmo = -1, pr;
+		short ev;
+
+		if (rc == 1)
+			return (ssize_t)got;
+		ev = tls_want(c, rc);
+		if (!ev) {
+			tls_fail(c, rc, "receive");
+			return 0;
+		}
+		if (timeout_ms >= 0) {
+			long long left = deadline - now_ms();
+			if (left <= 0)
+				return -2;
+			tmo = (int)left;
+		}
+		pr = wait_fd(c->fd, ev, tmo);
+		if (pr == 0)
+			return -2;
+	}
+}
 
 /*
  * Write everything; IO_GONE if the client went away (EPIPE, ECONNRESET) or
@@ -711,6 +951,8 @@ enum { IO_OK = 0, IO_GONE = -1 };
  */
 static int conn_send(struct conn *c, const char *p, size_t n)
 {
+	if (c->ssl)
+		return tls_send(c, p, n);
 	while (n > 0) {
 		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
 		if (w < 0) {
@@ -737,6 +979,8 @@ static int conn_send(struct conn *c, const char *p, size_t n)
 /* >0 bytes read, 0 EOF/error, -2 timeout (timeout_ms < 0: wait forever). */
 static ssize_t conn_recv(struct conn *c, char *buf, size_t cap, int timeout_ms)
 {
+	if (c->ssl)
+		return tls_recv(c, buf, cap, timeout_ms);
 	for (;;) {
 		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 		int pr = poll(&pfd, 1, timeout_ms);
@@ -912,7 +1156,97 @@ static int is_quit(const char *l, size_t n)
 	return prefix_match(l, n, &q) && (n == 4 || is_ws(l[4]));
 }
 
-enum { END_CLOSE, END_GONE };
+/*
+ * How the steps ended: END_CLOSE graceful close (close_notify first under
+ * TLS); END_GONE the client went away; END_ABORT a failed TLS handshake
+ * (FIN, unlogged drain, close).
+ */
+enum { END_CLOSE, END_GONE, END_ABORT };
+
+/*
+ * Server-side handshake on c with t, for the step or rule on line lineno.
+ * What the client sent before it (pipelined behind STARTTLS) is dropped:
+ * never take plaintext as if it came over TLS.  Bounded like a send: a
+ * client silent for SEND_STALL_SECS ends it (and alarm() ends everything).
+ * 0 done, -1 failed (noted; c->ssl is gone again).
+ */
+static int tls_start(struct conn *c, const struct tls_cfg *t, unsigned lineno)
+{
+	char why[256];
+
+	if (c->rlen > 0 || c->discarding) {
+		tnote("%zu plaintext bytes received before TLS discarded", c->rlen);
+		c->rlen = 0;
+		c->discarding = 0;
+	}
+	c->ssl = SSL_new(t->ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+		tnote("TLS handshake (%s, line %u) failed: %s", t->desc, lineno,
+		      ssl_reason(why, sizeof why, "SSL_new failed"));
+		goto fail;
+	}
+	for (;;) {
+		int rc = SSL_accept(c->ssl), err = errno, pr;
+		short ev;
+
+		if (rc == 1)
+			break;
+		ev = tls_want(c, rc);
+		if (ev) {
+			pr = wait_fd(c->fd, ev, SEND_STALL_SECS * 1000);
+			if (pr > 0 || (pr < 0 && errno == EINTR))
+				continue;
+			tnote("TLS handshake (%s, line %u) failed: client silent for %d s",
+			      t->desc, lineno, SEND_STALL_SECS);
+			goto fail;
+		}
+		switch (SSL_get_error(c->ssl, rc)) {
+		case SSL_ERROR_ZERO_RETURN:     /* EOF (SSL_OP_IGNORE_UNEXPECTED_EOF) */
+			snprintf(why, sizeof why, "connection closed by the client");
+			break;
+		case SSL_ERROR_SYSCALL:
+			if (ERR_peek_error() == 0) {
+				snprintf(why, sizeof why, "%s", err && err != EPIPE && err != ECONNRESET
+					 ? strerror(err) : "connection closed by the client");
+				break;
+			}
+			/* fall through */
+		default:
+			ssl_reason(why, sizeof why, "TLS error");
+		}
+		tnote("TLS handshake (%s, line %u) failed: %s", t->desc, lineno, why);
+		goto fail;
+	}
+	tnote("TLS handshake (%s, line %u) done: %s %s", t->desc, lineno,
+	      SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+	return 0;
+fail:
+	ERR_clear_error();
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	return -1;
+}
+
+/* Our close_notify (SSL_shutdown's first half), within CLOSE_LINGER_MS. */
+static void tls_close_notify(struct conn *c)
+{
+	long long deadline = now_ms() + CLOSE_LINGER_MS;
+
+	if (c->tls_broken)
+		return;
+	for (;;) {
+		int rc = SSL_shutdown(c->ssl);
+		long long left = deadline - now_ms();
+		short ev;
+
+		if (rc >= 0)
+			break;
+		ev = tls_want(c, rc);
+		if (!ev || left <= 0 || wait_fd(c->fd, ev, (int)left) == 0)
+			break;
+	}
+	ERR_clear_error();
+}
 
 static int serve(struct conn *c)
 {
@@ -931,7 +1265,17 @@ static int serve(struct conn *c)
 				break;
 			}
 		}
-		if (r) {
+		if (r && r->action == RA_TLS && c->ssl) {
+			static const struct bytes again = {
+				(char *)"554 5.5.1 Error: TLS already active\r\n", 37 };
+			if (send_text(c, &again) != IO_OK)
+				return END_GONE;
+		} else if (r && r->action == RA_TLS) {
+			if (send_text(c, &r->text) != IO_OK)
+				return END_GONE;
+			if (tls_start(c, r->tls, r->lineno) < 0)
+				return END_ABORT;
+		} else if (r) {
 			if (r->text.n > 0 && send_text(c, &r->text) != IO_OK)
 				return END_GONE;
 			if (r->action == RA_CLOSE)
@@ -1007,7 +1351,10 @@ static int run_steps(struct conn *c)
 			return END_CLOSE;
 		case OP_SERVE:
 			return serve(c);
-		/* STARTTLS HOOK (4/4): case OP_STARTTLS: handshake on c->fd, drop c->rbuf. */
+		case OP_TLS:
+			if (tls_start(c, st->tls, st->lineno) < 0)
+				return END_ABORT;
+			break;
 		}
 	}
 	return END_CLOSE;
@@ -1016,7 +1363,7 @@ static int run_steps(struct conn *c)
 static void run_connection(int fd, const char *peer)
 {
 	struct conn *c = calloc(1, sizeof *c);
-	int one = 1;
+	int one = 1, end;
 	size_t n;
 
 	if (!c) {
@@ -1028,20 +1375,34 @@ static void run_connection(int fd, const char *peer)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	tnote("connect from %s (pid %ld)", peer, (long)getpid());
 
-	if (run_steps(c) == END_CLOSE) {
+	end = run_steps(c);
+	if (end == END_CLOSE) {
 		/*
-		 * Graceful close: send our FIN, then drain (and log) what the
-		 * client still sends for a moment, so that close() does not
-		 * turn into an RST that could destroy data in flight.
+		 * Graceful close: close_notify under TLS, send our FIN, then
+		 * drain (and log) what the client still sends for a moment, so
+		 * that close() does not turn into an RST that could destroy
+		 * data in flight.
 		 */
 		long long deadline = now_ms() + CLOSE_LINGER_MS;
+		if (c->ssl)
+			tls_close_notify(c);
 		shutdown(fd, SHUT_WR);
 		while (!c->eof) {
 			long long left = deadline - now_ms();
 			if (left <= 0 || read_line(c, &n, (int)left) != 1)
 				break;
 		}
+	} else if (end == END_ABORT) {
+		/* failed handshake: let our alert reach the client, log nothing */
+		long long deadline = now_ms() + CLOSE_LINGER_MS, left;
+		char junk[4096];
+		shutdown(fd, SHUT_WR);
+		while ((left = deadline - now_ms()) > 0 &&
+		       wait_fd(fd, POLLIN, (int)left) > 0 &&
+		       recv(fd, junk, sizeof junk, 0) > 0)
+			;
 	}
+	SSL_free(c->ssl);
 	close(fd);
 	tnote("closed %s (pid %ld)", peer, (long)getpid());
 	free(c);
@@ -1055,8 +1416,9 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: smtpsim -s SCENARIO -l ADDR:PORT [-l ADDR:PORT ...] "
-		"[-T TRANSCRIPT] [-P PIDFILE]\n"
-		"  ADDR:PORT is 127.0.0.1:2600 or [::1]:2600\n");
+		"[-T TRANSCRIPT] [-P PIDFILE] [-C PKIDIR]\n"
+		"  ADDR:PORT is 127.0.0.1:2600 or [::1]:2600\n"
+		"  PKIDIR holds NAME.chain.pem and NAME.key for 'tls NAME' (tests/mkcerts.sh)\n");
 }
 
 static void open_listener(const char *arg)
@@ -1258,7 +1620,7 @@ int main(int argc, char **argv)
 	char **lopts = NULL;
 	size_t nl = 0;
 
-	while ((opt = getopt(argc, argv, "s:l:T:P:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:l:T:P:C:h")) != -1) {
 		switch (opt) {
 		case 's': scn = optarg; break;
 		case 'l':
@@ -1267,6 +1629,7 @@ int main(int argc, char **argv)
 			break;
 		case 'T': tfile = optarg; break;
 		case 'P': g_pidfile = optarg; break;
+		case 'C': g_pkidir = optarg; break;
 		case 'h': usage(); free(lopts); return 0;
 		default: usage(); free(lopts); return 2;
 		}
