@@ -64,7 +64,7 @@ openssl s_client|/usr/bin/openssl s_client -starttls smtp -connect 127.0.0.1:$PO
 # for rows after it in the list that do TLS.
 BASELINE=check_smtp
 BASELINE_TLS="check_smtp -S -D"
-TLS_ROWS=" check_mta_starttls check_mta_cert check_mta_cert -s check_mta_port -s check_ssl_cert openssl s_client "
+TLS_ROWS="|check_mta_starttls|check_mta_cert|check_mta_cert -s|check_mta_port -s|check_ssl_cert|openssl s_client|"
 
 # ---- clock -----------------------------------------------------------------------
 # $EPOCHREALTIME (bash >= 5) costs no fork; 'date +%s%N' costs ~1 ms per call,
@@ -195,7 +195,7 @@ done
 
 ratio() {   # ratio N LABEL -> N/base with two decimals
     local b=$base
-    [[ $TLS_ROWS == *" $2 "* || $2 == "$BASELINE_TLS" ]] && b=$base_tls
+    [[ $TLS_ROWS == *"|$2|"* || $2 == "$BASELINE_TLS" ]] && b=$base_tls
     if [[ -n $b && $1 =~ ^[0-9]+$ ]] && ((b > 0)); then
         local x=$(($1 * 100 / b))
         printf '%d.%02dx' $((x / 100)) $((x % 100))
@@ -210,7 +210,7 @@ fmt="%-${w}s  %3s  %14s  %13s  %9s  %12s\n"
 echo
 echo "mtaprobe bench: against Postfix (strict) on 127.0.0.1:$PORT, $(nproc 2>/dev/null || echo '?') CPU, load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 # shellcheck disable=SC2059   # fmt is ours
-printf "$fmt" command rc instructions "vs check_smtp" "wall ms" "peak RSS KiB"
+printf "$fmt" command rc instructions "vs check_smtp*" "wall ms" "peak RSS KiB"
 # shellcheck disable=SC2059
 printf "$fmt" "$(printf '%*s' "$w" '' | tr ' ' -)" --- -------------- ------------- --------- ------------
 for i in "${!labels[@]}"; do
@@ -223,6 +223,7 @@ for i in "${!labels[@]}"; do
     printf "$fmt" "${labels[i]}" "${rcs[i]}" "${ir[i]}" "$(ratio "${ir[i]}" "${labels[i]}")" "${walls[i]}" "${rss[i]}"
 done
 echo
+echo "*: TLS rows are divided by check_smtp -S -D, plain rows by check_smtp"
 echo "instructions: valgrind --tool=callgrind --trace-children=yes, total Ir$([[ -n $have_valgrind ]] || echo ' (valgrind not installed)')"
 echo "wall ms: median of $RUNS runs ($clock); peak RSS: $([[ -n $have_time ]] && echo '/usr/bin/time -f %M' || echo 'n/a, /usr/bin/time not installed')"
 echo
