@@ -16,6 +16,7 @@
 
 struct check_cfg {
 	const char *host;
+	const char *mx_domain;	/* -M: every address of every MX host of it */
 	int port;
 	int family;		/* AF_UNSPEC, AF_INET, AF_INET6 */
 	double timeout;		/* seconds */
@@ -36,6 +37,7 @@ struct check_cfg {
 	struct tls_ctx *tls_ctx;	/* shared context (runner); NULL: made on demand */
 
 	/* check_mta_banner */
+	bool fcrdns;		/* PTR must resolve back; greeting name should match */
 	const char *expect;
 	const char *require_ext;	/* comma-separated EHLO keywords */
 
@@ -44,6 +46,7 @@ struct check_cfg {
 
 	/* check_mta_cert */
 	bool no_verify;
+	bool dane;		/* TLSA at _PORT._tcp.HOST must match */
 
 	/* check_mta_relay */
 	const char *relay_from;		/* NULL: mtaprobe@example.org */

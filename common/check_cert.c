@@ -2,11 +2,92 @@
  * chain and host name, key and signature strength, both certificates of a
  * dual RSA+ECDSA server.  -w/-c are days; a bare N means "fewer than N". */
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "check.h"
+#include "dns.h"
+
+/* TLSA records of _PORT._tcp.HOST (RFC 7672 §2.2), asked before the
+ * handshake so that the answer is ready to match against the chain. */
+struct dane {
+	bool looked;		/* a lookup was made */
+	bool ad;		/* DNSSEC-authenticated per the resolver */
+	int n;
+	struct tlsa *rec;	/* n records */
+};
+
+static void dane_lookup(const struct check_cfg *cfg, const struct conn *c, struct result *r,
+			struct dane *d)
+{
+	uint8_t *buf = malloc(65536);
+	struct dns_msg *m = malloc(sizeof(*m));
+	struct addr lit;
+	char name[300];
+	struct probe_err e;
+
+	memset(d, 0, sizeof(*d));
+	if (buf == NULL || m == NULL)
+		goto out;
+	if (addr_from_literal(cfg->host, 0, &lit) == 0) {
+		result_raise(r, STATE_UNKNOWN, "--dane needs a host name to look up TLSA records, not an address");
+		goto out;
+	}
+	snprintf(name, sizeof(name), "_%d._tcp.%s", cfg->port, cfg->host);
+	if (dns_query(name, DNS_T_TLSA, cfg->dns_servers, c->dl, buf, 65536, m, &e) < 0) {
+		result_raise(r, STATE_WARNING, "DANE: TLSA lookup failed: %s", e.msg);
+		goto out;
+	}
+	d->looked = true;
+	if (m->rcode != DNS_RCODE_NOERROR && m->rcode != DNS_RCODE_NXDOMAIN) {
+		result_raise(r, STATE_WARNING, "DANE: TLSA lookup for %s failed (rcode %d)", name, m->rcode);
+		d->looked = false;
+		goto out;
+	}
+	d->ad = m->ad;
+	d->rec = calloc(DNS_MAX_ANSWERS, sizeof(*d->rec));
+	for (int i = 0; d->rec && i < m->nanswers; i++)
+		if (dns_rr_tlsa(m, &m->answers[i], &d->rec[d->n]) == 0)
+			d->n++;
+	strbuf_printf(&r->detail, "DANE: %d TLSA record%s at %s%s\n", d->n, d->n == 1 ? "" : "s", name,
+		      d->n ? (d->ad ? ", DNSSEC-authenticated" : ", not authenticated (no AD bit)") : "");
+out:
+	free(buf);
+	free(m);
+}
+
+/* Match the live session's chain; raise what DANE says.  Returns true when
+ * an authenticated DANE-EE record matched: the certificate is then
+ * authenticated by DNSSEC, and PKIX verification does not decide. */
+static bool dane_judge(struct conn *c, struct result *r, const struct dane *d, const char *what)
+{
+	int depth = -1, i;
+
+	if (!d->looked)
+		return false;
+	if (d->n == 0) {
+		strbuf_printf(&r->detail, "DANE: no TLSA records, nothing to match\n");
+		return false;
+	}
+	i = c->tlsops->tlsa_match(c->tls, d->rec, d->n, &depth);
+	if (i < 0) {
+		result_raise(r, STATE_CRITICAL, "DANE: none of %d TLSA records matches the %s chain",
+			     d->n, what);
+		return false;
+	}
+	if (!d->ad)
+		result_raise(r, STATE_WARNING,
+			     "DANE: TLSA %u %u %u matched, but the records are not DNSSEC-authenticated "
+			     "(AD bit not set by the resolver)", d->rec[i].usage, d->rec[i].selector,
+			     d->rec[i].mtype);
+	else
+		result_raise(r, STATE_OK, "DANE: TLSA %u %u %u matched the %s (DNSSEC-authenticated)",
+			     d->rec[i].usage, d->rec[i].selector, d->rec[i].mtype,
+			     depth == 0 ? "certificate" : "issuer");
+	return d->ad && d->rec[i].usage == 3;
+}
 
 static void date_text(int64_t t, char *out, size_t n)
 {
@@ -78,7 +159,8 @@ double check_cert_judge(const struct check_cfg *cfg, struct result *r, const str
 
 /* A dual-certificate server shows its other certificate when we only
  * accept the other key type: one more connection and handshake. */
-static void fetch_other(const struct check_cfg *cfg, struct conn *c, struct result *r)
+static void fetch_other(const struct check_cfg *cfg, struct conn *c, struct result *r,
+			const struct dane *d, bool *dane_ee2)
 {
 	enum key_type first = r->tls[0].chain[0].key_type;
 	struct result scratch;
@@ -91,8 +173,10 @@ static void fetch_other(const struct check_cfg *cfg, struct conn *c, struct resu
 	result_init(&scratch, r->check, r->host, r->port);
 	if (check_tls_session(cfg, &nc, &scratch, first == KEY_RSA ? TLS_WANT_ECDSA : TLS_WANT_RSA,
 			      &r->tls[1]) == 0 &&
-	    r->tls[1].ncerts > 0 && r->tls[1].chain[0].key_type != first)
+	    r->tls[1].ncerts > 0 && r->tls[1].chain[0].key_type != first) {
 		r->ntls = 2;
+		*dane_ee2 = dane_judge(&nc, r, d, r->tls[1].chain[0].key_name);
+	}
 	else
 		strbuf_printf(&r->detail, "no %s certificate offered\n", first == KEY_RSA ? "ECDSA" : "RSA");
 	conn_close(&nc);
@@ -105,28 +189,42 @@ static void cert_dialogue(const struct check_cfg *cfg, struct conn *c, struct re
 	double days = 1e9, chain_days = 1e9;
 	struct smtp_reply rep;
 	const struct cert_facts *leaf;
+	struct dane d = { 0 };
+	bool dane_ee[2] = { false, false };
 
+	if (cfg->dane)
+		dane_lookup(cfg, c, r, &d);
 	if (check_tls_session(cfg, c, r, TLS_WANT_ANY, &r->tls[0]) < 0)
-		return;
+		goto out;
 	r->ntls = 1;
 	if (r->tls[0].ncerts == 0) {
 		result_raise(r, STATE_CRITICAL, "the server sent no certificate");
-		return;
+		goto out;
 	}
+	dane_ee[0] = dane_judge(c, r, &d, r->tls[0].chain[0].key_name);
 	if (!check_implicit_tls(cfg)) {	/* be polite: the session is over */
 		smtp_reply_init(&rep);
 		check_quit(c, &rep);
 		smtp_reply_free(&rep);
 	}
 	conn_close(c);	/* before asking again: some servers limit connections */
-	fetch_other(cfg, c, r);
+	fetch_other(cfg, c, r, &d, &dane_ee[1]);
 	for (int i = 0; i < r->ntls; i++) {
-		double d;
+		struct check_cfg judged = *cfg;
+		double left;
 
+		/* RFC 7672 §3.1.1: a DANE-EE match authenticates the server;
+		 * names and the PKIX chain are not checked then. */
+		if (dane_ee[i]) {
+			judged.no_verify = true;
+			if (r->tls[i].verify_code)
+				strbuf_printf(&r->detail, "PKIX verification (%s) not judged: DANE-EE matched\n",
+					      r->tls[i].verify_reason);
+		}
 		check_tls_detail(r, &r->tls[i]);
-		d = check_cert_judge(cfg, r, &r->tls[i], now, &chain_days);
-		if (d < days)
-			days = d;
+		left = check_cert_judge(&judged, r, &r->tls[i], now, &chain_days);
+		if (left < days)
+			days = left;
 	}
 	leaf = &r->tls[0].chain[0];
 	snprintf(r->facts, sizeof(r->facts), "%s, issuer %s%s", leaf->subject, leaf->issuer,
@@ -135,6 +233,8 @@ static void cert_dialogue(const struct check_cfg *cfg, struct conn *c, struct re
 	result_perf(r, "chain_days", chain_days, "", 0, NULL, NULL);
 	r->perf[r->nperf - 1].has_min = false;
 	r->perf[r->nperf - 2].has_min = false;
+out:
+	free(d.rec);
 }
 
 const struct check_def check_cert = {

@@ -28,6 +28,8 @@ enum {
 
 static const struct opt_extra common_opts[] = {
 	{ "hostname", 'H', required_argument, "HOST", "name or IP literal of the server", 'H' },
+	{ "mx", 'M', required_argument, "DOMAIN",
+	  "check every MX host of DOMAIN, every address of each, at once", 'M' },
 	{ "all-addresses", 'A', no_argument, NULL,
 	  "check every address of HOST, not just the first that connects", 'A' },
 	{ "port", 'p', required_argument, "PORT", "TCP port", 'p' },
@@ -85,7 +87,7 @@ static void help_option(struct strbuf *b, const struct plugin_info *pi, const st
 
 static void usage_line(struct strbuf *b, const struct plugin_info *pi)
 {
-	strbuf_printf(b, "Usage: %s -H HOST [-p PORT] [-w RANGE] [-c RANGE] [-t SEC[:STATE]] [options]\n",
+	strbuf_printf(b, "Usage: %s -H HOST|-M DOMAIN [-p PORT] [-w RANGE] [-c RANGE] [-t SEC[:STATE]] [options]\n",
 		      pi->prog);
 }
 
@@ -220,6 +222,11 @@ static int apply_common(struct check_cfg *cfg, int key, const char *arg, struct 
 		if (*arg == '\0' || strlen(arg) > 253)
 			return usage_error(out, pi, "%s: '%s' is not a host name", optname, arg);
 		cfg->host = arg;
+		break;
+	case 'M':
+		if (*arg == '\0' || strlen(arg) > 253 || strpbrk(arg, " \t\r\n/:@[]"))
+			return usage_error(out, pi, "%s: '%s' is not a domain name", optname, arg);
+		cfg->mx_domain = arg;
 		break;
 	case 'A':
 		cfg->all_addresses = true;
@@ -356,8 +363,10 @@ int opts_parse(const struct plugin_info *pi, int argc, char **argv, struct check
 	}
 	if (optind < argc)
 		return usage_error(out, pi, "unexpected argument '%s'", argv[optind]);
-	if (cfg->host == NULL)
-		return usage_error(out, pi, "-H/--hostname is required");
+	if (cfg->host == NULL && cfg->mx_domain == NULL)
+		return usage_error(out, pi, "-H/--hostname or -M/--mx is required");
+	if (cfg->host && cfg->mx_domain)
+		return usage_error(out, pi, "-H/--hostname and -M/--mx exclude each other");
 	if (pi->default_warn && !cfg->warn.set)
 		parse_threshold(pi, pi->default_warn, &cfg->warn, why, sizeof(why));
 	if (pi->default_crit && !cfg->crit.set)

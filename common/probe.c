@@ -257,10 +257,15 @@ static void finish(const struct check_cfg *cfg, const struct check_def *def, str
 		r->perf[r->nperf++] = own[i];
 }
 
+#define FANOUT_MAX 64
+
+/* One address to check with -A or -M: its own copy of the configuration
+ * (with -M, host is the MX host name: SNI and certificate names use it). */
 struct job {
-	const struct check_cfg *cfg;
+	struct check_cfg cfg;
 	const struct check_def *def;
 	const struct addr *a, *src;
+	const struct probe_err *dns_err;	/* the MX host did not resolve */
 	const struct deadline *dl;
 	struct tls_lazy *tlsl;
 	struct result *r;
@@ -269,44 +274,129 @@ struct job {
 static void *job_run(void *arg)
 {
 	struct job *j = arg;
-	bool connected;
+	bool connected = false;
 
-	probe_addr(j->cfg, j->def, j->a, j->src, j->dl, 0, j->tlsl, j->r, &connected);
-	if (!connected)
-		fail_unreachable(j->cfg, j->def, j->r);
-	finish(j->cfg, j->def, j->r, j->dl);
+	if (j->dns_err) {
+		j->r->err = *j->dns_err;
+		fail_unreachable(&j->cfg, j->def, j->r);
+	} else {
+		probe_addr(&j->cfg, j->def, j->a, j->src, j->dl, 0, j->tlsl, j->r, &connected);
+		if (!connected)
+			fail_unreachable(&j->cfg, j->def, j->r);
+	}
+	finish(&j->cfg, j->def, j->r, j->dl);
 	return NULL;
 }
 
-/* -A: every address at once, one child each, under the same deadline. */
+/* Every job at once, one thread and one child result each, all under the
+ * same deadline; the parent's state is the worst child's. */
+static void run_jobs(struct job *jobs, size_t n, struct result *r)
+{
+	pthread_t tid[FANOUT_MAX];
+	bool started[FANOUT_MAX] = { false };
+
+	for (size_t i = 0; i < n; i++)
+		if (n == 1 || pthread_create(&tid[i], NULL, job_run, &jobs[i]) != 0)
+			job_run(&jobs[i]);
+		else
+			started[i] = true;
+	for (size_t i = 0; i < n; i++) {
+		if (started[i])
+			pthread_join(tid[i], NULL);
+		r->state = state_worst(r->state, jobs[i].r->state);
+	}
+}
+
+static struct result *children(struct result *r, size_t n)
+{
+	r->children = calloc(n ? n : 1, sizeof(*r->children));
+	if (r->children == NULL)
+		result_raise(r, STATE_UNKNOWN, "out of memory");
+	else
+		r->nchildren = n;
+	return r->children;
+}
+
+/* -A: every address of the host. */
 static void probe_all(const struct check_cfg *cfg, const struct check_def *def,
 		      const struct addr_list *al, const struct addr *src,
 		      const struct deadline *dl, struct tls_lazy *tlsl, struct result *r)
 {
 	struct job jobs[ADDR_LIST_MAX];
-	pthread_t tid[ADDR_LIST_MAX];
-	bool started[ADDR_LIST_MAX] = { false };
 
-	r->children = calloc(al->n, sizeof(*r->children));
-	if (r->children == NULL) {
-		result_raise(r, STATE_UNKNOWN, "out of memory");
+	if (children(r, al->n) == NULL)
 		return;
-	}
-	r->nchildren = al->n;
 	for (size_t i = 0; i < al->n; i++) {
 		result_init(&r->children[i], r->check, r->host, r->port);
 		r->children[i].t.dns = r->t.dns;
-		jobs[i] = (struct job){ cfg, def, &al->v[i], src, dl, tlsl, &r->children[i] };
-		if (al->n > 1 && pthread_create(&tid[i], NULL, job_run, &jobs[i]) == 0)
-			started[i] = true;
-		else
-			job_run(&jobs[i]);
+		jobs[i] = (struct job){ *cfg, def, &al->v[i], src, NULL, dl, tlsl, &r->children[i] };
 	}
-	for (size_t i = 0; i < al->n; i++) {
-		if (started[i])
-			pthread_join(tid[i], NULL);
-		r->state = state_worst(r->state, r->children[i].state);
+	run_jobs(jobs, al->n, r);
+}
+
+/* -M: the MX set of the domain, every address of every MX host. */
+static void probe_mx(const struct check_cfg *cfg, const struct check_def *def,
+		     const struct addr *src, const struct deadline *dl, struct tls_lazy *tlsl,
+		     struct result *r)
+{
+	struct mx_set *mx = malloc(sizeof(*mx));
+	struct addr_list *al = calloc(MX_MAX, sizeof(*al));
+	struct probe_err errs[MX_MAX];
+	struct job *jobs = calloc(FANOUT_MAX, sizeof(*jobs));
+	const char *names[MX_MAX];
+	int64_t t0 = mono_now_us();
+	size_t n = 0;
+
+	if (mx == NULL || al == NULL || jobs == NULL) {
+		result_raise(r, STATE_UNKNOWN, "out of memory");
+		goto out;
 	}
+	if (dns_mx(cfg->mx_domain, cfg->dns_servers, dl, mx, &r->err) < 0) {
+		r->t.dns = us_to_s(mono_now_us() - t0);
+		fail_unreachable(cfg, def, r);
+		goto out;
+	}
+	if (mx->null_mx) {
+		r->t.dns = us_to_s(mono_now_us() - t0);
+		result_raise(r, STATE_CRITICAL, "Null MX (RFC 7505): %s accepts no mail", cfg->mx_domain);
+		goto out;
+	}
+	if (mx->implicit)
+		strbuf_printf(&r->detail, "no MX records: the domain's own addresses are used "
+					  "(RFC 5321 5.1)\n");
+	for (int i = 0; i < mx->n; i++)
+		names[i] = mx->host[i].name;
+	dns_resolve_many(names, (size_t)mx->n, cfg->port, src ? src->ss.ss_family : cfg->family,
+			 cfg->dns_servers, dl, al, errs);
+	r->t.dns = us_to_s(mono_now_us() - t0);
+	for (int i = 0; i < mx->n; i++) {
+		strbuf_printf(&r->detail, "MX %u %s:", mx->host[i].pref, mx->host[i].name);
+		for (size_t k = 0; k < al[i].n; k++)
+			strbuf_printf(&r->detail, " %s", al[i].v[k].text);
+		strbuf_printf(&r->detail, "%s\n", al[i].n ? "" : " no addresses");
+		for (size_t k = 0; k < (al[i].n ? al[i].n : 1) && n < FANOUT_MAX; k++, n++) {
+			jobs[n].cfg = *cfg;
+			jobs[n].cfg.host = mx->host[i].name;
+			jobs[n].def = def;
+			jobs[n].a = al[i].n ? &al[i].v[k] : NULL;
+			jobs[n].dns_err = al[i].n ? NULL : &errs[i];
+			jobs[n].src = src;
+			jobs[n].dl = dl;
+			jobs[n].tlsl = tlsl;
+		}
+	}
+	if (children(r, n) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		result_init(&r->children[i], r->check, jobs[i].cfg.host, r->port);
+		r->children[i].t.dns = r->t.dns;
+		jobs[i].r = &r->children[i];
+	}
+	run_jobs(jobs, n, r);
+out:
+	free(mx);
+	free(al);
+	free(jobs);
 }
 
 void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct result *r)
@@ -319,7 +409,7 @@ void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct 
 
 	deadline_init(&dl, cfg->timeout);
 	tls_lazy_init(&tlsl, cfg->ca_file, cfg->ca_path, cfg->tls_ctx);
-	result_init(r, def->name, cfg->host, cfg->port);
+	result_init(r, def->name, cfg->mx_domain ? cfg->mx_domain : cfg->host, cfg->port);
 	al = malloc(sizeof(*al));
 	if (al == NULL) {
 		result_raise(r, STATE_UNKNOWN, "out of memory");
@@ -331,6 +421,11 @@ void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct 
 			goto out;
 		}
 		srcp = &src;
+	}
+	if (cfg->mx_domain) {
+		probe_mx(cfg, def, srcp, &dl, &tlsl, r);
+		r->t.total = deadline_elapsed(&dl);
+		goto out;
 	}
 	t0 = mono_now_us();
 	if (dns_resolve(cfg->host, cfg->port, srcp ? srcp->ss.ss_family : cfg->family,

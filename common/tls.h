@@ -16,9 +16,10 @@
 #include <sys/types.h>
 
 #include "deadline.h"
+#include "dnsmsg.h"
 #include "err.h"
 
-#define TLS_OPS_ABI 1
+#define TLS_OPS_ABI 2
 #define TLS_CHAIN_MAX 8
 
 enum key_type { KEY_UNKNOWN = 0, KEY_RSA, KEY_EC, KEY_ED25519, KEY_ED448, KEY_DSA };
@@ -79,6 +80,13 @@ struct tls_ops {
 		     const char *stage, struct probe_err *e);
 	/* Facts of the negotiated session and the peer's chain. */
 	void (*facts)(struct tls_session *s, struct tls_facts *f);
+	/* DANE (RFC 6698, RFC 7672 for SMTP): the first of the n TLSA records
+	 * that matches the peer's chain as sent -- usage 3 (DANE-EE) the leaf,
+	 * usage 2 (DANE-TA) a certificate above it; selector 0 (certificate)
+	 * or 1 (public key); matching type 0 (exact), 1 (SHA-256), 2
+	 * (SHA-512).  Returns its index with *depth, or -1.  Usages 0/1 and
+	 * unknown selectors or matching types never match (RFC 7672 §3.1.3). */
+	int (*tlsa_match)(struct tls_session *s, const struct tlsa *t, int n, int *depth);
 	/* Facts of one DER-encoded certificate: 0, or -1 if it does not parse. */
 	int (*der_facts)(const unsigned char *der, size_t len, struct cert_facts *f);
 	/* Send close_notify (without waiting) and free; NULL is fine. */

@@ -343,6 +343,55 @@ static void facts(struct tls_session *s, struct tls_facts *f)
 	}
 }
 
+/* The DER of x (selector 0) or of its public key (selector 1), digested as
+ * mtype asks (0: as is), into out; returns the length or -1. */
+static int tlsa_data(X509 *x, int selector, int mtype, unsigned char *out, size_t cap)
+{
+	unsigned char *der = NULL;
+	unsigned int dlen = 0;
+	int len = selector == 0 ? i2d_X509(x, &der) : i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	int rc = -1;
+
+	if (len <= 0)
+		return -1;
+	if (mtype == 0 && (size_t)len <= cap) {
+		memcpy(out, der, (size_t)len);
+		rc = len;
+	} else if ((mtype == 1 || mtype == 2) &&
+		   EVP_Digest(der, (size_t)len, out, &dlen, mtype == 1 ? EVP_sha256() : EVP_sha512(),
+			      NULL) == 1) {
+		rc = (int)dlen;
+	}
+	OPENSSL_free(der);
+	return rc;
+}
+
+static int tlsa_match(struct tls_session *s, const struct tlsa *t, int n, int *depth)
+{
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(s->ssl);
+	unsigned char buf[TLSA_DATA_MAX + 64];
+
+	for (int i = 0; i < n; i++) {
+		if ((t[i].usage != 2 && t[i].usage != 3) || t[i].selector > 1 || t[i].mtype > 2)
+			continue;
+		for (int d = 0; chain && d < sk_X509_num(chain); d++) {
+			int len;
+
+			if ((t[i].usage == 3) != (d == 0))
+				continue;
+			len = tlsa_data(sk_X509_value(chain, d), t[i].selector, t[i].mtype, buf,
+					sizeof(buf));
+			if (len > 0 && (size_t)len == t[i].len && memcmp(buf, t[i].data, t[i].len) == 0) {
+				*depth = d;
+				ERR_clear_error();
+				return i;
+			}
+		}
+	}
+	ERR_clear_error();
+	return -1;
+}
+
 static int der_facts(const unsigned char *der, size_t len, struct cert_facts *f)
 {
 	const unsigned char *p = der;
@@ -375,6 +424,7 @@ __attribute__((visibility("default"))) const struct tls_ops mtaprobe_tls_ops = {
 	.read = tls_read,
 	.write = tls_write,
 	.facts = facts,
+	.tlsa_match = tlsa_match,
 	.der_facts = der_facts,
 	.close = tls_close,
 };

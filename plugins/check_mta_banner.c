@@ -5,12 +5,14 @@
 
 #include "../common/opts.h"
 
-enum { OPT_EXPECT = 1, OPT_REQUIRE_EXT };
+enum { OPT_EXPECT = 1, OPT_REQUIRE_EXT, OPT_FCRDNS };
 
 static const struct opt_extra extra[] = {
 	{ "expect", 'e', 1, "TEXT", "greeting must contain TEXT, else WARNING", OPT_EXPECT },
 	{ "require-ext", 0, 1, "EXT[,EXT...]",
 	  "each EHLO keyword must be advertised, else WARNING", OPT_REQUIRE_EXT },
+	{ "fcrdns", 0, 0, NULL, "the address's PTR name must resolve back to the address, and\n"
+				"the greeting's host name should be that name, else WARNING", OPT_FCRDNS },
 };
 
 static int handle(struct check_cfg *cfg, int key, const char *arg, char *why, size_t why_len)
@@ -22,6 +24,9 @@ static int handle(struct check_cfg *cfg, int key, const char *arg, char *why, si
 			return -1;
 		}
 		cfg->expect = arg;
+		return 0;
+	case OPT_FCRDNS:
+		cfg->fcrdns = true;
 		return 0;
 	case OPT_REQUIRE_EXT:
 		if (arg[strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-,")] ||
@@ -46,7 +51,8 @@ static const struct plugin_info info = {
 		   "refused.  Nothing is sent before the greeting is complete.",
 	.threshold_help = "seconds from connect start to the full greeting",
 	.examples = "  check_mta_banner -H mail.example.org -w 2 -c 5\n"
-		    "  check_mta_banner -H mail.example.org --expect ESMTP --require-ext PIPELINING,SIZE\n",
+		    "  check_mta_banner -H mail.example.org --expect ESMTP --require-ext PIPELINING,SIZE\n"
+		    "  check_mta_banner -M example.org --fcrdns       # every MX, every address\n",
 	.extra = extra,
 	.nextra = sizeof(extra) / sizeof(extra[0]),
 	.handle = handle,

@@ -4,12 +4,15 @@
 
 #include "../common/opts.h"
 
-enum { OPT_NO_VERIFY = 1, OPT_STARTTLS };
+enum { OPT_NO_VERIFY = 1, OPT_STARTTLS, OPT_DANE };
 
 static const struct opt_extra extra[] = {
 	{ "no-verify", 0, 0, NULL, "do not judge chain and host-name verification", OPT_NO_VERIFY },
 	{ "starttls", 'S', 0, NULL, "accepted for check_smtp users; STARTTLS is the default",
 	  OPT_STARTTLS },
+	{ "dane", 0, 0, NULL, "look up TLSA at _PORT._tcp.HOST: with records, the chain must\n"
+			      "match one (usages 2, 3); records not DNSSEC-authenticated\n"
+			      "(no AD bit from the resolver): WARNING", OPT_DANE },
 };
 
 static int handle(struct check_cfg *cfg, int key, const char *arg, char *why, size_t why_len)
@@ -19,6 +22,8 @@ static int handle(struct check_cfg *cfg, int key, const char *arg, char *why, si
 	(void)why_len;
 	if (key == OPT_NO_VERIFY)
 		cfg->no_verify = true;
+	if (key == OPT_DANE)
+		cfg->dane = true;
 	return 0;
 }
 
