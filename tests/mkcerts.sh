@@ -13,7 +13,8 @@
 # Per leaf NAME: NAME.crt, NAME.key, NAME.chain.pem (leaf + intermediate),
 #       NAME.full.pem (key + leaf + intermediate: one smtpd_tls_chain_files
 #       entry for Postfix).
-# Leaves (CN mail.example.test, SAN DNS:mail.example.test, DNS:localhost,
+# Leaves (CN mail.example.test, SAN DNS:mail.example.test, DNS:*.example.test
+# (the MX hosts of the DNS tests), DNS:mx.insecure.test, DNS:localhost,
 # IP:127.0.0.1, IP:::1; issued by the intermediate, SHA-256, unless stated):
 #       good        EC P-256           -1 d .. +365 d
 #       expired     EC P-256          -90 d .. -1 d
@@ -117,7 +118,7 @@ subjectAltName = $ENV::SAN
 subjectKeyIdentifier = hash
 EOF
 export OPENSSL_CONF=$PWD/.ca/ca.cnf
-SAN_STD="DNS:mail.example.test,DNS:localhost,IP:127.0.0.1,IP:::1"
+SAN_STD="DNS:mail.example.test,DNS:*.example.test,DNS:mx.insecure.test,DNS:localhost,IP:127.0.0.1,IP:::1"
 export SAN=$SAN_STD KU=digitalSignature
 
 # run openssl quietly; show its output only when it fails
