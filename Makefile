@@ -16,7 +16,8 @@ SSL_LIBS   := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcryp
 CFLAGS   ?= -O2 -g
 # Bounded buffers truncate on purpose (snprintf), so -Wformat-truncation is off.
 CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation -fno-common $(PKG_CFLAGS) $(SAN)
-LDFLAGS  += $(SAN)
+# Only what a binary really uses ends up in its DT_NEEDED (each costs load time).
+LDFLAGS  += $(SAN) -Wl,--as-needed
 LDLIBS   += $(PKG_LIBS) -lpthread
 
 PREFIX    ?= /usr
@@ -25,7 +26,7 @@ PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
 LIB_SRC  := $(filter-out common/tls_openssl.c,$(wildcard common/*.c))
 LIB_OBJ  := $(LIB_SRC:common/%.c=$(BUILD)/obj/%.o)
 PLUGINS  := check_mta_port check_mta_banner check_mta_starttls check_mta_cert check_mta_relay
-BINS     := $(PLUGINS:%=$(BUILD)/%) $(BUILD)/mtaprobe-tls.so
+BINS     := $(PLUGINS:%=$(BUILD)/%) $(BUILD)/mtaprobe $(BUILD)/mtaprobe-tls.so
 LIBDIR   ?= $(PREFIX)/lib/mtaprobe
 # OpenSSL lives in a module the plugins load only for TLS (common/tls.h).
 TLS_OBJ  := $(BUILD)/obj/tls_openssl.o $(BUILD)/obj/net.o $(BUILD)/obj/deadline.o \
@@ -55,6 +56,10 @@ $(BUILD)/libmtaprobe.a: $(LIB_OBJ)
 $(BUILD)/check_mta_starttls $(BUILD)/check_mta_cert: $(BUILD)/check_%: plugins/check_%.c \
 		$(BUILD)/libmtaprobe.a $(BUILD)/obj/tls_openssl.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tls_openssl.o $(BUILD)/libmtaprobe.a $(LDLIBS) $(SSL_LIBS)
+
+# The runner links OpenSSL too: it shares one SSL_CTX per trust configuration.
+$(BUILD)/mtaprobe: plugins/mtaprobe.c $(BUILD)/libmtaprobe.a $(BUILD)/obj/tls_openssl.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tls_openssl.o $(BUILD)/libmtaprobe.a $(LDLIBS) $(SSL_LIBS) -lyaml
 
 $(BUILD)/check_%: plugins/check_%.c $(BUILD)/libmtaprobe.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmtaprobe.a $(LDLIBS)
@@ -101,8 +106,9 @@ fuzz:
 	build/fuzz/fuzz_reply -max_total_time=$${FUZZ_SECONDS:-60} -max_len=70000 build/fuzz/corpus tests/scenarios 2>&1 | tail -5
 
 install: all
-	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR)
+	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(PLUGINS:%=$(BUILD)/%) $(DESTDIR)$(PLUGINDIR)/
+	install -m 755 $(BUILD)/mtaprobe $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(BUILD)/mtaprobe-tls.so $(DESTDIR)$(LIBDIR)/
 
 clean:
