@@ -26,7 +26,7 @@ PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
 LIB_SRC  := $(filter-out common/tls_openssl.c,$(wildcard common/*.c))
 LIB_OBJ  := $(LIB_SRC:common/%.c=$(BUILD)/obj/%.o)
 PLUGINS  := check_mta_port check_mta_banner check_mta_starttls check_mta_cert check_mta_relay
-BINS     := $(PLUGINS:%=$(BUILD)/%) $(BUILD)/mtaprobe $(BUILD)/mtaprobe-tls.so
+BINS     := $(PLUGINS:%=$(BUILD)/%) $(BUILD)/mtaprobe-tls.so
 LIBDIR   ?= $(PREFIX)/lib/mtaprobe
 # OpenSSL lives in a module the plugins load only for TLS (common/tls.h).
 TLS_OBJ  := $(BUILD)/obj/tls_openssl.o $(BUILD)/obj/net.o $(BUILD)/obj/deadline.o \
@@ -108,7 +108,7 @@ fuzz:
 install: all
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(PLUGINS:%=$(BUILD)/%) $(DESTDIR)$(PLUGINDIR)/
-	install -m 755 $(BUILD)/mtaprobe $(DESTDIR)$(PREFIX)/bin/
+
 	install -m 644 $(BUILD)/mtaprobe-tls.so $(DESTDIR)$(LIBDIR)/
 
 clean:
