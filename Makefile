@@ -96,6 +96,7 @@ bench:
 	@tests/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@tests/bench.sh $(BUILD)
+	@if [ -x $(BUILD)/mtaprobe ]; then tests/bench_runner.sh $(BUILD); fi
 
 fuzz:
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* Problems in order of severity, joined by "; ", then the facts. */
-static void own_summary(const struct result *r, char *out, size_t out_size)
+void output_own_summary(const struct result *r, char *out, size_t out_size)
 {
 	static const enum state order[] = { STATE_CRITICAL, STATE_WARNING, STATE_UNKNOWN, STATE_OK };
 	size_t o = 0;
@@ -26,7 +26,7 @@ void output_summary(const struct result *r, char *out, size_t out_size)
 	size_t nok = 0, worst = 0;
 
 	if (r->nchildren == 0) {
-		own_summary(r, out, out_size);
+		output_own_summary(r, out, out_size);
 		return;
 	}
 	for (size_t i = 0; i < r->nchildren; i++) {
@@ -40,7 +40,7 @@ void output_summary(const struct result *r, char *out, size_t out_size)
 	} else {
 		char child[1024];
 
-		own_summary(&r->children[worst], child, sizeof(child));
+		output_own_summary(&r->children[worst], child, sizeof(child));
 		snprintf(out, out_size, "%s: %zu of %zu addresses failed: %s", r->host,
 			 r->nchildren - nok, r->nchildren, child);
 	}
@@ -122,7 +122,7 @@ void output_nagios(const struct result *r, int verbosity, struct strbuf *b)
 		const struct result *c = &r->children[i];
 		char line[2048];
 
-		own_summary(c, line, sizeof(line));
+		output_own_summary(c, line, sizeof(line));
 		strbuf_printf(b, "[%s] %s\n", state_name(c->state), line);
 		if (verbosity >= 1)
 			append_block(b, "    ", &c->detail);

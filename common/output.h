@@ -12,6 +12,9 @@
 /* The summary (after "STATE - ") of r into out. */
 void output_summary(const struct result *r, char *out, size_t out_size);
 
+/* The summary of r alone, children aside ("target problems; facts"). */
+void output_own_summary(const struct result *r, char *out, size_t out_size);
+
 /* One perfdata item "label=value[uom];warn;crit;min;" appended to b; the
  * label is prefixed with prefix (may be NULL) and quoted when needed. */
 void output_perf_item(struct strbuf *b, const char *prefix, const struct perf *p);

@@ -24,7 +24,7 @@ usage() { echo "usage: $prog build|test|bench" >&2; exit 2; }
 build_pkgs=(gcc make pkg-config libssl-dev libc-ares-dev libyaml-dev libcmocka-dev)
 test_pkgs=("${build_pkgs[@]}" postfix iproute2 nftables openssl libgnutls-dane0 libidn12 libnsl2
     nsd unbound bind9-dnsutils bind9-utils prometheus prometheus-node-exporter curl jq)
-bench_pkgs=("${test_pkgs[@]}" valgrind monitoring-plugins-standard nagios-plugins-contrib bind9-host time prometheus-blackbox-exporter)
+bench_pkgs=("${test_pkgs[@]}" valgrind monitoring-plugins-standard nagios-plugins-contrib bind9-host time bc prometheus-blackbox-exporter)
 
 [[ $# -eq 1 ]] || usage
 case $1 in
