@@ -13,12 +13,12 @@ PKGS     := openssl libcares yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs libcares 2>/dev/null || echo -lcares)
 SSL_LIBS   := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
-CFLAGS   ?= -O2 -g
+OPT      ?= -O2 -g
 # Bounded buffers truncate on purpose (snprintf), so -Wformat-truncation is off.
-CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation -fno-common $(PKG_CFLAGS) $(SAN)
+override CFLAGS += $(OPT) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation -fno-common $(PKG_CFLAGS) $(SAN)
 # Only what a binary really uses ends up in its DT_NEEDED (each costs load time).
 LDFLAGS  += $(SAN) -Wl,--as-needed
-LDLIBS   += $(PKG_LIBS) -lpthread
+LDLIBS   += $(PKG_LIBS) -lyaml -lpthread
 
 PREFIX    ?= /usr
 PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
@@ -26,7 +26,7 @@ PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
 LIB_SRC  := $(filter-out common/tls_openssl.c,$(wildcard common/*.c))
 LIB_OBJ  := $(LIB_SRC:common/%.c=$(BUILD)/obj/%.o)
 PLUGINS  := check_mta_port check_mta_banner check_mta_starttls check_mta_cert check_mta_relay
-BINS     := $(PLUGINS:%=$(BUILD)/%) $(BUILD)/mtaprobe-tls.so
+BINS     := $(PLUGINS:%=$(BUILD)/%) $(BUILD)/mtaprobe $(BUILD)/mtaprobe-tls.so
 LIBDIR   ?= $(PREFIX)/lib/mtaprobe
 # OpenSSL lives in a module the plugins load only for TLS (common/tls.h).
 TLS_OBJ  := $(BUILD)/obj/tls_openssl.o $(BUILD)/obj/net.o $(BUILD)/obj/deadline.o \
@@ -82,10 +82,10 @@ deps-test:
 	@tests/deps.sh test
 
 unit: deps-build
-	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" CFLAGS="-O1 -g" build/asan/libmtaprobe.a $(UNIT:$(BUILD)/%=build/asan/%)
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" OPT="-O1 -g" build/asan/libmtaprobe.a $(UNIT:$(BUILD)/%=build/asan/%)
 
 check: deps-test
-	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" CFLAGS="-O1 -g" \
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" OPT="-O1 -g" \
 		$(BINS:$(BUILD)/%=build/asan/%) build/asan/smtpsim $(UNIT:$(BUILD)/%=build/asan/%)
 	@tests/run_tests.sh build/asan
 

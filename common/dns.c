@@ -68,14 +68,16 @@ static void drive(ares_channel ch, const int *busy, const struct deadline *dl)
 		ares_socket_t socks[ARES_GETSOCK_MAXNUM];
 		struct pollfd pfd[ARES_GETSOCK_MAXNUM];
 		struct timeval tv, *tvp;
-		int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+		/* unsigned: c-ares' own ARES_GETSOCK_WRITABLE shifts 1 into the
+		 * sign bit of an int for the last socket */
+		unsigned bits = (unsigned)ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
 		int n = 0, left = deadline_left_ms(dl), wait;
 
 		if (left == 0)
 			return;
 		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-			short ev = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-					   (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+			short ev = (short)((bits & (1u << i) ? POLLIN : 0) |
+					   (bits & (1u << (i + ARES_GETSOCK_MAXNUM)) ? POLLOUT : 0));
 			if (ev)
 				pfd[n++] = (struct pollfd){ .fd = socks[i], .events = ev };
 		}

@@ -30,7 +30,8 @@ void runner_check_cfg(const struct target *t, enum check_kind kind, struct check
 	cfg->timeout = t->timeout;
 	cfg->ehlo = t->ehlo;
 	cfg->dns_servers = t->dns_server;
-	cfg->tls = t->tls;	/* and port 465 is implicit TLS anyway (RFC 8314) */
+	cfg->tls = t->tls;	/* the loader sets it for port 465 unless tls: false */
+	cfg->no_tls = !t->tls;
 	cfg->sni = t->sni;
 	cfg->ca_file = t->ca_file;
 	cfg->ca_path = t->ca_path;

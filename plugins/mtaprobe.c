@@ -2,6 +2,7 @@
  * configuration, concurrently, into a Prometheus textfile, JSON or a table;
  * or, given a host, a quick report for a person at a terminal. */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +48,16 @@ struct args {
 	bool quiet;
 };
 
-static int bad(const char *fmt, const char *arg)
+static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int bad(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "mtaprobe: ");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\n%s", usage);
 	return 3;
 }

@@ -100,13 +100,13 @@ t_wait_port $L $NE_PORT
 curl -s "http://127.0.0.1:$NE_PORT/metrics" >"$T_TMP/scrape.txt"
 t_assert "runner: node_exporter scrapes the file without error" grep -q '^node_textfile_scrape_error 0$' "$T_TMP/scrape.txt"
 t_assert "runner: node_exporter exports our series" \
-	grep -q '^mtaprobe_check_state{address="127.0.0.1",check="banner",host="127.0.0.1",port="10525",site="lab",target="postfix"} 0$' "$T_TMP/scrape.txt"
+	grep -q '^mtaprobe_check_state{address="127.0.0.1",check="banner",host="127.0.0.1",port="10525",\(role="",\)\?site="lab",target="postfix"} 0$' "$T_TMP/scrape.txt"
 
 # JSON
 t_run "runner: -f json -o FILE" 0 8 "$MP" -c "$T_TMP/main.yaml" -f json -o "$T_TMP/out/run.json"
 t_assert "runner: JSON parses and has the documented shape" jq -e '
 	(.version | type == "string") and (.run.timestamp | type == "number") and
-	(.run.duration_seconds | type == "number") and (.results | length == 15) and
+	(.run.duration_seconds | type == "number") and (.results | length == 16) and
 	all(.results[]; (.target | type == "string") and (.check | IN("port","banner","starttls","cert","relay"))
 	    and (.state | IN("OK","WARNING","CRITICAL","UNKNOWN")) and (.exit_code | type == "number")
 	    and (.summary | type == "string") and (.timings | type == "object"))' "$T_TMP/out/run.json"

@@ -31,6 +31,8 @@ echo "# integration: relay"
 tests/integration_relay.sh "$B" 2>&1 | tee -a "$log"
 echo "# integration: DNS (-M, --fcrdns, --dane)"
 tests/integration_dns.sh "$B" 2>&1 | tee -a "$log"
+echo "# integration: the mtaprobe runner"
+tests/integration_runner.sh "$B" 2>&1 | tee -a "$log"
 
 pass=$(grep -c '^ok ' "$log")
 fail=$(grep -c '^not ok' "$log")
