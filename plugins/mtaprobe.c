@@ -196,7 +196,9 @@ int main(int argc, char **argv)
 	}
 	fmt = a.format ? (a.format[0] == 'p' ? OUT_PROMETHEUS : a.format[0] == 'j' ? OUT_JSON : OUT_TEXT)
 		       : cfg.format;
-	path = a.output ? a.output : cfg.output_path;
+	/* the config's path is for the config's format; -f something else
+	 * without -o is for the terminal */
+	path = a.output ? a.output : fmt == cfg.format ? cfg.output_path : NULL;
 	if (dns_global_init() < 0) {
 		fprintf(stderr, "mtaprobe: cannot initialise c-ares\n");
 		rc = 3;

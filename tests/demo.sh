@@ -58,3 +58,20 @@ echo "== a Postfix configured as an open relay on 127.0.0.1:$OPORT (everything t
 run "$B/check_mta_relay" -H 127.0.0.1 -p "$OPORT"
 printf '\n$ postqueue -p    # the relay check never sends DATA: nothing queued\n'
 postqueue -c "$ODIR" -p
+echo
+echo "== the batch runner over all of them =="
+cat >"$TMP/demo.yaml" <<YAML
+defaults: {timeout: 5, ca_file: $PKI/root.crt, labels: {env: demo}}
+output: {format: prometheus, path: $TMP/mtaprobe.prom}
+targets:
+  - {name: strict, host: 127.0.0.1, port: $PORT}
+  - {name: smtps, host: 127.0.0.1, port: $((PORT + 1)), tls: true, checks: [port, banner, cert]}
+  - {name: expired, host: 127.0.0.1, port: $((CPORT + 1)), checks: [starttls, cert]}
+  - {name: dual, host: 127.0.0.1, port: $((CPORT + 9)), checks: [cert]}
+  - {name: open-relay, host: 127.0.0.1, port: $OPORT, checks: [banner, relay]}
+YAML
+run "$B/mtaprobe" -q -c "$TMP/demo.yaml" -f text
+run "$B/mtaprobe" -q -c "$TMP/demo.yaml"
+printf '\n$ grep -E "check_state|relay_accepted|cert_not_after" mtaprobe.prom\n'
+grep -E '^mtaprobe_(check_state|relay_accepted|cert_not_after)' "$TMP/mtaprobe.prom"
+run "$B/mtaprobe" -q -p "$PORT" 127.0.0.1

@@ -116,6 +116,9 @@ t_assert "runner: JSON carries the certificate chain and relay counts" jq -e '
 
 # text, and the quick report for a person
 t_run "runner: -f text prints a table" 0 8 "$MP" -c "$T_TMP/main.yaml" -f text -o "$T_TMP/out/run.txt"
+t_run "runner: -f text without -o goes to the terminal, not the config's textfile" 0 8 "$MP" -q -c "$T_TMP/main.yaml" -f text
+t_assert "runner: ... the table is on stdout and the textfile is still Prometheus" \
+	bash -c 'grep -q "^TARGET " <<<"$1" && grep -q "^# HELP mtaprobe_check_state" "$2"' _ "$T_LAST_OUT" "$PROM"
 t_assert "runner: the table has a row per check with the deciding fact" \
 	grep -qE '^scripted-plain +starttls +127\.0\.0\.1 +127\.0\.0\.1 +CRITICAL +STARTTLS not advertised' "$T_TMP/out/run.txt"
 t_run "runner: quick report: mtaprobe -p PORT HOST" 0 8 "$MP" -q -p 10525 $L
