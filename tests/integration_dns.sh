@@ -9,10 +9,6 @@ B=${1:-build/asan}
 BANNER=$B/check_mta_banner STARTTLS=$B/check_mta_starttls CERT=$B/check_mta_cert
 PORT=$B/check_mta_port RELAY=$B/check_mta_relay
 SIM=$B/smtpsim
-T_TMP=$(mktemp -d)
-chmod 755 "$T_TMP"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=99}
 . tests/lib.sh
 DNSDIR=$T_TMP/dns
 cleanup() {

@@ -9,10 +9,6 @@ cd "$(dirname "$0")/.."
 B=${1:-build/asan}
 RELAY=$B/check_mta_relay
 SIM=$B/smtpsim
-T_TMP=$(mktemp -d)
-chmod 755 "$T_TMP"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=99}
 . tests/lib.sh
 T_N=${T_N_START:-0}
 PF_S="" PF_O="" EX_O="" EX_R=""

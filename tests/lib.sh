@@ -3,6 +3,15 @@
 
 T_N=0
 T_PIDS=()
+# A scratch directory the postfix user can reach, removed by each script's
+# cleanup; sanitizer findings make a binary exit 99, which the tests see.
+if [ -z "${T_TMP:-}" ]; then
+	T_TMP=$(mktemp -d)
+	chmod 755 "$T_TMP"
+	export T_TMP
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=99}
 
 t_report() {	# t_report NAME PROBLEMS OUTPUT
 	T_N=$((T_N + 1))
