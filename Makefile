@@ -109,6 +109,7 @@ fuzz:
 install: all
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(PLUGINS:%=$(BUILD)/%) $(DESTDIR)$(PLUGINDIR)/
+	install -m 755 $(BUILD)/mtaprobe $(DESTDIR)$(PREFIX)/bin/
 
 	install -m 644 $(BUILD)/mtaprobe-tls.so $(DESTDIR)$(LIBDIR)/
 
