@@ -58,6 +58,8 @@
 set -euo pipefail
 
 prog=tests/exim.sh
+# shellcheck source=tests/daemon.sh
+. "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
 START_TIMEOUT_MS=10000
 STOP_TIMEOUT_MS=5000
 PKG=exim4-daemon-light
@@ -74,14 +76,6 @@ usage() {
 die() { echo "$prog: $*" >&2; exit 1; }
 skip() { echo "SKIP: $prog: $*" >&2; exit 77; }
 
-now_ms() {
-    if [[ -n ${EPOCHREALTIME:-} ]]; then
-        local t=${EPOCHREALTIME/[.,]/}
-        echo $((t / 1000))
-    else
-        date +%s%3N
-    fi
-}
 
 cache_dir() {
     local c=${MTAPROBE_CACHE:-$repo/build/exim-pkg}
@@ -89,21 +83,7 @@ cache_dir() {
     echo "$c"
 }
 
-# TCP connect to 127.0.0.1:PORT succeeds (something listens)
-port_open() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
 
-# connect, read one line (2 s), say QUIT; true if the line is a 220 banner
-banner_ok() {
-    (
-        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-        line=
-        IFS= read -r -t 2 line <&3 || true
-        printf 'QUIT\r\n' >&3 || true
-        [[ $line == 220* ]]
-    ) 2>/dev/null
-}
 
 # PID exists and is not a zombie (whatever it runs).  Builtins only, like
 # the next two: they run in polling loops.

@@ -63,6 +63,8 @@
 set -euo pipefail
 
 prog=tests/postfix.sh
+# shellcheck source=tests/daemon.sh
+. "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
 START_TIMEOUT_MS=20000
 STOP_TIMEOUT_MS=5000
 
@@ -73,14 +75,6 @@ usage() {
 }
 die() { echo "$prog: $*" >&2; exit 1; }
 
-now_ms() {
-    if [[ -n ${EPOCHREALTIME:-} ]]; then
-        local t=${EPOCHREALTIME/[.,]/}
-        echo $((t / 1000))
-    else
-        date +%s%3N
-    fi
-}
 
 find_postfix() {
     POSTFIX=$(command -v postfix 2>/dev/null || true)
@@ -100,21 +94,7 @@ need_root() {
     fi
 }
 
-# TCP connect to 127.0.0.1:PORT succeeds (something listens)
-port_open() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
 
-# connect, read one line (2 s), say QUIT; true if the line is a 220 banner
-banner_ok() {
-    (
-        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-        line=
-        IFS= read -r -t 2 line <&3 || true
-        printf 'QUIT\r\n' >&3 || true
-        [[ $line == 220* ]]
-    ) 2>/dev/null
-}
 
 # connect, read the banner, EHLO, STARTTLS, hang up before the handshake.
 # 0: 220 banner and "220 Ready to start TLS"; 3: 220 banner, but STARTTLS is
