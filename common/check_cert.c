@@ -172,7 +172,7 @@ static void fetch_other(const struct check_cfg *cfg, struct conn *c, struct resu
 		return;
 	result_init(&scratch, r->check, r->host, r->port);
 	if (check_tls_session(cfg, &nc, &scratch, first == KEY_RSA ? TLS_WANT_ECDSA : TLS_WANT_RSA,
-			      &r->tls[1]) == 0 &&
+			      result_tls(r, 1)) == 0 &&
 	    r->tls[1].ncerts > 0 && r->tls[1].chain[0].key_type != first) {
 		r->ntls = 2;
 		*dane_ee2 = dane_judge(&nc, r, d, r->tls[1].chain[0].key_name);
@@ -194,7 +194,7 @@ static void cert_dialogue(const struct check_cfg *cfg, struct conn *c, struct re
 
 	if (cfg->dane)
 		dane_lookup(cfg, c, r, &d);
-	if (check_tls_session(cfg, c, r, TLS_WANT_ANY, &r->tls[0]) < 0)
+	if (check_tls_session(cfg, c, r, TLS_WANT_ANY, result_tls(r, 0)) < 0)
 		goto out;
 	r->ntls = 1;
 	if (r->tls[0].ncerts == 0) {

@@ -33,12 +33,12 @@ static int open_session(const struct check_cfg *cfg, struct conn *c, struct resu
 
 	smtp_reply_init(&rep);
 	if (check_implicit_tls(cfg)) {
-		if (check_handshake(cfg, c, s, TLS_WANT_ANY, &s->tls[0]) < 0 ||
+		if (check_handshake(cfg, c, s, TLS_WANT_ANY, result_tls(s, 0)) < 0 ||
 		    check_greeting(cfg, c, s, &rep) != 0)
 			goto out;
 		s->ntls = 1;
 	} else if (cfg->relay_starttls) {
-		if (check_tls_session(cfg, c, s, TLS_WANT_ANY, &s->tls[0]) < 0)
+		if (check_tls_session(cfg, c, s, TLS_WANT_ANY, result_tls(s, 0)) < 0)
 			goto out;
 		s->ntls = 1;
 	} else if (check_greeting(cfg, c, s, &rep) != 0) {

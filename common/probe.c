@@ -149,7 +149,7 @@ static void converse(const struct check_cfg *cfg, const struct check_def *def, s
 		return;
 	}
 	if (!def->own_tls && check_implicit_tls(cfg)) {
-		if (check_handshake(cfg, c, r, TLS_WANT_ANY, &r->tls[0]) < 0)
+		if (check_handshake(cfg, c, r, TLS_WANT_ANY, result_tls(r, 0)) < 0)
 			return;
 		r->ntls = 1;
 	}

@@ -51,11 +51,20 @@ void result_free(struct result *r)
 		return;
 	strbuf_free(&r->detail);
 	strbuf_free(&r->transcript);
+	free(r->tls);
+	r->tls = NULL;
 	for (size_t i = 0; i < r->nchildren; i++)
 		result_free(&r->children[i]);
 	free(r->children);
 	r->children = NULL;
 	r->nchildren = 0;
+}
+
+struct tls_facts *result_tls(struct result *r, int i)
+{
+	if (r->tls == NULL)
+		r->tls = calloc(2, sizeof(*r->tls));
+	return r->tls ? &r->tls[i] : NULL;
 }
 
 void result_raise(struct result *r, enum state s, const char *fmt, ...)

@@ -68,7 +68,8 @@ struct result {
 	unsigned long long size;
 	int starttls_offered;		/* -1 not asked, 0 no, 1 yes */
 	int ntls;			/* handshakes whose facts are below */
-	struct tls_facts tls[2];	/* [1]: the other key type of a dual-cert server */
+	struct tls_facts *tls;		/* [2], made by result_tls(); [1]: the other key
+					 * type of a dual-certificate server */
 
 	/* check_mta_relay */
 	int relay_tests, relay_accepted, relay_refused, relay_tempfail;
@@ -80,6 +81,10 @@ struct result {
 /* Zero r and prepare its buffers; check is a static string. */
 void result_init(struct result *r, const char *check, const char *host, int port);
 void result_free(struct result *r);
+
+/* &r->tls[i], allocating both slots on first use (most checks never do
+ * TLS, and the facts are 20 KB); NULL when out of memory. */
+struct tls_facts *result_tls(struct result *r, int i);
 
 /* Record a finding that sets the state to at least s (text printf-style). */
 void result_raise(struct result *r, enum state s, const char *fmt, ...)

@@ -121,6 +121,10 @@ int check_handshake(const struct check_cfg *cfg, struct conn *c, struct result *
 	struct addr lit;
 	int64_t t0;
 
+	if (f == NULL) {
+		result_raise(r, STATE_UNKNOWN, "out of memory");
+		return -1;
+	}
 	if (tls_lazy_get(c->tlsl) < 0) {
 		result_raise(r, STATE_UNKNOWN, "%s", c->tlsl->why);
 		return -1;

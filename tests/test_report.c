@@ -41,6 +41,7 @@ static void make_run(void)
 	items[1] = (struct run_item){ .target = &tgt[0], .kind = CK_CERT };
 	result_init(&items[1].r, "CERT", "mx1.example.org", 25);
 	items[1].r.ntls = 2;
+	result_tls(&items[1].r, 0);
 	snprintf(items[1].r.tls[0].version_name, 16, "TLSv1.3");
 	items[1].r.tls[0].ncerts = 2;
 	items[1].r.tls[0].chain[0].not_after = 1900000000;
