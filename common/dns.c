@@ -111,7 +111,9 @@ static const char *status_text(int status)
 	case ARES_ETIMEOUT:
 		return "DNS timeout";
 	case ARES_ECONNREFUSED:
-		return "could not contact the DNS servers";
+		/* c-ares 1.18 says this both for an unreachable server and for
+		 * one that answered REFUSED: we cannot tell them apart */
+		return "no DNS server gave an answer (unreachable, or REFUSED)";
 	default:
 		return ares_strerror(status);
 	}

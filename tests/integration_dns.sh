@@ -84,8 +84,12 @@ t_check "mx: an MX host that does not exist is CRITICAL for that host" 2 'missin
 	"$BANNER" -M nxhost.example.test -p $P "${D[@]}"
 t_check "mx: relay -M: an unresolvable MX host is UNKNOWN, not CRITICAL" 3 'missing\.example\.test' 5 \
 	"$RELAY" -M nxhost.example.test -p $P "${D[@]}"
-t_check "mx: no DNS server answering is CRITICAL, and says so" 2 'could not contact the DNS servers|timeout' 5 \
+t_check "mx: no DNS server answering is CRITICAL, and says so" 2 'no DNS server gave an answer|timeout' 5 \
 	"$BANNER" -M example.test -p $P --dns-server 127.0.0.1:5399
+t_check "mx: a resolver that refuses the query: said so (c-ares cannot tell refused from unreachable)" 2 'DNS: outside\.example: no DNS server gave an answer \(unreachable, or REFUSED\)' 5 \
+	"$BANNER" -M outside.example -p $P "${D[@]}"
+t_check "mx: a host name the resolver refuses, for -H" 2 'DNS: no DNS server gave an answer' 5 \
+	"$BANNER" -H mx.outside.example -p $P "${D[@]}"
 t_check "mx: 8 addresses each greeting after 1.5 s are checked at once (not 12 s)" 0 \
 	'BANNER OK - eight\.example\.test: 8 of 8 addresses OK' 3 "$BANNER" -M eight.example.test -p $P "${D[@]}"
 t_check "mx: -H with a name uses the same resolver (--dns-server)" 0 'BANNER OK - mx1\.example\.test\[127\.0\.0\.11\]:2625' 5 \
