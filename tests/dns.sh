@@ -91,13 +91,13 @@ descendants() {
         ppid=${s%% *}
         kids[$ppid]+=" $pid"
     done
-    local todo=("$1") p k
-    while [[ ${#todo[@]} -gt 0 ]]; do
-        p=${todo[0]}
-        todo=("${todo[@]:1}")
+    local queue=("$1") p k
+    while [[ ${#queue[@]} -gt 0 ]]; do
+        p=${queue[0]}
+        queue=("${queue[@]:1}")
         for k in ${kids[$p]-}; do
             echo "$k"
-            todo+=("$k")
+            queue+=("$k")
         done
     done
 }
