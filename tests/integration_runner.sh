@@ -137,6 +137,14 @@ t_assert "runner: the silent targets' banner checks are CRITICAL (timeout)" \
 t_assert "runner: the healthy targets' banner checks are OK" \
 	bash -c '[ "$(grep -c "^mtaprobe_check_state{target=\"ok[0-9]*\",check=\"banner\".*} 0$" "$1")" = 20 ]' _ "$T_TMP/out/bound.prom"
 
+# on a terminal (a pseudo-terminal from script(1)), progress on stderr
+if command -v script >/dev/null; then
+	script -qec "$MP -c $T_TMP/bound.yaml -o $T_TMP/out/tty.prom" /dev/null >"$T_TMP/tty.out" 2>&1
+	t_assert "runner: on a terminal it shows progress (targets done / total)" grep -q '30/30 targets' "$T_TMP/tty.out"
+	script -qec "$MP -q -p 27301 --checks port $L" /dev/null >"$T_TMP/tty2.out" 2>&1
+	t_assert "runner: on a terminal the state is coloured" grep -q $'\033\[32mOK' "$T_TMP/tty2.out"
+fi
+
 # SIGKILL mid-run: the file is the old one or the new one, never partial
 {
 	echo "defaults: {timeout: 3, checks: [banner]}"
