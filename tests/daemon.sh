@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/daemon.sh - helpers shared by the scripts that start test daemons
 # (tests/postfix.sh, tests/exim.sh); sourced, bash.
 
@@ -24,4 +25,18 @@ banner_ok() {
         printf 'QUIT\r\n' >&3 || true
         [[ $line == 220* ]]
     ) 2>/dev/null
+}
+
+# PIDs whose parent is $1
+children() {
+    local f st rest
+    for f in /proc/[0-9]*/stat; do
+        IFS= read -r st 2>/dev/null <"$f" || continue
+        rest=${st##*) }          # "S PPID ..."
+        rest=${rest#* }
+        if [[ ${rest%% *} == "$1" ]]; then
+            st=${f#/proc/}
+            echo "${st%/stat}"
+        fi
+    done
 }

@@ -111,20 +111,6 @@ alive() {
     return 1
 }
 
-# PIDs whose parent is $1
-children() {
-    local f st rest
-    for f in /proc/[0-9]*/stat; do
-        IFS= read -r st 2>/dev/null <"$f" || continue
-        rest=${st##*) }          # "S PPID ..."
-        rest=${rest#* }
-        if [[ ${rest%% *} == "$1" ]]; then
-            st=${f#/proc/}
-            echo "${st%/stat}"
-        fi
-    done
-}
-
 read_pid() {
     local f=$1/exim.pid pid
     if [[ -s $f ]]; then

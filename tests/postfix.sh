@@ -147,20 +147,6 @@ alive() {
     [[ $comm == master ]]
 }
 
-# PIDs whose parent is $1
-children() {
-    local f st rest
-    for f in /proc/[0-9]*/stat; do
-        st=$(cat "$f" 2>/dev/null) || continue
-        rest=${st##*) }          # "S PPID ..."
-        rest=${rest#* }
-        if [[ ${rest%% *} == "$1" ]]; then
-            st=${f#/proc/}
-            echo "${st%/stat}"
-        fi
-    done
-}
-
 read_pid() {
     local dir=$1 f pid
     for f in "$dir/master.pid" "$dir/queue/pid/master.pid"; do
