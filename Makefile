@@ -15,7 +15,7 @@ PKG_LIBS   := $(shell pkg-config --libs libcares 2>/dev/null || echo -lcares)
 SSL_LIBS   := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 OPT      ?= -O2 -g
 # Bounded buffers truncate on purpose (snprintf), so -Wformat-truncation is off.
-override CFLAGS += $(OPT) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation -fno-common $(PKG_CFLAGS) $(SAN)
+override CFLAGS += $(OPT) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation -fno-common -I. $(PKG_CFLAGS) $(SAN)
 # Only what a binary really uses ends up in its DT_NEEDED (each costs load time).
 LDFLAGS  += $(SAN) -Wl,--as-needed
 LDLIBS   += $(PKG_LIBS) -lyaml -lpthread
@@ -23,55 +23,73 @@ LDLIBS   += $(PKG_LIBS) -lyaml -lpthread
 PREFIX    ?= /usr
 PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
 
-LIB_SRC  := $(filter-out common/tls_openssl.c,$(wildcard common/*.c))
-LIB_OBJ  := $(LIB_SRC:common/%.c=$(BUILD)/obj/%.o)
+# Layers, lowest first; each archive uses only those before it (tests/layers.sh):
+#   lib/      the engine: deadline, net, conn, smtp, tls, dns, text, result
+#   checks/   one file per check, the SMTP session steps they share, probe_run
+#   cli/      the option table, getopt over it, the shared plugin main
+#   runner/   config (YAML keys from the option table), scheduling, reports
+#   plugins/  one small main() per plugin binary
+LAYERS   := lib checks cli runner
+lib_SRC    := $(filter-out lib/tls_openssl.c,$(wildcard lib/*.c))
+checks_SRC := $(wildcard checks/*.c)
+cli_SRC    := $(wildcard cli/*.c)
+runner_SRC := $(filter-out runner/mtaprobe.c,$(wildcard runner/*.c))
+HDRS     := $(wildcard lib/*.h checks/*.h cli/*.h runner/*.h)
+obj       = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+ARCHIVES := $(BUILD)/librunner.a $(BUILD)/libcli.a $(BUILD)/libchecks.a $(BUILD)/libengine.a
+PLUGIN_LIBS := $(BUILD)/libcli.a $(BUILD)/libchecks.a $(BUILD)/libengine.a
 PLUGINS  := check_mta_port check_mta_banner check_mta_starttls check_mta_cert check_mta_relay
 BINS     := $(PLUGINS:%=$(BUILD)/%) $(BUILD)/mtaprobe $(BUILD)/mtaprobe-tls.so
 LIBDIR   ?= $(PREFIX)/lib/mtaprobe
-# OpenSSL lives in a module the plugins load only for TLS (common/tls.h).
-TLS_OBJ  := $(BUILD)/obj/tls_openssl.o $(BUILD)/obj/net.o $(BUILD)/obj/deadline.o \
-	    $(BUILD)/obj/err.o $(BUILD)/obj/text.o
+# OpenSSL lives in a module the plugins load only for TLS (lib/tls.h).
+TLS_OBJ  := $(call obj,lib/tls_openssl.c lib/net.c lib/deadline.c lib/err.c lib/strbuf.c lib/sanitize.c)
 UNIT     := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
 
 .PHONY: all check unit demo bench fuzz install clean deps-build deps-test
 all: $(BINS) $(BUILD)/smtpsim
 
-$(BUILD)/obj/%.o: common/%.c $(wildcard common/*.h) | $(BUILD)/obj
+$(BUILD)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -DMTAPROBE_LIBDIR='"$(LIBDIR)"' -c -o $@ $<
 
-$(BUILD)/obj/tls_openssl.o: common/tls_openssl.c $(wildcard common/*.h) | $(BUILD)/obj
+$(BUILD)/obj/lib/tls_openssl.o: lib/tls_openssl.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(BUILD)/mtaprobe-tls.so: $(TLS_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $^ $(SSL_LIBS) $(filter -fsanitize=%,$(SAN))
 
-$(BUILD)/obj $(BUILD):
+$(BUILD):
 	mkdir -p $@
 
-$(BUILD)/libmtaprobe.a: $(LIB_OBJ)
+$(BUILD)/libengine.a: $(call obj,$(lib_SRC))
+$(BUILD)/libchecks.a: $(call obj,$(checks_SRC))
+$(BUILD)/libcli.a: $(call obj,$(cli_SRC))
+$(BUILD)/librunner.a: $(call obj,$(runner_SRC))
+$(ARCHIVES):
 	rm -f $@ && ar rcs $@ $^
 
 # The two plugins that always do TLS link OpenSSL at build time: cheaper
 # than loading the module (ld.so's dlopen costs 0.8 M instructions more).
 $(BUILD)/check_mta_starttls $(BUILD)/check_mta_cert: $(BUILD)/check_%: plugins/check_%.c \
-		$(BUILD)/libmtaprobe.a $(BUILD)/obj/tls_openssl.o
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tls_openssl.o $(BUILD)/libmtaprobe.a $(LDLIBS) $(SSL_LIBS)
+		$(PLUGIN_LIBS) $(BUILD)/obj/lib/tls_openssl.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(PLUGIN_LIBS) $(LDLIBS) $(SSL_LIBS)
 
 # The runner links OpenSSL too: it shares one SSL_CTX per trust configuration.
-$(BUILD)/mtaprobe: plugins/mtaprobe.c $(BUILD)/libmtaprobe.a $(BUILD)/obj/tls_openssl.o
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tls_openssl.o $(BUILD)/libmtaprobe.a $(LDLIBS) $(SSL_LIBS) -lyaml
+$(BUILD)/mtaprobe: runner/mtaprobe.c $(ARCHIVES) $(BUILD)/obj/lib/tls_openssl.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(SSL_LIBS) -lyaml
 
-$(BUILD)/check_%: plugins/check_%.c $(BUILD)/libmtaprobe.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmtaprobe.a $(LDLIBS)
+$(BUILD)/check_%: plugins/check_%.c $(PLUGIN_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PLUGIN_LIBS) $(LDLIBS)
 
 $(BUILD)/smtpsim: tests/smtpsim.c | $(BUILD)
 	$(CC) $(filter-out -D_GNU_SOURCE,$(CFLAGS)) $(LDFLAGS) -o $@ $< $(SSL_LIBS)
 
-$(BUILD)/test_tls: tests/test_tls.c $(BUILD)/libmtaprobe.a $(BUILD)/obj/tls_openssl.o
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tls_openssl.o $(BUILD)/libmtaprobe.a $(LDLIBS) $(SSL_LIBS) -lcmocka
+$(BUILD)/test_tls: tests/test_tls.c $(ARCHIVES) $(BUILD)/obj/lib/tls_openssl.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(SSL_LIBS) -lcmocka
 
-$(BUILD)/test_%: tests/test_%.c $(BUILD)/libmtaprobe.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmtaprobe.a $(LDLIBS) -lcmocka
+$(BUILD)/test_%: tests/test_%.c $(ARCHIVES)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LDLIBS) -lcmocka
 
 # The test build: same sources, with AddressSanitizer and UBSan.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -82,7 +100,7 @@ deps-test:
 	@tests/deps.sh test
 
 unit: deps-build
-	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" OPT="-O1 -g" build/asan/libmtaprobe.a $(UNIT:$(BUILD)/%=build/asan/%)
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" OPT="-O1 -g" $(UNIT:$(BUILD)/%=build/asan/%)
 
 check: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" OPT="-O1 -g" \
@@ -101,8 +119,8 @@ bench:
 fuzz:
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	mkdir -p build/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -o build/fuzz/fuzz_reply \
-		tests/fuzz_reply.c common/smtp.c common/text.c
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -I. -o build/fuzz/fuzz_reply \
+		tests/fuzz_reply.c lib/smtp.c lib/strbuf.c lib/sanitize.c
 	mkdir -p build/fuzz/corpus
 	build/fuzz/fuzz_reply -max_total_time=$${FUZZ_SECONDS:-60} -max_len=70000 build/fuzz/corpus tests/scenarios 2>&1 | tail -5
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/opts.h"
+#include "cli/options.h"
 
 enum { OPT_EXPECT = 1, OPT_REQUIRE_EXT, OPT_FCRDNS };
 

@@ -2,7 +2,7 @@
  * host name, key and signature strength, both of a dual RSA+ECDSA server. */
 #include <stdio.h>
 
-#include "../common/opts.h"
+#include "cli/options.h"
 
 enum { OPT_NO_VERIFY = 1, OPT_STARTTLS, OPT_DANE };
 

@@ -1,5 +1,5 @@
 /* check_mta_port - is the mail server's port accepting TCP connections? */
-#include "../common/opts.h"
+#include "cli/options.h"
 
 static const struct plugin_info info = {
 	.prog = "check_mta_port",

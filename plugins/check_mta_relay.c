@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/opts.h"
+#include "cli/options.h"
 
 enum { OPT_FROM = 1, OPT_TO, OPT_THOROUGH, OPT_DOMAIN, OPT_STARTTLS };
 

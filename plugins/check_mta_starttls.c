@@ -2,7 +2,7 @@
  * handshake time, EHLO again over TLS. */
 #include <stdio.h>
 
-#include "../common/opts.h"
+#include "cli/options.h"
 
 enum { OPT_STARTTLS = 1, OPT_MIN_TLS };
 

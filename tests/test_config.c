@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
-#include "../common/config.h"
+#include "runner/config.h"
 
 #define ALL_CHECKS ((1u << CK_COUNT) - 1)
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../common/dnsmsg.h"
+#include "lib/dnsmsg.h"
 
 /* A message under construction. */
 struct w {

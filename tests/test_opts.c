@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
-#include "../common/opts.h"
+#include "cli/options.h"
 
 static int handle(struct check_cfg *cfg, int key, const char *arg, char *why, size_t wl)
 {

@@ -9,12 +9,12 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../common/output.h"
+#include "lib/nagios.h"
 
 static char *render(const struct result *r, int v, struct strbuf *b)
 {
 	strbuf_init(b, 1 << 16);
-	output_nagios(r, v, b);
+	nagios_output(r, v, b);
 	return b->s;
 }
 
@@ -37,7 +37,7 @@ static void test_perf_item_grammar(void **state)
 		struct strbuf b;
 
 		strbuf_init(&b, 1024);
-		output_perf_item(&b, t[i].prefix, &t[i].p);
+		nagios_perf_item(&b, t[i].prefix, &t[i].p);
 		assert_string_equal(strbuf_str(&b), t[i].out);
 		strbuf_free(&b);
 	}

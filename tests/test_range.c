@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../common/range.h"
+#include "lib/range.h"
 
 struct probe { double value; bool alerts; };
 struct case_ {

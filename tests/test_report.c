@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../common/report.h"
+#include "runner/report.h"
 
 static struct target tgt[2];
 static struct run_item items[3];

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../common/smtp.h"
+#include "lib/smtp.h"
 
 struct pcase {
 	const char *name;

@@ -6,7 +6,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../common/text.h"
+#include "lib/strbuf.h"
+#include "lib/sanitize.h"
 
 static void test_sanitize_table(void **state)
 {

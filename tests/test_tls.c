@@ -14,8 +14,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "../common/check.h"
-#include "../common/tls.h"
+#include "checks/check.h"
+#include "lib/tls.h"
 
 extern const struct tls_ops mtaprobe_tls_ops;
 

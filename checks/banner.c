@@ -1,0 +1,139 @@
+/* check_banner.c - greeting, EHLO (HELO fallback), QUIT (SPEC §5
+ * check_mta_banner).  The client sends nothing before the whole greeting
+ * has arrived: early talkers are dropped by postscreen and greet_pause. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "checks/check.h"
+#include "lib/dns.h"
+
+#define PTR_MAX 8
+
+/* Forward-confirmed reverse DNS: the address's PTR names, each looked up
+ * forward; a name that resolves back to the address is confirmed.  The
+ * greeting's host name should be one of them. */
+static void fcrdns(const struct check_cfg *cfg, const struct conn *c, struct result *r)
+{
+	uint8_t *buf = malloc(65536);
+	struct dns_msg *m = malloc(sizeof(*m));
+	char rev[128], names[PTR_MAX][DNS_NAME_MAX], greet[256], confirmed[DNS_NAME_MAX] = "";
+	const char *gname = greet;
+	struct probe_err e;
+	int n = 0;
+
+	if (buf == NULL || m == NULL || dns_reverse_name(r->address, rev, sizeof(rev)) < 0)
+		goto out;
+	snprintf(greet, sizeof(greet), "%.*s", (int)strcspn(r->greeting, " "), r->greeting);
+	if (dns_query(rev, DNS_T_PTR, cfg->dns_servers, c->dl, buf, 65536, m, &e) < 0) {
+		result_raise(r, STATE_WARNING, "FCrDNS: PTR lookup for %s failed: %s", r->address, e.msg);
+		goto out;
+	}
+	for (int i = 0; i < m->nanswers && n < PTR_MAX; i++)
+		if (dns_rr_ptr(m, &m->answers[i], names[n], sizeof(names[0])) == 0)
+			n++;
+	if (n == 0) {
+		result_raise(r, STATE_WARNING, "FCrDNS: %s has no PTR record%s", r->address,
+			     m->rcode == DNS_RCODE_NXDOMAIN ? " (NXDOMAIN)" : "");
+		goto out;
+	}
+	for (int i = 0; i < n && !confirmed[0]; i++) {
+		struct addr_list *al = malloc(sizeof(*al));
+
+		if (al && dns_resolve(names[i], r->port, AF_UNSPEC, cfg->dns_servers, c->dl, al, &e) == 0)
+			for (size_t k = 0; k < al->n; k++)
+				if (strcmp(al->v[k].text, r->address) == 0)
+					snprintf(confirmed, sizeof(confirmed), "%s", names[i]);
+		strbuf_printf(&r->detail, "FCrDNS: %s PTR %s%s\n", r->address, names[i],
+			      confirmed[0] ? " (resolves back)" : " (does not resolve back)");
+		free(al);
+	}
+	if (!confirmed[0]) {
+		result_raise(r, STATE_WARNING, "FCrDNS: PTR %s does not resolve back to %s", names[0],
+			     r->address);
+		goto out;
+	}
+	if (strcasecmp(gname, confirmed) != 0)
+		result_raise(r, STATE_WARNING, "FCrDNS: greeting name '%s' differs from the PTR name %s",
+			     gname, confirmed);
+	else
+		result_raise(r, STATE_OK, "FCrDNS: %s is %s, as the greeting says", r->address, confirmed);
+out:
+	free(buf);
+	free(m);
+}
+
+static bool greeting_contains(const struct smtp_reply *g, const char *needle)
+{
+	size_t nlen = strlen(needle);
+
+	for (int i = 0; i < g->nlines; i++) {
+		size_t len;
+		const char *s = smtp_reply_line(g, i, &len);
+
+		if (nlen <= len && memmem(s, len, needle, nlen) != NULL)
+			return true;
+	}
+	return false;
+}
+
+static void require_extensions(const struct check_cfg *cfg, const struct smtp_caps *caps,
+			       struct result *r)
+{
+	char missing[256] = "";
+	const char *p = cfg->require_ext;
+
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+		char kw[64];
+
+		if (n > 0 && n < sizeof(kw)) {
+			memcpy(kw, p, n);
+			kw[n] = '\0';
+			if (!smtp_caps_has(caps, kw)) {
+				size_t m = strlen(missing);
+
+				snprintf(missing + m, sizeof(missing) - m, "%s%s", m ? "," : "", kw);
+			}
+		}
+		p += n + (p[n] == ',');
+	}
+	if (missing[0])
+		result_raise(r, STATE_WARNING, "extension %s not advertised", missing);
+}
+
+static void banner_dialogue(const struct check_cfg *cfg, struct conn *c, struct result *r)
+{
+	struct smtp_reply rep;
+	struct smtp_caps caps;
+
+	smtp_reply_init(&rep);
+	if (check_greeting(cfg, c, r, &rep) != 0)
+		goto out;
+	if (cfg->fcrdns)
+		fcrdns(cfg, c, r);
+	if (cfg->expect && !greeting_contains(&rep, cfg->expect))
+		result_raise(r, STATE_WARNING, "greeting does not contain '%s'", cfg->expect);
+	if (check_ehlo(cfg, c, r, &rep, &caps) < 0)
+		goto out;
+	if (caps.has_size) {
+		r->has_size = true;
+		r->size = caps.size;
+		result_perf(r, "size", (double)caps.size, "B", 0, NULL, NULL);
+	}
+	r->starttls_offered = smtp_caps_has(&caps, "STARTTLS");
+	if (cfg->require_ext)
+		require_extensions(cfg, &caps, r);
+	check_quit(c, &rep);
+out:
+	smtp_reply_free(&rep);
+}
+
+const struct check_def check_banner = {
+	.name = "BANNER",
+	.threshold_label = "banner",
+	.threshold_what = "greeting",
+	.dialogue = banner_dialogue,
+};

@@ -1,0 +1,466 @@
+/* probe.c - what every check shares; see check.h */
+#include "checks/check.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/dns.h"
+#include "lib/net.h"
+#include "lib/tls_lazy.h"
+
+void check_cfg_init(struct check_cfg *cfg, int default_port)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port = default_port;
+	cfg->family = AF_UNSPEC;
+	cfg->timeout = 10;
+	cfg->timeout_state = STATE_CRITICAL;
+}
+
+bool check_implicit_tls(const struct check_cfg *cfg)
+{
+	return cfg->tls || (cfg->port == 465 && !cfg->no_tls);
+}
+
+enum state check_err_state(const struct check_cfg *cfg, const struct probe_err *e)
+{
+	switch (e->kind) {
+	case ERR_NONE:
+		return STATE_OK;
+	case ERR_TIMEOUT:
+		return cfg->timeout_state;
+	case ERR_INTERNAL:
+		return STATE_UNKNOWN;
+	default:
+		return STATE_CRITICAL;
+	}
+}
+
+void check_fail(const struct check_cfg *cfg, struct result *r, const struct probe_err *e)
+{
+	if (&r->err != e)
+		r->err = *e;
+	result_raise(r, check_err_state(cfg, e), "%s: %s", e->stage, e->msg);
+}
+
+void check_ehlo_name(const struct check_cfg *cfg, const struct conn *c, char *out, size_t out_size)
+{
+	struct addr local = { .len = sizeof(local.ss) };
+	char host[256];
+
+	if (cfg->ehlo) {
+		snprintf(out, out_size, "%s", cfg->ehlo);
+		return;
+	}
+	if (gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		if (strchr(host, '.') && strncmp(host, "localhost", 9) != 0) {
+			snprintf(out, out_size, "%s", host);
+			return;
+		}
+	}
+	/* RFC 5321 §4.1.4: without a usable FQDN, an address literal. */
+	if (getsockname(c->fd, (struct sockaddr *)&local.ss, &local.len) == 0) {
+		addr_format(&local);
+		snprintf(out, out_size, local.ss.ss_family == AF_INET6 ? "[IPv6:%s]" : "[%s]", local.text);
+		return;
+	}
+	snprintf(out, out_size, "%s", host);
+}
+
+void check_quit(struct conn *c, struct smtp_reply *rep)
+{
+	struct deadline shortdl = *c->dl;
+	const struct deadline *saved = c->dl;
+	struct probe_err ignored;
+	int64_t cap = mono_now_us() + 1000000;
+
+	if (shortdl.at_us > cap)
+		shortdl.at_us = cap;
+	c->dl = &shortdl;
+	conn_command(c, "QUIT", rep, "QUIT", &ignored);
+	c->dl = saved;
+}
+
+/* PROXY protocol header (haproxy's proxy-protocol.txt, v1 text / v2 binary)
+ * describing this connection as it is. */
+static int send_proxy_header(const struct check_cfg *cfg, struct conn *c, struct probe_err *e)
+{
+	struct sockaddr_storage l, p;
+	socklen_t ll = sizeof(l), pl = sizeof(p);
+	unsigned char buf[128];
+	size_t n = 0;
+
+	if (getsockname(c->fd, (struct sockaddr *)&l, &ll) < 0 ||
+	    getpeername(c->fd, (struct sockaddr *)&p, &pl) < 0)
+		return err_set(e, ERR_IO, "PROXY", "cannot read socket addresses");
+	if (cfg->proxy_protocol == 1) {
+		struct addr la = { .ss = l }, pa = { .ss = p };
+		bool v6 = l.ss_family == AF_INET6;
+		int lport, pport;
+
+		addr_format(&la);
+		addr_format(&pa);
+		lport = ntohs(v6 ? ((struct sockaddr_in6 *)&l)->sin6_port : ((struct sockaddr_in *)&l)->sin_port);
+		pport = ntohs(v6 ? ((struct sockaddr_in6 *)&p)->sin6_port : ((struct sockaddr_in *)&p)->sin_port);
+		n = (size_t)snprintf((char *)buf, sizeof(buf), "PROXY %s %s %s %d %d\r\n",
+				     v6 ? "TCP6" : "TCP4", la.text, pa.text, lport, pport);
+	} else {
+		static const unsigned char sig[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
+						       0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A };
+		memcpy(buf, sig, 12);
+		buf[12] = 0x21;	/* version 2, PROXY command */
+		if (l.ss_family == AF_INET) {
+			struct sockaddr_in *ls = (struct sockaddr_in *)&l, *ps = (struct sockaddr_in *)&p;
+
+			buf[13] = 0x11;	/* TCP over IPv4 */
+			buf[14] = 0, buf[15] = 12;
+			memcpy(buf + 16, &ls->sin_addr, 4);
+			memcpy(buf + 20, &ps->sin_addr, 4);
+			memcpy(buf + 24, &ls->sin_port, 2);
+			memcpy(buf + 26, &ps->sin_port, 2);
+			n = 28;
+		} else {
+			struct sockaddr_in6 *ls = (struct sockaddr_in6 *)&l, *ps = (struct sockaddr_in6 *)&p;
+
+			buf[13] = 0x21;	/* TCP over IPv6 */
+			buf[14] = 0, buf[15] = 36;
+			memcpy(buf + 16, &ls->sin6_addr, 16);
+			memcpy(buf + 32, &ps->sin6_addr, 16);
+			memcpy(buf + 48, &ls->sin6_port, 2);
+			memcpy(buf + 50, &ps->sin6_port, 2);
+			n = 52;
+		}
+	}
+	return conn_write(c, buf, n, "PROXY", e);
+}
+
+/* Connected: PROXY header, implicit TLS, then the check's dialogue. */
+static void converse(const struct check_cfg *cfg, const struct check_def *def, struct conn *c,
+		     struct result *r)
+{
+	if (cfg->proxy_protocol && send_proxy_header(cfg, c, &r->err) < 0) {
+		check_fail(cfg, r, &r->err);
+		return;
+	}
+	if (!def->own_tls && check_implicit_tls(cfg)) {
+		if (check_handshake(cfg, c, r, TLS_WANT_ANY, result_tls(r, 0)) < 0)
+			return;
+		r->ntls = 1;
+	}
+	if (def->dialogue)
+		def->dialogue(cfg, c, r);
+}
+
+int check_reconnect(const struct check_cfg *cfg, const struct conn *old, struct conn *nc)
+{
+	struct probe_err e;
+	int64_t t0 = mono_now_us();
+	int fd = net_connect(old->peer, old->source, old->dl, 0, &e);
+
+	if (fd < 0)
+		return -1;
+	conn_init(nc, fd, old->dl, old->transcript);
+	nc->connect_start_us = t0;
+	nc->tlsl = old->tlsl;
+	nc->peer = old->peer;
+	nc->source = old->source;
+	if (cfg->proxy_protocol && send_proxy_header(cfg, nc, &e) < 0) {
+		conn_close(nc);
+		return -1;
+	}
+	return 0;
+}
+
+/* The server could not be reached (DNS, connect): the check's own state for
+ * that, or the failure's. */
+static void fail_unreachable(const struct check_cfg *cfg, const struct check_def *def,
+			     struct result *r)
+{
+	if (def->unreachable_unknown)
+		result_raise(r, STATE_UNKNOWN, "%s: %s", r->err.stage, r->err.msg);
+	else
+		check_fail(cfg, r, &r->err);
+}
+
+static void set_target(struct result *r, const struct addr *a)
+{
+	snprintf(r->address, sizeof(r->address), "%s", a->text);
+	addr_target(r->target, sizeof(r->target), r->host, a, r->port);
+}
+
+/* Connect to one address and converse; the whole check for that address. */
+static void probe_addr(const struct check_cfg *cfg, const struct check_def *def,
+		       const struct addr *a, const struct addr *src, const struct deadline *dl,
+		       int budget_ms, struct tls_lazy *tlsl, struct result *r, bool *connected)
+{
+	struct conn c;
+	int64_t t0 = mono_now_us();
+	int fd;
+
+	set_target(r, a);
+	*connected = false;
+	fd = net_connect(a, src, dl, budget_ms, &r->err);
+	if (fd < 0)
+		return;
+	*connected = true;
+	r->t.connect = us_to_s(mono_now_us() - t0);
+	conn_init(&c, fd, dl, cfg->verbose >= 3 ? &r->transcript : NULL);
+	c.connect_start_us = t0;
+	c.tlsl = tlsl;
+	c.peer = a;
+	c.source = src;
+	converse(cfg, def, &c, r);
+	conn_close(&c);
+}
+
+/* -w/-c on the timing the check names; CRITICAL first. */
+static void apply_thresholds(const struct check_cfg *cfg, const struct check_def *def,
+			     struct result *r)
+{
+	double v;
+
+	if (def->threshold_label == NULL)
+		return;
+	v = strcmp(def->threshold_label, "connect") == 0  ? r->t.connect
+	    : strcmp(def->threshold_label, "banner") == 0 ? r->t.banner
+							  : r->t.handshake;
+	if (v < 0)
+		return;
+	if (range_alerts(&cfg->crit, v))
+		result_raise(r, STATE_CRITICAL, "%s took %.3fs (critical %s)", def->threshold_what, v,
+			     cfg->crit.text);
+	else if (range_alerts(&cfg->warn, v))
+		result_raise(r, STATE_WARNING, "%s took %.3fs (warning %s)", def->threshold_what, v,
+			     cfg->warn.text);
+}
+
+static void finish(const struct check_cfg *cfg, const struct check_def *def, struct result *r,
+		   const struct deadline *dl)
+{
+	apply_thresholds(cfg, def, r);
+	r->t.total = deadline_elapsed(dl);
+	/* perfdata: the check's own facts were added by the dialogue; timings go
+	 * first so that every check's perfdata reads alike. */
+	struct perf own[RESULT_MAX_PERF];
+	int nown = r->nperf;
+
+	memcpy(own, r->perf, sizeof(own[0]) * (size_t)nown);
+	r->nperf = 0;
+	result_perf_timings(r, def->threshold_label, &cfg->warn, &cfg->crit);
+	for (int i = 0; i < nown && r->nperf < RESULT_MAX_PERF; i++)
+		r->perf[r->nperf++] = own[i];
+}
+
+#define FANOUT_MAX 64
+
+/* One address to check with -A or -M: its own copy of the configuration
+ * (with -M, host is the MX host name: SNI and certificate names use it). */
+struct job {
+	struct check_cfg cfg;
+	const struct check_def *def;
+	const struct addr *a, *src;
+	const struct probe_err *dns_err;	/* the MX host did not resolve */
+	const struct deadline *dl;
+	struct tls_lazy *tlsl;
+	struct result *r;
+};
+
+static void *job_run(void *arg)
+{
+	struct job *j = arg;
+	bool connected = false;
+
+	if (j->dns_err) {
+		j->r->err = *j->dns_err;
+		fail_unreachable(&j->cfg, j->def, j->r);
+	} else {
+		probe_addr(&j->cfg, j->def, j->a, j->src, j->dl, 0, j->tlsl, j->r, &connected);
+		if (!connected)
+			fail_unreachable(&j->cfg, j->def, j->r);
+	}
+	finish(&j->cfg, j->def, j->r, j->dl);
+	return NULL;
+}
+
+/* Every job at once, one thread and one child result each, all under the
+ * same deadline; the parent's state is the worst child's. */
+static void run_jobs(struct job *jobs, size_t n, struct result *r)
+{
+	pthread_t tid[FANOUT_MAX];
+	bool started[FANOUT_MAX] = { false };
+
+	for (size_t i = 0; i < n; i++)
+		if (n == 1 || pthread_create(&tid[i], NULL, job_run, &jobs[i]) != 0)
+			job_run(&jobs[i]);
+		else
+			started[i] = true;
+	for (size_t i = 0; i < n; i++) {
+		if (started[i])
+			pthread_join(tid[i], NULL);
+		r->state = state_worst(r->state, jobs[i].r->state);
+	}
+}
+
+static struct result *children(struct result *r, size_t n)
+{
+	r->children = calloc(n ? n : 1, sizeof(*r->children));
+	if (r->children == NULL)
+		result_raise(r, STATE_UNKNOWN, "out of memory");
+	else
+		r->nchildren = n;
+	return r->children;
+}
+
+/* -A: every address of the host. */
+static void probe_all(const struct check_cfg *cfg, const struct check_def *def,
+		      const struct addr_list *al, const struct addr *src,
+		      const struct deadline *dl, struct tls_lazy *tlsl, struct result *r)
+{
+	struct job jobs[ADDR_LIST_MAX];
+
+	if (children(r, al->n) == NULL)
+		return;
+	for (size_t i = 0; i < al->n; i++) {
+		result_init(&r->children[i], r->check, r->host, r->port);
+		r->children[i].t.dns = r->t.dns;
+		jobs[i] = (struct job){ *cfg, def, &al->v[i], src, NULL, dl, tlsl, &r->children[i] };
+	}
+	run_jobs(jobs, al->n, r);
+}
+
+/* -M: the MX set of the domain, every address of every MX host. */
+static void probe_mx(const struct check_cfg *cfg, const struct check_def *def,
+		     const struct addr *src, const struct deadline *dl, struct tls_lazy *tlsl,
+		     struct result *r)
+{
+	struct mx_set *mx = malloc(sizeof(*mx));
+	struct addr_list *al = calloc(MX_MAX, sizeof(*al));
+	struct probe_err errs[MX_MAX];
+	struct job *jobs = calloc(FANOUT_MAX, sizeof(*jobs));
+	const char *names[MX_MAX];
+	int64_t t0 = mono_now_us();
+	size_t n = 0;
+
+	if (mx == NULL || al == NULL || jobs == NULL) {
+		result_raise(r, STATE_UNKNOWN, "out of memory");
+		goto out;
+	}
+	if (dns_mx(cfg->mx_domain, cfg->dns_servers, dl, mx, &r->err) < 0) {
+		r->t.dns = us_to_s(mono_now_us() - t0);
+		fail_unreachable(cfg, def, r);
+		goto out;
+	}
+	if (mx->null_mx) {
+		r->t.dns = us_to_s(mono_now_us() - t0);
+		result_raise(r, STATE_CRITICAL, "Null MX (RFC 7505): %s accepts no mail", cfg->mx_domain);
+		goto out;
+	}
+	if (mx->implicit)
+		strbuf_printf(&r->detail, "no MX records: the domain's own addresses are used "
+					  "(RFC 5321 5.1)\n");
+	for (int i = 0; i < mx->n; i++)
+		names[i] = mx->host[i].name;
+	dns_resolve_many(names, (size_t)mx->n, cfg->port, src ? src->ss.ss_family : cfg->family,
+			 cfg->dns_servers, dl, al, errs);
+	r->t.dns = us_to_s(mono_now_us() - t0);
+	for (int i = 0; i < mx->n; i++) {
+		strbuf_printf(&r->detail, "MX %u %s:", mx->host[i].pref, mx->host[i].name);
+		for (size_t k = 0; k < al[i].n; k++)
+			strbuf_printf(&r->detail, " %s", al[i].v[k].text);
+		strbuf_printf(&r->detail, "%s\n", al[i].n ? "" : " no addresses");
+		for (size_t k = 0; k < (al[i].n ? al[i].n : 1) && n < FANOUT_MAX; k++, n++) {
+			jobs[n].cfg = *cfg;
+			jobs[n].cfg.host = mx->host[i].name;
+			jobs[n].def = def;
+			jobs[n].a = al[i].n ? &al[i].v[k] : NULL;
+			jobs[n].dns_err = al[i].n ? NULL : &errs[i];
+			jobs[n].src = src;
+			jobs[n].dl = dl;
+			jobs[n].tlsl = tlsl;
+		}
+	}
+	if (children(r, n) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		result_init(&r->children[i], r->check, jobs[i].cfg.host, r->port);
+		r->children[i].t.dns = r->t.dns;
+		jobs[i].r = &r->children[i];
+	}
+	run_jobs(jobs, n, r);
+out:
+	free(mx);
+	free(al);
+	free(jobs);
+}
+
+void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct result *r)
+{
+	struct deadline dl;
+	struct addr_list *al;
+	struct addr src, lit, *srcp = NULL;
+	struct tls_lazy tlsl;
+	int64_t t0;
+
+	deadline_init(&dl, cfg->timeout);
+	tls_lazy_init(&tlsl, cfg->ca_file, cfg->ca_path, cfg->tls_ctx);
+	result_init(r, def->name, cfg->mx_domain ? cfg->mx_domain : cfg->host, cfg->port);
+	al = malloc(sizeof(*al));
+	if (al == NULL) {
+		result_raise(r, STATE_UNKNOWN, "out of memory");
+		return;
+	}
+	if (cfg->source) {
+		if (addr_from_literal(cfg->source, 0, &src) < 0) {
+			result_raise(r, STATE_UNKNOWN, "--source %s is not an IP address", cfg->source);
+			goto out;
+		}
+		srcp = &src;
+	}
+	if (cfg->mx_domain) {
+		probe_mx(cfg, def, srcp, &dl, &tlsl, r);
+		r->t.total = deadline_elapsed(&dl);
+		goto out;
+	}
+	t0 = mono_now_us();
+	if (dns_resolve(cfg->host, cfg->port, srcp ? srcp->ss.ss_family : cfg->family,
+			cfg->dns_servers, &dl, al, &r->err) < 0) {
+		r->t.dns = us_to_s(mono_now_us() - t0);
+		fail_unreachable(cfg, def, r);
+		finish(cfg, def, r, &dl);
+		goto out;
+	}
+	if (addr_from_literal(cfg->host, cfg->port, &lit) < 0)
+		r->t.dns = us_to_s(mono_now_us() - t0);
+
+	if (cfg->all_addresses) {
+		probe_all(cfg, def, al, srcp, &dl, &tlsl, r);
+		r->t.total = deadline_elapsed(&dl);
+		goto out;
+	}
+	/* Try every address in order until one connects.  Each attempt but the
+	 * last gets an equal share of the time left, so a filtered first
+	 * address cannot starve the others. */
+	for (size_t i = 0; i < al->n; i++) {
+		bool connected;
+		int budget = (int)((size_t)deadline_left_ms(&dl) / (al->n - i));
+
+		probe_addr(cfg, def, &al->v[i], srcp, &dl, i + 1 < al->n ? budget : 0, &tlsl, r,
+			   &connected);
+		if (connected)
+			break;
+		if (i + 1 < al->n)
+			strbuf_printf(&r->detail, "%s: %s\n", r->target, r->err.msg);
+		else
+			fail_unreachable(cfg, def, r);
+	}
+	finish(cfg, def, r, &dl);
+out:
+	tls_lazy_free(&tlsl);
+	free(al);
+}

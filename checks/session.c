@@ -1,0 +1,197 @@
+/* session.c - the SMTP steps the checks share: greeting, EHLO/HELO,
+ * STARTTLS and the TLS handshake (see check.h). */
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checks/check.h"
+#include "lib/net.h"
+#include "lib/tls_lazy.h"
+#include "lib/sanitize.h"
+
+/* "220 <first line>" into out, sanitised. */
+static void first_line(const struct smtp_reply *rep, char *out, size_t out_size)
+{
+	size_t len;
+	const char *s = smtp_reply_line(rep, 0, &len);
+	char clean[256];
+
+	snprintf(out, out_size, "%d %s", rep->code, s ? sanitize(clean, sizeof(clean), s, len, 160) : "");
+}
+
+int check_greeting(const struct check_cfg *cfg, struct conn *c, struct result *r,
+		   struct smtp_reply *rep)
+{
+	size_t len;
+	const char *s;
+
+	if (conn_read_reply(c, rep, "greeting", &r->err) < 0) {
+		check_fail(cfg, r, &r->err);
+		return -1;
+	}
+	r->t.banner = us_to_s(mono_now_us() - c->connect_start_us);
+	r->greeting_code = rep->code;
+	s = smtp_reply_line(rep, 0, &len);
+	sanitize(r->greeting, sizeof(r->greeting), s ? s : "", s ? len : 0, 200);
+	snprintf(r->facts, sizeof(r->facts), "%d %s (%.3fs)", rep->code, r->greeting, r->t.banner);
+	for (int i = 0; i < rep->nlines; i++) {
+		char clean[512];
+
+		s = smtp_reply_line(rep, i, &len);
+		strbuf_printf(&r->detail, "greeting: %d%c%s\n", rep->code,
+			      i + 1 < rep->nlines ? '-' : ' ', sanitize(clean, sizeof(clean), s, len, 400));
+	}
+	if (rep->code == 220)
+		return 0;
+	/* RFC 5321 §3.1: after 554 the client should QUIT; after 421 the
+	 * server closes.  Either way the greeting decides. */
+	result_raise(r, STATE_CRITICAL, "greeting refused with %d", rep->code);
+	if (rep->code != 421)
+		check_quit(c, rep);
+	return 1;
+}
+
+int check_ehlo(const struct check_cfg *cfg, struct conn *c, struct result *r,
+	       struct smtp_reply *rep, struct smtp_caps *caps)
+{
+	char name[300], cmd[320], ehlo_reply[300], helo_reply[300];
+	int64_t t0 = mono_now_us();
+
+	memset(caps, 0, sizeof(*caps));
+	check_ehlo_name(cfg, c, name, sizeof(name));
+	snprintf(cmd, sizeof(cmd), "EHLO %s", name);
+	if (conn_command(c, cmd, rep, "EHLO", &r->err) < 0) {
+		check_fail(cfg, r, &r->err);
+		return -1;
+	}
+	r->t.ehlo = us_to_s(mono_now_us() - t0);
+	if (rep->code == 250) {
+		smtp_caps_parse(rep, caps);
+		for (int i = 0; i < caps->nkw; i++)
+			strbuf_printf(&r->detail, "extension: %s\n", caps->kw[i]);
+		return 1;
+	}
+	first_line(rep, ehlo_reply, sizeof(ehlo_reply));
+	if (rep->code / 100 != 5) {
+		result_raise(r, STATE_WARNING, "EHLO %s refused: %s", name, ehlo_reply);
+		return 0;
+	}
+	/* RFC 5321 §4.1.4: a client may fall back to HELO. */
+	snprintf(cmd, sizeof(cmd), "HELO %s", name);
+	if (conn_command(c, cmd, rep, "HELO", &r->err) < 0) {
+		check_fail(cfg, r, &r->err);
+		return -1;
+	}
+	r->t.ehlo = us_to_s(mono_now_us() - t0);
+	if (rep->code == 250) {
+		strbuf_printf(&r->detail, "EHLO refused (%s), HELO accepted: no extensions\n", ehlo_reply);
+		return 0;
+	}
+	first_line(rep, helo_reply, sizeof(helo_reply));
+	result_raise(r, STATE_WARNING, "EHLO and HELO %s refused: %s / %s", name, ehlo_reply, helo_reply);
+	return 0;
+}
+
+/* SNI: --sni, else the host name without a trailing dot; none for an IP
+ * literal (RFC 6066 §3 forbids literal addresses in server_name). */
+static void sni_name(const struct check_cfg *cfg, char *out, size_t n)
+{
+	struct addr lit;
+	size_t len;
+
+	if (cfg->sni) {
+		snprintf(out, n, "%s", cfg->sni);
+		return;
+	}
+	out[0] = '\0';
+	if (cfg->host == NULL || addr_from_literal(cfg->host, 0, &lit) == 0)
+		return;
+	snprintf(out, n, "%s", cfg->host);
+	len = strlen(out);
+	if (len > 1 && out[len - 1] == '.')
+		out[len - 1] = '\0';
+}
+
+int check_handshake(const struct check_cfg *cfg, struct conn *c, struct result *r,
+		    enum tls_want want, struct tls_facts *f)
+{
+	char sni[300], verify[300];
+	struct tls_session *s;
+	struct addr lit;
+	int64_t t0;
+
+	if (f == NULL) {
+		result_raise(r, STATE_UNKNOWN, "out of memory");
+		return -1;
+	}
+	if (tls_lazy_get(c->tlsl) < 0) {
+		result_raise(r, STATE_UNKNOWN, "%s", c->tlsl->why);
+		return -1;
+	}
+	sni_name(cfg, sni, sizeof(sni));
+	/* Verify against the name the user checks, or the IP literal itself. */
+	if (addr_from_literal(cfg->host, 0, &lit) == 0)
+		snprintf(verify, sizeof(verify), "%s", lit.text);
+	else
+		snprintf(verify, sizeof(verify), "%s", sni[0] ? sni : cfg->host);
+	t0 = mono_now_us();
+	s = c->tlsl->ops->handshake(c->tlsl->ctx, c->fd, sni[0] ? sni : NULL, verify, want, c->dl,
+				    &r->err);
+	r->t.handshake = us_to_s(mono_now_us() - t0);
+	if (s == NULL) {
+		check_fail(cfg, r, &r->err);
+		return -1;
+	}
+	conn_use_tls(c, c->tlsl->ops, s);
+	c->tlsl->ops->facts(s, f);
+	return 0;
+}
+
+int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result *r,
+		      enum tls_want want, struct tls_facts *f)
+{
+	struct smtp_reply rep;
+	struct smtp_caps caps;
+	int rc = -1;
+	int64_t t0;
+
+	if (check_implicit_tls(cfg))
+		return check_handshake(cfg, c, r, want, f);
+	smtp_reply_init(&rep);
+	if (check_greeting(cfg, c, r, &rep) != 0 || check_ehlo(cfg, c, r, &rep, &caps) < 0)
+		goto out;
+	r->starttls_offered = smtp_caps_has(&caps, "STARTTLS");
+	if (!r->starttls_offered) {
+		result_raise(r, STATE_CRITICAL, "STARTTLS not advertised");
+		check_quit(c, &rep);
+		goto out;
+	}
+	t0 = mono_now_us();
+	if (conn_command(c, "STARTTLS", &rep, "STARTTLS", &r->err) < 0) {
+		check_fail(cfg, r, &r->err);
+		goto out;
+	}
+	r->t.starttls = us_to_s(mono_now_us() - t0);
+	if (rep.code != 220) {
+		char line[300];
+
+		first_line(&rep, line, sizeof(line));
+		result_raise(r, STATE_CRITICAL, "STARTTLS refused: %s", line);
+		check_quit(c, &rep);
+		goto out;
+	}
+	/* RFC 3207 §4.2 / CVE-2011-0411: bytes after the 220 were sent before
+	 * TLS and must not be taken as coming over it. */
+	if (conn_pending(c) > 0) {
+		result_raise(r, STATE_CRITICAL,
+			     "server sent %zu bytes after its 220 to STARTTLS, before TLS "
+			     "(response injection)", conn_pending(c));
+		goto out;
+	}
+	rc = check_handshake(cfg, c, r, want, f);
+out:
+	smtp_reply_free(&rep);
+	return rc;
+}

@@ -1,0 +1,59 @@
+/* check_starttls.c - STARTTLS offered and working (SPEC §5
+ * check_mta_starttls): EHLO, STARTTLS, handshake with SNI, EHLO again over
+ * TLS.  On implicit TLS (465, -s) the handshake comes first, then greeting
+ * and EHLO over TLS. */
+#include <stdio.h>
+
+#include "checks/check.h"
+
+/* -v: what was negotiated and with whom. */
+void check_tls_detail(struct result *r, const struct tls_facts *f)
+{
+	strbuf_printf(&r->detail, "tls: %s %s%s%s\n", f->version_name, f->cipher,
+		      f->group[0] ? " group " : "", f->group);
+	for (int i = 0; i < f->ncerts; i++)
+		strbuf_printf(&r->detail, "certificate %d: subject %s; issuer %s; %s-%d; %s\n", i,
+			      f->chain[i].subject, f->chain[i].issuer, f->chain[i].key_name,
+			      f->chain[i].key_bits, f->chain[i].sig_alg);
+	strbuf_printf(&r->detail, "verification: %s\n", f->verify_code ? f->verify_reason : "ok");
+}
+
+static void starttls_dialogue(const struct check_cfg *cfg, struct conn *c, struct result *r)
+{
+	const struct tls_facts *f = result_tls(r, 0);
+	struct smtp_reply rep;
+	struct smtp_caps caps;
+	bool implicit = check_implicit_tls(cfg);
+
+	smtp_reply_init(&rep);
+	if (check_tls_session(cfg, c, r, TLS_WANT_ANY, result_tls(r, 0)) < 0)
+		goto out;
+	r->ntls = 1;
+	check_tls_detail(r, f);
+	if (implicit && check_greeting(cfg, c, r, &rep) != 0)
+		goto out;
+	/* RFC 3207 §4.2: forget what was said before TLS, ask again. */
+	switch (check_ehlo(cfg, c, r, &rep, &caps)) {
+	case -1:
+		goto out;
+	case 0:
+		result_raise(r, STATE_CRITICAL, "EHLO over TLS was not accepted");
+		break;
+	}
+	if (cfg->min_tls && f->version < cfg->min_tls)
+		result_raise(r, STATE_WARNING, "%s is below the minimum %s", f->version_name,
+			     tls_version_name(cfg->min_tls));
+	snprintf(r->facts, sizeof(r->facts), "%s%s %s (handshake %.3fs)",
+		 implicit ? "implicit TLS: " : "STARTTLS: ", f->version_name, f->cipher, r->t.handshake);
+	check_quit(c, &rep);
+out:
+	smtp_reply_free(&rep);
+}
+
+const struct check_def check_starttls = {
+	.name = "STARTTLS",
+	.threshold_label = "handshake",
+	.threshold_what = "TLS handshake",
+	.own_tls = true,
+	.dialogue = starttls_dialogue,
+};

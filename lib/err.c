@@ -1,0 +1,36 @@
+/* err.c - see err.h */
+#include "lib/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int err_set(struct probe_err *e, enum err_kind kind, const char *stage,
+	    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return -1;
+	e->kind = kind;
+	snprintf(e->stage, sizeof(e->stage), "%s", stage ? stage : "");
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *err_kind_name(enum err_kind kind)
+{
+	static const char *const names[] = {
+		[ERR_NONE] = "none",	   [ERR_INTERNAL] = "internal",
+		[ERR_RESOLVE] = "resolve", [ERR_CONNECT] = "connect",
+		[ERR_TIMEOUT] = "timeout", [ERR_CLOSED] = "closed",
+		[ERR_IO] = "io",	   [ERR_PROTOCOL] = "protocol",
+		[ERR_REJECTED] = "rejected",
+	};
+
+	if ((unsigned)kind < sizeof(names) / sizeof(names[0]))
+		return names[kind];
+	return "unknown";
+}

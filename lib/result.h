@@ -1,0 +1,102 @@
+/* result.h - what a check found: state, summary, facts, timings, perfdata.
+ *
+ * A result may hold children (one per address with -A / -M); the parent's
+ * state is the worst child's.  The runner reads the same struct to write
+ * metrics, so facts are plain values, never strings to re-parse. */
+#ifndef MTAPROBE_RESULT_H
+#define MTAPROBE_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/err.h"
+#include "lib/range.h"
+#include "lib/strbuf.h"
+#include "lib/tls.h"
+
+enum state { STATE_OK = 0, STATE_WARNING = 1, STATE_CRITICAL = 2, STATE_UNKNOWN = 3 };
+
+/* "OK", "WARNING", "CRITICAL", "UNKNOWN" */
+const char *state_name(enum state s);
+/* Worse of two states for aggregation: CRITICAL > WARNING > UNKNOWN > OK. */
+enum state state_worst(enum state a, enum state b);
+
+#define RESULT_MAX_PROBLEMS 8
+#define RESULT_MAX_PERF 16
+
+struct problem {
+	enum state state;
+	char text[640];
+};
+
+struct perf {
+	char label[32];
+	double value;
+	const char *uom;	/* "s", "B", "" */
+	int decimals;
+	char warn[32], crit[32];
+	bool has_min;
+	double min;
+};
+
+/* Phase timings in seconds; negative = phase not reached. */
+struct timings {
+	double dns, connect, banner, ehlo, starttls, handshake, total;
+};
+
+struct result {
+	const char *check;		/* "PORT", "BANNER", ... */
+	enum state state;
+	char host[256];			/* as given */
+	char address[48];		/* address used, "" if none */
+	int port;
+	char target[320];		/* "host[addr]:port" */
+	char facts[512];		/* sanitised fact line, e.g. "220 mx ESMTP" */
+	struct problem problems[RESULT_MAX_PROBLEMS];
+	int nproblems;
+	struct timings t;
+	struct perf perf[RESULT_MAX_PERF];
+	int nperf;
+	struct strbuf detail;		/* -v lines, '\n'-separated */
+	struct strbuf transcript;	/* -vvv SMTP transcript */
+	struct probe_err err;		/* the failure, if any */
+
+	/* facts for the runner */
+	int greeting_code;		/* 0 if no greeting read */
+	char greeting[512];		/* sanitised first line of the greeting */
+	bool has_size;
+	unsigned long long size;
+	int starttls_offered;		/* -1 not asked, 0 no, 1 yes */
+	int ntls;			/* handshakes whose facts are below */
+	struct tls_facts *tls;		/* [2], made by result_tls(); [1]: the other key
+					 * type of a dual-certificate server */
+
+	/* check_mta_relay */
+	int relay_tests, relay_accepted, relay_refused, relay_tempfail;
+
+	struct result *children;	/* with -A: one per address */
+	size_t nchildren;
+};
+
+/* Zero r and prepare its buffers; check is a static string. */
+void result_init(struct result *r, const char *check, const char *host, int port);
+void result_free(struct result *r);
+
+/* &r->tls[i], allocating both slots on first use (most checks never do
+ * TLS, and the facts are 20 KB); NULL when out of memory. */
+struct tls_facts *result_tls(struct result *r, int i);
+
+/* Record a finding that sets the state to at least s (text printf-style). */
+void result_raise(struct result *r, enum state s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Append a perfdata item (label copied).  warn/crit may be NULL. */
+void result_perf(struct result *r, const char *label, double value, const char *uom,
+		 int decimals, const struct range *warn, const struct range *crit);
+
+/* Perfdata for every phase timing reached (dns, connect, banner, ehlo, time),
+ * thresholds attached to the label named by thresholded (or NULL). */
+void result_perf_timings(struct result *r, const char *thresholded,
+			 const struct range *warn, const struct range *crit);
+
+#endif

@@ -1,0 +1,441 @@
+/* tls_openssl.c - the OpenSSL side of tls.h, built into mtaprobe-tls.so (and
+ * linked into the runner).  Only this file includes OpenSSL. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "lib/net.h"
+#include "lib/strbuf.h"
+#include "lib/tls.h"
+#include "lib/sanitize.h"
+
+struct tls_ctx {
+	SSL_CTX *ctx;
+};
+
+struct tls_session {
+	SSL *ssl;
+	int fd;
+};
+
+/* The newest OpenSSL error as a sanitised sentence fragment. */
+static void ssl_reason(char *out, size_t n)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	char code[256];
+
+	/* TLS reasons are always there; other libraries' strings are not
+	 * loaded (1 M instructions per check): their code is still precise */
+	if (r == NULL && e) {
+		ERR_error_string_n(e, code, sizeof(code));
+		r = code;
+	}
+	if (r == NULL)
+		r = "unknown error";
+	sanitize(out, n, r, strlen(r), n - 1);
+	ERR_clear_error();
+}
+
+static struct tls_ctx *ctx_new(const char *ca_file, const char *ca_path, char *why, size_t wl)
+{
+	struct tls_ctx *t;
+	SSL_CTX *c;
+
+	/* The system openssl.cnf is not read: its MinProtocol/SECLEVEL would
+	 * stop us from seeing (and judging) what old servers offer.  No
+	 * OPENSSL_cleanup at exit either: 1.4 M instructions to free memory
+	 * the process is about to give back anyway.  No legacy cipher name
+	 * table (TLS fetches ciphers from the provider; 2.3 M) and no error
+	 * strings of the crypto library (1 M; TLS's own are kept). */
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT |
+				 OPENSSL_INIT_NO_ADD_ALL_CIPHERS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
+	c = SSL_CTX_new(TLS_client_method());
+	if (c == NULL) {
+		snprintf(why, wl, "cannot create a TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_security_level(c, 0);
+	SSL_CTX_set_min_proto_version(c, TLS1_VERSION);
+	SSL_CTX_set_options(c, SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_IGNORE_UNEXPECTED_EOF |
+				       SSL_OP_NO_TICKET);
+	/* Verification runs and is judged afterwards (SSL_get_verify_result):
+	 * a failed chain must not hide the facts we came for. */
+	SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
+	if (ca_file && SSL_CTX_load_verify_file(c, ca_file) != 1) {
+		snprintf(why, wl, "cannot load CA file %s", ca_file);
+		goto fail;
+	}
+	if (ca_path && SSL_CTX_load_verify_dir(c, ca_path) != 1) {
+		snprintf(why, wl, "cannot use CA directory %s", ca_path);
+		goto fail;
+	}
+	/* Default: the hashed system directory, read per issuer on demand,
+	 * instead of parsing the whole bundle (tens of ms per process). */
+	if (!ca_file && !ca_path)
+		SSL_CTX_load_verify_dir(c, X509_get_default_cert_dir());
+	ERR_clear_error();
+	t = malloc(sizeof(*t));
+	if (t == NULL) {
+		snprintf(why, wl, "out of memory");
+		goto fail;
+	}
+	t->ctx = c;
+	return t;
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(c);
+	return NULL;
+}
+
+static void ctx_free(struct tls_ctx *t)
+{
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->ctx);
+	free(t);
+}
+
+/* Wait as SSL_get_error() asks.  0 go on, -1 with e. */
+static int wait_ssl(struct tls_session *s, int rc, const struct deadline *dl, const char *stage,
+		    const char *during, struct probe_err *e)
+{
+	int err = SSL_get_error(s->ssl, rc), w;
+	char why[160];
+
+	switch (err) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		w = net_wait(s->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, dl);
+		if (w > 0)
+			return 0;
+		if (w == 0)
+			return err_set(e, ERR_TIMEOUT, stage, "timeout after %.1fs %s",
+				       deadline_elapsed(dl), during);
+		return err_set(e, ERR_IO, stage, "poll: %s", strerror(errno));
+	case SSL_ERROR_ZERO_RETURN:
+		return err_set(e, ERR_CLOSED, stage, "connection closed by the server %s", during);
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		if (errno == 0 || errno == EPIPE || errno == ECONNRESET)
+			return err_set(e, ERR_CLOSED, stage, "connection closed by the server %s",
+				       during);
+		return err_set(e, ERR_IO, stage, "%s %s", strerror(errno), during);
+	default:
+		ssl_reason(why, sizeof(why));
+		return err_set(e, ERR_PROTOCOL, stage, "TLS error %s: %s", during, why);
+	}
+}
+
+static bool is_ip_literal(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static struct tls_session *handshake(struct tls_ctx *t, int fd, const char *sni,
+				     const char *verify_name, enum tls_want want,
+				     const struct deadline *dl, struct probe_err *e)
+{
+	struct tls_session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL || (s->ssl = SSL_new(t->ctx)) == NULL) {
+		free(s);
+		err_set(e, ERR_INTERNAL, "handshake", "cannot create a TLS session");
+		return NULL;
+	}
+	s->fd = fd;
+	SSL_set_fd(s->ssl, fd);
+	if (sni)
+		SSL_set_tlsext_host_name(s->ssl, sni);
+	if (verify_name) {
+		if (is_ip_literal(verify_name))
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), verify_name);
+		else
+			SSL_set1_host(s->ssl, verify_name);
+	}
+	/* Restricting what we can verify makes a dual-certificate server
+	 * present the other certificate: signature algorithms decide in TLS
+	 * 1.3, the cipher's authentication in TLS 1.2 and below. */
+	if (want == TLS_WANT_RSA) {
+		SSL_set1_sigalgs_list(s->ssl, "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:"
+					      "rsa_pss_rsae_sha512:RSA+SHA256:RSA+SHA384:"
+					      "RSA+SHA512:RSA+SHA1");
+		SSL_set_cipher_list(s->ssl, "aRSA:@SECLEVEL=0");
+	} else if (want == TLS_WANT_ECDSA) {
+		SSL_set1_sigalgs_list(s->ssl, "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ECDSA+SHA1");
+		SSL_set_cipher_list(s->ssl, "aECDSA:@SECLEVEL=0");
+	}
+	ERR_clear_error();
+	for (;;) {
+		int rc = SSL_connect(s->ssl);
+
+		if (rc == 1)
+			return s;
+		if (wait_ssl(s, rc, dl, "handshake", "during the TLS handshake", e) < 0)
+			break;
+	}
+	SSL_free(s->ssl);
+	free(s);
+	return NULL;
+}
+
+static ssize_t tls_read(struct tls_session *s, void *buf, size_t len, const struct deadline *dl,
+			const char *stage, struct probe_err *e)
+{
+	for (;;) {
+		int rc = SSL_read(s->ssl, buf, len > (1u << 30) ? 1 << 30 : (int)len);
+
+		if (rc > 0)
+			return rc;
+		if (SSL_get_error(s->ssl, rc) == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		if (wait_ssl(s, rc, dl, stage, "waiting for the server's reply", e) < 0)
+			return e->kind == ERR_CLOSED ? 0 : -1;
+	}
+}
+
+static int tls_write(struct tls_session *s, const void *buf, size_t len, const struct deadline *dl,
+		     const char *stage, struct probe_err *e)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		int rc = SSL_write(s->ssl, p, len > (1u << 30) ? 1 << 30 : (int)len);
+
+		if (rc > 0) {
+			p += rc;
+			len -= (size_t)rc;
+			continue;
+		}
+		if (wait_ssl(s, rc, dl, stage, "sending", e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int64_t asn1_epoch(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+static void name_text(const X509_NAME *n, char *out, size_t size)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long len;
+
+	out[0] = '\0';
+	if (b == NULL)
+		return;
+	X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	len = BIO_get_mem_data(b, &data);
+	sanitize(out, size, data, len > 0 ? (size_t)len : 0, size - 1);
+	BIO_free(b);
+}
+
+static void sans_text(X509 *x, char *out, size_t size)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && o + 8 < size; i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		char clean[300], ip[64] = "";
+
+		if (g->type == GEN_DNS) {
+			const ASN1_IA5STRING *s = g->d.dNSName;
+
+			sanitize(clean, sizeof(clean), (const char *)ASN1_STRING_get0_data(s),
+				 (size_t)ASN1_STRING_length(s), 253);
+			o += (size_t)snprintf(out + o, size - o, "%sDNS:%s", o ? ", " : "", clean);
+		} else if (g->type == GEN_IPADD) {
+			const ASN1_OCTET_STRING *s = g->d.iPAddress;
+			int l = ASN1_STRING_length(s);
+
+			if (l == 4 || l == 16)
+				inet_ntop(l == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), ip,
+					  sizeof(ip));
+			o += (size_t)snprintf(out + o, size - o, "%sIP:%s", o ? ", " : "", ip);
+		}
+	}
+	if (o >= size)
+		out[size - 1] = '\0';
+	GENERAL_NAMES_free(gens);
+}
+
+static void cert_facts(X509 *x, struct cert_facts *f)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	int mdnid = NID_undef, pknid = NID_undef;
+	unsigned int len;
+
+	memset(f, 0, sizeof(*f));
+	f->not_before = asn1_epoch(X509_get0_notBefore(x));
+	f->not_after = asn1_epoch(X509_get0_notAfter(x));
+	if (pk) {
+		switch (EVP_PKEY_get_base_id(pk)) {
+		case EVP_PKEY_RSA:
+		case EVP_PKEY_RSA_PSS:
+			f->key_type = KEY_RSA;
+			break;
+		case EVP_PKEY_EC:
+			f->key_type = KEY_EC;
+			break;
+		case EVP_PKEY_ED25519:
+			f->key_type = KEY_ED25519;
+			break;
+		case EVP_PKEY_ED448:
+			f->key_type = KEY_ED448;
+			break;
+		case EVP_PKEY_DSA:
+			f->key_type = KEY_DSA;
+			break;
+		}
+		f->key_bits = EVP_PKEY_get_bits(pk);
+	}
+	snprintf(f->key_name, sizeof(f->key_name), "%s",
+		 (const char *[]){ "unknown", "RSA", "EC", "ED25519", "ED448", "DSA" }[f->key_type]);
+	snprintf(f->sig_alg, sizeof(f->sig_alg), "%s", OBJ_nid2ln(X509_get_signature_nid(x)));
+	if (OBJ_find_sigid_algs(X509_get_signature_nid(x), &mdnid, &pknid))
+		f->sig_weak = mdnid == NID_md5 || mdnid == NID_sha1 || mdnid == NID_md4 ||
+			      mdnid == NID_md2;
+	f->self_signed = X509_self_signed(x, 0) == 1;
+	name_text(X509_get_subject_name(x), f->subject, sizeof(f->subject));
+	name_text(X509_get_issuer_name(x), f->issuer, sizeof(f->issuer));
+	sans_text(x, f->sans, sizeof(f->sans));
+	len = sizeof(f->cert_sha256);
+	X509_digest(x, EVP_sha256(), f->cert_sha256, &len);
+	len = sizeof(f->spki_sha256);
+	X509_pubkey_digest(x, EVP_sha256(), f->spki_sha256, &len);
+	ERR_clear_error();
+}
+
+static void facts(struct tls_session *s, struct tls_facts *f)
+{
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(s->ssl);
+	const char *group;
+	int gid;
+
+	memset(f, 0, sizeof(*f));
+	f->version = SSL_version(s->ssl);
+	snprintf(f->version_name, sizeof(f->version_name), "%s", SSL_get_version(s->ssl));
+	snprintf(f->cipher, sizeof(f->cipher), "%s", SSL_CIPHER_get_name(SSL_get_current_cipher(s->ssl)));
+	gid = (int)SSL_get_negotiated_group(s->ssl);
+	group = gid ? SSL_group_to_name(s->ssl, gid) : NULL;
+	snprintf(f->group, sizeof(f->group), "%s", group ? group : "");
+	f->verify_code = SSL_get_verify_result(s->ssl);
+	snprintf(f->verify_reason, sizeof(f->verify_reason), "%s",
+		 X509_verify_cert_error_string(f->verify_code));
+	for (int i = 0; chain && i < sk_X509_num(chain) && i < TLS_CHAIN_MAX; i++)
+		cert_facts(sk_X509_value(chain, i), &f->chain[f->ncerts++]);
+	if (f->ncerts == 0) {
+		X509 *leaf = SSL_get0_peer_certificate(s->ssl);
+
+		if (leaf)
+			cert_facts(leaf, &f->chain[f->ncerts++]);
+	}
+}
+
+/* The DER of x (selector 0) or of its public key (selector 1), digested as
+ * mtype asks (0: as is), into out; returns the length or -1. */
+static int tlsa_data(X509 *x, int selector, int mtype, unsigned char *out, size_t cap)
+{
+	unsigned char *der = NULL;
+	unsigned int dlen = 0;
+	int len = selector == 0 ? i2d_X509(x, &der) : i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	int rc = -1;
+
+	if (len <= 0)
+		return -1;
+	if (mtype == 0 && (size_t)len <= cap) {
+		memcpy(out, der, (size_t)len);
+		rc = len;
+	} else if ((mtype == 1 || mtype == 2) &&
+		   EVP_Digest(der, (size_t)len, out, &dlen, mtype == 1 ? EVP_sha256() : EVP_sha512(),
+			      NULL) == 1) {
+		rc = (int)dlen;
+	}
+	OPENSSL_free(der);
+	return rc;
+}
+
+static int tlsa_match(struct tls_session *s, const struct tlsa *t, int n, int *depth)
+{
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(s->ssl);
+	unsigned char buf[TLSA_DATA_MAX + 64];
+
+	for (int i = 0; i < n; i++) {
+		if ((t[i].usage != 2 && t[i].usage != 3) || t[i].selector > 1 || t[i].mtype > 2)
+			continue;
+		for (int d = 0; chain && d < sk_X509_num(chain); d++) {
+			int len;
+
+			if ((t[i].usage == 3) != (d == 0))
+				continue;
+			len = tlsa_data(sk_X509_value(chain, d), t[i].selector, t[i].mtype, buf,
+					sizeof(buf));
+			if (len > 0 && (size_t)len == t[i].len && memcmp(buf, t[i].data, t[i].len) == 0) {
+				*depth = d;
+				ERR_clear_error();
+				return i;
+			}
+		}
+	}
+	ERR_clear_error();
+	return -1;
+}
+
+static int der_facts(const unsigned char *der, size_t len, struct cert_facts *f)
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+
+	if (x == NULL) {
+		ERR_clear_error();
+		return -1;
+	}
+	cert_facts(x, f);
+	X509_free(x);
+	return 0;
+}
+
+static void tls_close(struct tls_session *s)
+{
+	if (s == NULL)
+		return;
+	SSL_shutdown(s->ssl);	/* one close_notify; the socket is non-blocking */
+	ERR_clear_error();
+	SSL_free(s->ssl);
+	free(s);
+}
+
+__attribute__((visibility("default"))) const struct tls_ops mtaprobe_tls_ops = {
+	.abi = TLS_OPS_ABI,
+	.ctx_new = ctx_new,
+	.ctx_free = ctx_free,
+	.handshake = handshake,
+	.read = tls_read,
+	.write = tls_write,
+	.facts = facts,
+	.tlsa_match = tlsa_match,
+	.der_facts = der_facts,
+	.close = tls_close,
+};

@@ -1,0 +1,1184 @@
+/* config.c - see config.h.
+ *
+ * Two passes over the text, both with libyaml.  The first pulls events only
+ * to bound the input's shape: libyaml's scanner is quadratic in nesting
+ * depth (200000 '[' took four minutes) and its composer in the number of
+ * anchors, so a hostile 1 MiB file could stall the runner before we saw a
+ * single key.  The second builds libyaml's node tree, which keeps every
+ * node's position; we walk it against fixed key tables, so each error can
+ * name file:line:column and the keys that would have been accepted. */
+#include "runner/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <yaml.h>
+
+#include "lib/dns.h"
+#include "lib/tls.h"
+
+#define CONFIG_MAX_BYTES   (1024 * 1024)
+#define CONFIG_MAX_TARGETS 10000
+/* Our schema nests four deep (targets, a target, labels); the margin only
+ * lets us report a misplaced key instead of a depth error. */
+#define CONFIG_MAX_DEPTH   16
+#define CONFIG_MAX_ANCHORS 100
+#define CONFIG_MAX_ALIASES 1000
+#define MAX_KEYS           32
+
+struct loader {
+	const char *name;		/* the file, for messages */
+	const unsigned char *input;	/* for reader errors, which carry an offset only */
+	size_t len;
+	yaml_document_t *doc;
+	char *err;
+	size_t err_size;
+};
+
+/* ---- messages ---------------------------------------------------------- */
+
+static int fail_at(struct loader *ld, size_t line, size_t column, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail_at(struct loader *ld, size_t line, size_t column, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(ld->err, ld->err_size, "%s:%zu:%zu: %s", ld->name, line + 1, column + 1, msg);
+	return -1;
+}
+
+#define fail(ld, node, ...)                                                                        \
+	fail_at((ld), (node)->start_mark.line, (node)->start_mark.column, __VA_ARGS__)
+
+/* A value quoted back to the user: capped, control bytes shown as '?', so a
+ * stray binary blob cannot garble the terminal or the log. */
+static const char *shown(const yaml_node_t *n, char *buf, size_t size)
+{
+	const unsigned char *s = n->data.scalar.value;
+	size_t len = n->data.scalar.length, cut = len, i;
+
+	if (cut > 40) {
+		cut = 40;
+		while (cut > 0 && (s[cut] & 0xc0) == 0x80)	/* not inside a UTF-8 sequence */
+			cut--;
+	}
+	for (i = 0; i < cut && i + 4 < size; i++)
+		buf[i] = (s[i] < 0x20 || s[i] == 0x7f) ? '?' : (char)s[i];
+	buf[i] = '\0';
+	if (cut < len)
+		snprintf(buf + i, size - i, "...");
+	return buf;
+}
+
+/* "a mapping", "a list", "'text'", "nothing" - what the user wrote instead. */
+static const char *describe(const yaml_node_t *n, char *buf, size_t size)
+{
+	char tmp[64];
+
+	if (n->type == YAML_MAPPING_NODE)
+		return "a mapping";
+	if (n->type == YAML_SEQUENCE_NODE)
+		return "a list";
+	snprintf(buf, size, "'%s'", shown(n, tmp, sizeof(tmp)));
+	return buf;
+}
+
+static void join_names(const char *const *names, size_t n, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < size; i++) {
+		snprintf(buf + used, size - used, "%s%s", i ? ", " : "", names[i]);
+		used += strlen(buf + used);
+	}
+}
+
+/* ---- scalars ----------------------------------------------------------- */
+
+static const char *sval(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/* YAML 1.1's null: an empty plain scalar, ~ or null.  Quoted, it is text. */
+static bool is_null(const yaml_node_t *n)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+		if (strcmp(sval(n), nulls[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A scalar C can read as a string: "\0" in a quoted scalar would make
+ * "25\0junk" read as 25. */
+static bool is_text(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE && strlen(sval(n)) == n->data.scalar.length;
+}
+
+/* The value must be a scalar; "expect" completes "'KEY' must be ...". */
+static int need_scalar(struct loader *ld, const yaml_node_t *n, const char *key, const char *expect)
+{
+	char b[64];
+
+	if (is_text(n))
+		return 0;
+	if (n->type == YAML_SCALAR_NODE)
+		return fail(ld, n, "'%s' must be %s, not text with a NUL byte", key, expect);
+	return fail(ld, n, "'%s' must be %s, not %s", key, expect, describe(n, b, sizeof(b)));
+}
+
+static int need_mapping(struct loader *ld, const yaml_node_t *n, const char *key,
+			const char *const *names, size_t nnames)
+{
+	char list[512], b[64];
+
+	if (n->type == YAML_MAPPING_NODE)
+		return 0;
+	join_names(names, nnames, list, sizeof(list));
+	return fail(ld, n, "'%s' must be a mapping of %s, not %s", key, list,
+		    describe(n, b, sizeof(b)));
+}
+
+static int set_string(struct loader *ld, const yaml_node_t *n, const char *s, size_t len,
+		      char **slot)
+{
+	char *copy = strndup(s, len);
+
+	if (copy == NULL)
+		return fail(ld, n, "out of memory");
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+/* What a string value may hold.  Every string ends up in an SMTP command,
+ * a TLS option, a file name or a Prometheus label, so control bytes are
+ * refused everywhere; the rest follows what the plugins accept on argv. */
+struct str_rule {
+	const char *expect;	/* completes "'KEY' must be ..." */
+	size_t max;
+	const char *reject;	/* bytes refused besides control bytes */
+	bool ascii;
+	bool need_at;
+};
+
+static const struct str_rule R_TEXT = { "a non-empty string", 1024, "", false, false };
+static const struct str_rule R_NAME = { "a target name", 255, "", false, false };
+static const struct str_rule R_HOST = { "a host name", 253, " ", false, false };
+static const struct str_rule R_DOMAIN = { "a domain name", 253, " /:@[]", false, false };
+static const struct str_rule R_EHLO = { "an EHLO name", 255, " ", false, false };
+static const struct str_rule R_PATH = { "a file or directory name", 4095, "", false, false };
+static const struct str_rule R_MAIL = { "a mail address (user@domain)", 254, " <>", true, true };
+static const struct str_rule R_SERVERS = { "a list of IP[:PORT]", 1024, " ", true, false };
+static const struct str_rule R_LABEL = { "a label value", 1024, "", false, false };
+
+/* Why s breaks rule r, or NULL when it does not. */
+static const char *str_problem(const struct str_rule *r, const char *s, size_t len, char *buf,
+			       size_t size)
+{
+	if (len == 0)
+		return "it is empty";
+	if (len > r->max) {
+		snprintf(buf, size, "it is longer than %zu bytes", r->max);
+		return buf;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return "control characters are not allowed";
+		if (r->ascii && c > 0x7f)
+			return "only ASCII is allowed";
+		if (strchr(r->reject, c) != NULL) {
+			snprintf(buf, size, "'%c' is not allowed", c);
+			return buf;
+		}
+	}
+	if (r->need_at && memchr(s, '@', len) == NULL)
+		return "it has no '@'";
+	return NULL;
+}
+
+static int check_string(struct loader *ld, const yaml_node_t *n, const char *key,
+			const struct str_rule *r)
+{
+	char why[64], b[64];
+	const char *problem;
+
+	if (need_scalar(ld, n, key, r->expect) < 0)
+		return -1;
+	problem = str_problem(r, sval(n), n->data.scalar.length, why, sizeof(why));
+	if (problem != NULL)
+		return fail(ld, n, "'%s' must be %s, not '%s' (%s)", key, r->expect,
+			    shown(n, b, sizeof(b)), problem);
+	return 0;
+}
+
+static int get_string(struct loader *ld, const yaml_node_t *n, const char *key,
+		      const struct str_rule *r, char **slot)
+{
+	if (check_string(ld, n, key, r) < 0)
+		return -1;
+	return set_string(ld, n, sval(n), n->data.scalar.length, slot);
+}
+
+/* Decimal digits only: no sign, no 0x/0o, no _ separators, and no leading
+ * zero, which YAML 1.1 reads as octal ("025" would be port 21 elsewhere). */
+static int parse_uint(const char *s, long max, long *out)
+{
+	size_t n = strspn(s, "0123456789");
+
+	if (n == 0 || s[n] != '\0' || n > 9 || (s[0] == '0' && n > 1))
+		return -1;
+	*out = strtol(s, NULL, 10);
+	return *out <= max ? 0 : -1;
+}
+
+static int get_int(struct loader *ld, const yaml_node_t *n, const char *key, long min, long max,
+		   int *slot)
+{
+	char expect[64], b[64];
+	long v;
+
+	snprintf(expect, sizeof(expect), "an integer %ld-%ld", min, max);
+	if (need_scalar(ld, n, key, expect) < 0)
+		return -1;
+	if (parse_uint(sval(n), max, &v) < 0 || v < min)
+		return fail(ld, n, "'%s' must be %s, not '%s'", key, expect,
+			    shown(n, b, sizeof(b)));
+	*slot = (int)v;
+	return 0;
+}
+
+/* "10", "2.5", ".5": what a person writes for seconds.  strtod alone would
+ * also take inf, nan, hex and exponents. */
+static int parse_decimal(const char *s, double *out)
+{
+	size_t whole = strspn(s, "0123456789"), frac = 0;
+
+	if (s[whole] == '.')
+		frac = strspn(s + whole + 1, "0123456789");
+	if (whole + frac == 0 || whole > 9 || frac > 9 ||
+	    s[whole + (s[whole] == '.') + frac] != '\0')
+		return -1;
+	*out = strtod(s, NULL);
+	return 0;
+}
+
+static int get_seconds(struct loader *ld, const yaml_node_t *n, const char *key, double *slot)
+{
+	static const char expect[] = "a number of seconds, more than 0 and at most 3600";
+	char b[64];
+	double v;
+
+	if (need_scalar(ld, n, key, expect) < 0)
+		return -1;
+	if (parse_decimal(sval(n), &v) < 0 || v <= 0 || v > 3600)
+		return fail(ld, n, "'%s' must be %s, not '%s'", key, expect,
+			    shown(n, b, sizeof(b)));
+	*slot = v;
+	return 0;
+}
+
+static int get_bool(struct loader *ld, const yaml_node_t *n, const char *key, bool *slot)
+{
+	static const char expect[] = "true or false (or yes, no)";
+	char b[64];
+
+	if (need_scalar(ld, n, key, expect) < 0)
+		return -1;
+	if (strcasecmp(sval(n), "true") == 0 || strcasecmp(sval(n), "yes") == 0)
+		*slot = true;
+	else if (strcasecmp(sval(n), "false") == 0 || strcasecmp(sval(n), "no") == 0)
+		*slot = false;
+	else
+		return fail(ld, n, "'%s' must be %s, not '%s'", key, expect,
+			    shown(n, b, sizeof(b)));
+	return 0;
+}
+
+/* ---- mappings ---------------------------------------------------------- */
+
+typedef int (*pair_fn)(struct loader *ld, size_t idx, const yaml_node_t *key,
+		       const yaml_node_t *val, void *ctx);
+
+struct keyset {
+	const char *where;	/* "in target", "at the top level", for messages */
+	const char *const *names;
+	size_t n;
+};
+
+static size_t key_index(const struct keyset *ks, const yaml_node_t *key)
+{
+	for (size_t i = 0; i < ks->n && is_text(key); i++)
+		if (strcmp(sval(key), ks->names[i]) == 0)
+			return i;
+	return ks->n;
+}
+
+/* Call fn for each pair of mapping m.  Keys must be plain strings from ks,
+ * each at most once; values must not be null.  seen[i] (ks->n entries, may
+ * be NULL) gets the key node of names[i], for checks across keys. */
+static int walk_mapping(struct loader *ld, const yaml_node_t *m, const struct keyset *ks,
+			const yaml_node_t **seen, pair_fn fn, void *ctx)
+{
+	const yaml_node_t *first[MAX_KEYS] = { NULL };
+	char list[512], b[64];
+
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
+		yaml_node_t *val = yaml_document_get_node(ld->doc, p->value);
+		size_t i;
+
+		if (key->type != YAML_SCALAR_NODE)
+			return fail(ld, key, "keys must be plain words, not %s",
+				    describe(key, b, sizeof(b)));
+		i = key_index(ks, key);
+		if (i == ks->n) {
+			join_names(ks->names, ks->n, list, sizeof(list));
+			return fail(ld, key, "unknown key '%s' %s (expected one of: %s)",
+				    shown(key, b, sizeof(b)), ks->where, list);
+		}
+		if (first[i] != NULL)
+			return fail(ld, key, "duplicate key '%s' %s (first at line %zu)",
+				    ks->names[i], ks->where, first[i]->start_mark.line + 1);
+		first[i] = key;
+		if (is_null(val))
+			return fail(ld, key, "'%s' %s needs a value", ks->names[i], ks->where);
+		if (fn(ld, i, key, val, ctx) < 0)
+			return -1;
+	}
+	if (seen != NULL)
+		memcpy(seen, first, ks->n * sizeof(first[0]));
+	return 0;
+}
+
+/* ---- per-target keys --------------------------------------------------- */
+
+enum tkey {
+	K_NAME, K_HOST, K_MX, K_PORT, K_TLS, K_SNI, K_EHLO, K_TIMEOUT, K_CHECKS, K_CERT_DAYS,
+	K_TIME, K_MIN_TLS, K_CA_FILE, K_CA_PATH, K_NO_VERIFY, K_DANE, K_FCRDNS, K_EXPECT,
+	K_REQUIRE_EXT, K_RELAY, K_DNS_SERVER, K_IPV4, K_IPV6, K_LABELS, K_COUNT
+};
+
+_Static_assert(K_COUNT <= MAX_KEYS, "walk_mapping tracks at most MAX_KEYS keys");
+
+static const char *const target_keys[K_COUNT] = {
+	"name", "host", "mx", "port", "tls", "sni", "ehlo", "timeout", "checks", "cert_days",
+	"time", "min_tls", "ca_file", "ca_path", "no_verify", "dane", "fcrdns", "expect",
+	"require_ext", "relay", "dns_server", "ipv4", "ipv6", "labels",
+};
+
+/* One target being built: defaults applied first, then its own mapping. */
+struct tctx {
+	struct target *t;
+	bool tls_given;			/* port 465 implies tls unless tls: stood somewhere */
+	const yaml_node_t *name_node;	/* the target's own name:, for duplicate messages */
+	bool v4_here, v6_here;		/* ipv4/ipv6: true in the mapping being applied */
+};
+
+static const char *const check_names[CK_COUNT] = { "port", "banner", "starttls", "cert", "relay" };
+
+int check_kind_parse(const char *s)
+{
+	for (int i = 0; i < CK_COUNT; i++)
+		if (strcmp(s, check_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *check_kind_name(enum check_kind k)
+{
+	return (unsigned)k < CK_COUNT ? check_names[k] : "unknown";
+}
+
+static int get_checks(struct loader *ld, const yaml_node_t *n, unsigned *slot)
+{
+	char list[128], b[64];
+	unsigned bits = 0;
+
+	join_names(check_names, CK_COUNT, list, sizeof(list));
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(ld, n, "'checks' must be a list of checks (%s), not %s", list,
+			    describe(n, b, sizeof(b)));
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+		int k = is_text(item) ? check_kind_parse(sval(item)) : -1;
+
+		if (k < 0)
+			return fail(ld, item, "unknown check %s in 'checks' (expected one of: %s)",
+				    describe(item, b, sizeof(b)), list);
+		if (bits & (1u << k))
+			return fail(ld, item, "check '%s' is listed twice in 'checks'",
+				    check_names[k]);
+		bits |= 1u << k;
+	}
+	if (bits == 0)
+		return fail(ld, n, "'checks' must list at least one check (%s)", list);
+	*slot = bits;
+	return 0;
+}
+
+/* cert_days and time: {warning: X, critical: Y}. */
+struct thr_ctx {
+	const char *key;
+	bool days;	/* a bare number N means "N:", as check_mta_cert's -w/-c */
+	struct range *warn, *crit;
+};
+
+static int thr_pair(struct loader *ld, size_t idx, const yaml_node_t *key, const yaml_node_t *val,
+		    void *ctx)
+{
+	struct thr_ctx *c = ctx;
+	char name[32], text[40], why[128];
+	const char *s;
+
+	snprintf(name, sizeof(name), "%s.%s", c->key, sval(key));
+	if (need_scalar(ld, val, name, "a number or a range (N, N:, ~:N, N:M, @N:M)") < 0)
+		return -1;
+	s = sval(val);
+	if (c->days && parse_decimal(s, &(double){ 0 }) == 0 && strlen(s) + 2 <= sizeof(text)) {
+		snprintf(text, sizeof(text), "%s:", s);
+		s = text;
+	}
+	if (range_parse(s, idx == 0 ? c->warn : c->crit, why, (int)sizeof(why)) < 0)
+		return fail(ld, val, "'%s': %s", name, why);
+	return 0;
+}
+
+static int get_thresholds(struct loader *ld, const yaml_node_t *n, const char *key, bool days,
+			  struct range *warn, struct range *crit)
+{
+	static const char *const names[] = { "warning", "critical" };
+	char where[48];
+	struct keyset ks = { where, names, 2 };
+	struct thr_ctx c = { key, days, warn, crit };
+
+	snprintf(where, sizeof(where), "in '%s'", key);
+	if (need_mapping(ld, n, key, names, 2) < 0)
+		return -1;
+	return walk_mapping(ld, n, &ks, NULL, thr_pair, &c);
+}
+
+static int get_min_tls(struct loader *ld, const yaml_node_t *n, int *slot)
+{
+	static const char expect[] = "a TLS version (1.0, 1.1, 1.2, 1.3 or TLSv1.x)";
+	char b[64];
+	int v;
+
+	if (need_scalar(ld, n, "min_tls", expect) < 0)
+		return -1;
+	v = tls_version_parse(sval(n));
+	if (v < 0)
+		return fail(ld, n, "'min_tls' must be %s, not '%s'", expect,
+			    shown(n, b, sizeof(b)));
+	*slot = v;
+	return 0;
+}
+
+/* Append one EHLO keyword (RFC 5321 §4.1.1.1: letters, digits, '-') to the
+ * comma-separated list the plugin takes. */
+static int add_keyword(struct loader *ld, const yaml_node_t *n, const char *kw, size_t len,
+		       char *list, size_t size)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-";
+	size_t used = strlen(list), good = 0;
+	char b[64];
+
+	while (good < len && strchr(ok, kw[good]) != NULL && kw[good] != '\0')
+		good++;
+	if (len == 0 || good != len)
+		return fail(ld, n, "'require_ext' must be EHLO keywords (letters, digits, '-'), "
+			    "not '%s'", shown(n, b, sizeof(b)));
+	if (used + len + 2 > size)
+		return fail(ld, n, "'require_ext' is longer than %zu bytes", size - 1);
+	snprintf(list + used, size - used, "%s%.*s", used ? "," : "", (int)len, kw);
+	return 0;
+}
+
+/* "PIPELINING, SIZE" (blanks around commas forgiven) or [PIPELINING, SIZE]. */
+static int get_require_ext(struct loader *ld, const yaml_node_t *n, char **slot)
+{
+	char list[1024] = "";
+
+	if (n->type == YAML_SCALAR_NODE) {
+		const char *p = sval(n), *end = p + n->data.scalar.length;
+
+		while (p <= end) {
+			const char *comma = memchr(p, ',', (size_t)(end - p));
+			const char *stop = comma ? comma : end, *a = p, *z = stop;
+
+			while (a < z && *a == ' ')
+				a++;
+			while (z > a && z[-1] == ' ')
+				z--;
+			if (add_keyword(ld, n, a, (size_t)(z - a), list, sizeof(list)) < 0)
+				return -1;
+			p = stop + 1;
+		}
+	} else if (n->type == YAML_SEQUENCE_NODE) {
+		for (yaml_node_item_t *it = n->data.sequence.items.start;
+		     it < n->data.sequence.items.top; it++) {
+			yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+
+			if (need_scalar(ld, item, "require_ext", "a list of EHLO keywords") < 0 ||
+			    add_keyword(ld, item, sval(item), item->data.scalar.length, list,
+					sizeof(list)) < 0)
+				return -1;
+		}
+		if (list[0] == '\0')
+			return fail(ld, n, "'require_ext' must list at least one EHLO keyword");
+	} else {
+		return need_scalar(ld, n, "require_ext",
+				   "EHLO keywords (\"PIPELINING,SIZE\" or a list)");
+	}
+	return set_string(ld, n, list, strlen(list), slot);
+}
+
+static const char *const relay_keys[] = { "from", "to", "thorough" };
+
+static int relay_pair(struct loader *ld, size_t idx, const yaml_node_t *key,
+		      const yaml_node_t *val, void *ctx)
+{
+	struct target *t = ctx;
+
+	(void)key;
+	if (idx == 0)
+		return get_string(ld, val, "relay.from", &R_MAIL, &t->relay_from);
+	if (idx == 1)
+		return get_string(ld, val, "relay.to", &R_MAIL, &t->relay_to);
+	return get_bool(ld, val, "relay.thorough", &t->relay_thorough);
+}
+
+static int get_relay(struct loader *ld, const yaml_node_t *n, struct target *t)
+{
+	static const struct keyset ks = { "in 'relay'", relay_keys, 3 };
+
+	if (need_mapping(ld, n, "relay", relay_keys, 3) < 0)
+		return -1;
+	return walk_mapping(ld, n, &ks, NULL, relay_pair, t);
+}
+
+static int get_dns_server(struct loader *ld, const yaml_node_t *n, char **slot)
+{
+	char b[64];
+
+	if (get_string(ld, n, "dns_server", &R_SERVERS, slot) < 0)
+		return -1;
+	if (dns_servers_valid(*slot) < 0)
+		return fail(ld, n, "'dns_server' must be %s, not '%s'", R_SERVERS.expect,
+			    shown(n, b, sizeof(b)));
+	return 0;
+}
+
+/* ipv4: true / ipv6: true pick a family; false undoes only its own (so a
+ * target can say ipv4: false to drop an ipv4: true from defaults). */
+static int get_family(struct loader *ld, const yaml_node_t *n, bool v6, struct tctx *c)
+{
+	int fam = v6 ? AF_INET6 : AF_INET;
+	bool on;
+
+	if (get_bool(ld, n, v6 ? "ipv6" : "ipv4", &on) < 0)
+		return -1;
+	if (on && (v6 ? c->v4_here : c->v6_here))
+		return fail(ld, n,
+			    "'ipv4' and 'ipv6' are both true (leave both out to use either)");
+	if (on)
+		c->t->family = fam;
+	else if (c->t->family == fam)
+		c->t->family = AF_UNSPEC;
+	*(v6 ? &c->v6_here : &c->v4_here) = on;
+	return 0;
+}
+
+/* Prometheus label names; the runner's own labels cannot be redefined, or
+ * the series would carry the same label twice ("version" is on
+ * mtaprobe_tls_version_info). */
+static const char *label_name_problem(const char *s, size_t len)
+{
+	static const char *const builtin[] = { "target", "check", "host", "address", "port",
+					       "version" };
+	static const char first[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_";
+
+	if (len == 0 || len > 100 || strchr(first, s[0]) == NULL ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") != len)
+		return "label names must match [a-zA-Z_][a-zA-Z0-9_]* (at most 100 characters)";
+	if (s[0] == '_' && s[1] == '_')
+		return "label names starting with '__' are reserved by Prometheus";
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+		if (strcmp(s, builtin[i]) == 0)
+			return "it is one of mtaprobe's own labels (target, check, host, address, "
+			       "port, version)";
+	return NULL;
+}
+
+/* Set name=value on t: a name already there (from defaults) is replaced. */
+static int set_label(struct loader *ld, const yaml_node_t *key, const yaml_node_t *val,
+		     struct target *t)
+{
+	int i;
+
+	for (i = 0; i < t->nlabels; i++)
+		if (strcmp(t->labels[i].name, sval(key)) == 0)
+			break;
+	if (i == CONFIG_MAX_LABELS)
+		return fail(ld, key, "too many labels (at most %d per target, defaults included)",
+			    CONFIG_MAX_LABELS);
+	if (i == t->nlabels) {
+		if (set_string(ld, key, sval(key), key->data.scalar.length, &t->labels[i].name) < 0)
+			return -1;
+		t->nlabels++;
+	}
+	return set_string(ld, val, sval(val), val->data.scalar.length, &t->labels[i].value);
+}
+
+static int label_pair(struct loader *ld, const yaml_node_t *m, yaml_node_pair_t *p,
+		      struct target *t)
+{
+	yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
+	yaml_node_t *val = yaml_document_get_node(ld->doc, p->value);
+	char b[64], what[160];
+	const char *problem;
+
+	if (key->type != YAML_SCALAR_NODE)
+		return fail(ld, key, "label names must be plain words, not %s",
+			    describe(key, b, sizeof(b)));
+	problem = label_name_problem(sval(key), key->data.scalar.length);
+	if (problem != NULL)
+		return fail(ld, key, "bad label name '%s': %s", shown(key, b, sizeof(b)), problem);
+	for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
+		yaml_node_t *prev = yaml_document_get_node(ld->doc, q->key);
+
+		if (strcmp(sval(prev), sval(key)) == 0)
+			return fail(ld, key, "duplicate label '%s' (first at line %zu)", sval(key),
+				    prev->start_mark.line + 1);
+	}
+	if (is_null(val))
+		return fail(ld, key, "label '%s' needs a value", sval(key));
+	snprintf(what, sizeof(what), "labels.%s", sval(key));
+	if (check_string(ld, val, what, &R_LABEL) < 0)
+		return -1;
+	return set_label(ld, key, val, t);
+}
+
+static int get_labels(struct loader *ld, const yaml_node_t *n, struct target *t)
+{
+	char b[64];
+
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(ld, n, "'labels' must be a mapping of label names to values, not %s",
+			    describe(n, b, sizeof(b)));
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
+		if (label_pair(ld, n, p, t) < 0)
+			return -1;
+	return 0;
+}
+
+static int target_pair(struct loader *ld, size_t idx, const yaml_node_t *key,
+		       const yaml_node_t *val, void *ctx)
+{
+	struct tctx *c = ctx;
+	struct target *t = c->t;
+	const char *k = target_keys[idx];
+
+	(void)key;
+	switch ((enum tkey)idx) {
+	case K_NAME:
+		c->name_node = val;
+		return get_string(ld, val, k, &R_NAME, &t->name);
+	case K_HOST:	/* host and mx are one choice: setting one drops the other */
+		free(t->mx);
+		t->mx = NULL;
+		return get_string(ld, val, k, &R_HOST, &t->host);
+	case K_MX:
+		free(t->host);
+		t->host = NULL;
+		return get_string(ld, val, k, &R_DOMAIN, &t->mx);
+	case K_PORT:
+		return get_int(ld, val, k, 1, 65535, &t->port);
+	case K_TLS:
+		c->tls_given = true;
+		return get_bool(ld, val, k, &t->tls);
+	case K_SNI:
+		return get_string(ld, val, k, &R_HOST, &t->sni);
+	case K_EHLO:
+		return get_string(ld, val, k, &R_EHLO, &t->ehlo);
+	case K_TIMEOUT:
+		return get_seconds(ld, val, k, &t->timeout);
+	case K_CHECKS:
+		return get_checks(ld, val, &t->checks);
+	case K_CERT_DAYS:
+		return get_thresholds(ld, val, k, true, &t->cert_warn, &t->cert_crit);
+	case K_TIME:
+		return get_thresholds(ld, val, k, false, &t->time_warn, &t->time_crit);
+	case K_MIN_TLS:
+		return get_min_tls(ld, val, &t->min_tls);
+	case K_CA_FILE:
+		return get_string(ld, val, k, &R_PATH, &t->ca_file);
+	case K_CA_PATH:
+		return get_string(ld, val, k, &R_PATH, &t->ca_path);
+	case K_NO_VERIFY:
+		return get_bool(ld, val, k, &t->no_verify);
+	case K_DANE:
+		return get_bool(ld, val, k, &t->dane);
+	case K_FCRDNS:
+		return get_bool(ld, val, k, &t->fcrdns);
+	case K_EXPECT:
+		return get_string(ld, val, k, &R_TEXT, &t->expect);
+	case K_REQUIRE_EXT:
+		return get_require_ext(ld, val, &t->require_ext);
+	case K_RELAY:
+		return get_relay(ld, val, t);
+	case K_DNS_SERVER:
+		return get_dns_server(ld, val, &t->dns_server);
+	case K_IPV4:
+	case K_IPV6:
+		return get_family(ld, val, idx == K_IPV6, c);
+	case K_LABELS:
+		return get_labels(ld, val, t);
+	case K_COUNT:
+		break;
+	}
+	return -1;
+}
+
+/* Apply one mapping of per-target keys (a target's, or defaults:) to c->t. */
+static int apply_target_map(struct loader *ld, const yaml_node_t *m, const char *what,
+			    struct tctx *c)
+{
+	char where[32];
+	struct keyset ks = { where, target_keys, K_COUNT };
+	const yaml_node_t *seen[K_COUNT];
+
+	snprintf(where, sizeof(where), "in %s", what);
+	c->v4_here = c->v6_here = false;
+	if (walk_mapping(ld, m, &ks, seen, target_pair, c) < 0)
+		return -1;
+	if (seen[K_HOST] != NULL && seen[K_MX] != NULL)
+		return fail(ld, m, "%s has both 'host' and 'mx'", what);
+	return 0;
+}
+
+void target_defaults(struct target *t)
+{
+	char why[64];
+
+	memset(t, 0, sizeof(*t));
+	t->port = 25;
+	t->timeout = 10;
+	t->checks = (1u << CK_COUNT) - 1;
+	range_parse("30:", &t->cert_warn, why, (int)sizeof(why));
+	range_parse("14:", &t->cert_crit, why, (int)sizeof(why));
+	t->min_tls = 0x0303;
+	t->family = AF_UNSPEC;
+}
+
+static void target_free(struct target *t)
+{
+	char **strings[] = { &t->name, &t->host, &t->mx, &t->sni, &t->ehlo, &t->ca_file,
+			     &t->ca_path, &t->expect, &t->require_ext, &t->relay_from,
+			     &t->relay_to, &t->dns_server };
+
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+		free(*strings[i]);
+	for (int i = 0; i < t->nlabels; i++) {
+		free(t->labels[i].name);
+		free(t->labels[i].value);
+	}
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- targets ----------------------------------------------------------- */
+
+static int load_target(struct loader *ld, const yaml_node_t *item, const yaml_node_t *defaults,
+		       struct target *t, yaml_mark_t *name_at)
+{
+	struct tctx c = { .t = t };
+	const char *dflt;
+	char list[512], b[64];
+
+	target_defaults(t);
+	if (item->type != YAML_MAPPING_NODE) {
+		join_names(target_keys, K_COUNT, list, sizeof(list));
+		return fail(ld, item, "each target must be a mapping of %s, not %s", list,
+			    describe(item, b, sizeof(b)));
+	}
+	if (defaults != NULL && apply_target_map(ld, defaults, "defaults", &c) < 0)
+		return -1;
+	c.name_node = NULL;	/* a name from defaults is not this target's position */
+	if (apply_target_map(ld, item, "target", &c) < 0)
+		return -1;
+	if (t->host == NULL && t->mx == NULL)
+		return fail(ld, item, "target has neither 'host' nor 'mx'");
+	/* SPEC §2: port 465 is implicit TLS unless tls: false says otherwise. */
+	if (!c.tls_given && t->port == 465)
+		t->tls = true;
+	dflt = t->host ? t->host : t->mx;
+	if (t->name == NULL && (t->name = strdup(dflt)) == NULL)
+		return fail(ld, item, "out of memory");
+	*name_at = (c.name_node ? c.name_node : item)->start_mark;
+	return 0;
+}
+
+struct name_pos {
+	const char *name;
+	size_t index;
+	yaml_mark_t mark;
+};
+
+static int name_pos_cmp(const void *a, const void *b)
+{
+	const struct name_pos *x = a, *y = b;
+	int d = strcmp(x->name, y->name);
+
+	if (d != 0)
+		return d;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Target names are the "target" label, so two alike would merge series.
+ * Sorted, every repeat follows an equal name; the earliest repeat in the
+ * file is the one to report. */
+static int check_unique_names(struct loader *ld, const struct config *cfg,
+			      const yaml_mark_t *marks)
+{
+	struct name_pos *v = calloc(cfg->ntargets, sizeof(*v));
+	size_t best = cfg->ntargets, first = 0;
+
+	if (v == NULL)
+		return fail_at(ld, 0, 0, "out of memory");
+	for (size_t i = 0; i < cfg->ntargets; i++)
+		v[i] = (struct name_pos){ cfg->targets[i].name, i, marks[i] };
+	qsort(v, cfg->ntargets, sizeof(*v), name_pos_cmp);
+	for (size_t i = 1; i < cfg->ntargets; i++) {
+		if (strcmp(v[i].name, v[i - 1].name) != 0)
+			continue;
+		if (best == cfg->ntargets || v[i].index < v[best].index)
+			best = i;
+	}
+	if (best == cfg->ntargets) {
+		free(v);
+		return 0;
+	}
+	for (first = best; first > 0 && strcmp(v[first - 1].name, v[best].name) == 0; first--)
+		;
+	fail_at(ld, v[best].mark.line, v[best].mark.column,
+		"duplicate target name '%s' (first at line %zu; names are the 'target' label "
+		"and must be unique)", v[best].name, v[first].mark.line + 1);
+	free(v);
+	return -1;
+}
+
+static int load_targets(struct loader *ld, const yaml_node_t *seq, const yaml_node_t *defaults,
+			struct config *cfg)
+{
+	size_t n;
+	yaml_mark_t *marks;
+	char b[64];
+	int rc = 0;
+
+	if (seq->type != YAML_SEQUENCE_NODE)
+		return fail(ld, seq, "'targets' must be a list of targets, not %s",
+			    describe(seq, b, sizeof(b)));
+	n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+	if (n == 0)
+		return fail(ld, seq, "'targets' must list at least one target");
+	if (n > CONFIG_MAX_TARGETS)
+		return fail(ld, seq, "too many targets: %zu (at most %d)", n, CONFIG_MAX_TARGETS);
+	cfg->targets = calloc(n, sizeof(*cfg->targets));
+	marks = calloc(n, sizeof(*marks));
+	if (cfg->targets == NULL || marks == NULL) {
+		free(marks);
+		return fail(ld, seq, "out of memory");
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		yaml_node_t *item =
+			yaml_document_get_node(ld->doc, seq->data.sequence.items.start[i]);
+
+		cfg->ntargets = i + 1;	/* so config_free frees a half-built one */
+		rc = load_target(ld, item, defaults, &cfg->targets[i], &marks[i]);
+	}
+	if (rc == 0)
+		rc = check_unique_names(ld, cfg, marks);
+	free(marks);
+	return rc;
+}
+
+/* ---- the top level ----------------------------------------------------- */
+
+static const char *const top_keys[] = { "defaults", "output", "concurrency", "targets" };
+static const char *const output_keys[] = { "format", "path" };
+
+static int output_pair(struct loader *ld, size_t idx, const yaml_node_t *key,
+		       const yaml_node_t *val, void *ctx)
+{
+	static const char *const formats[] = { "prometheus", "json", "text" };
+	static const char expect[] = "prometheus, json or text";
+	struct config *cfg = ctx;
+	char b[64];
+
+	(void)key;
+	if (idx == 1)
+		return get_string(ld, val, "output.path", &R_PATH, &cfg->output_path);
+	if (need_scalar(ld, val, "output.format", expect) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		if (strcmp(sval(val), formats[i]) == 0) {
+			cfg->format = (enum out_format)i;
+			return 0;
+		}
+	}
+	return fail(ld, val, "'output.format' must be %s, not '%s'", expect,
+		    shown(val, b, sizeof(b)));
+}
+
+static int top_pair(struct loader *ld, size_t idx, const yaml_node_t *key, const yaml_node_t *val,
+		    void *ctx)
+{
+	const yaml_node_t **top = ctx;
+
+	(void)ld;
+	(void)key;
+	top[idx] = val;
+	return 0;
+}
+
+/* defaults: is applied again to every target; checking it once first
+ * reports its errors even when the targets have some of their own. */
+static int check_defaults(struct loader *ld, const yaml_node_t *n)
+{
+	struct target scratch;
+	struct tctx c = { .t = &scratch };
+	int rc;
+
+	if (need_mapping(ld, n, "defaults", target_keys, K_COUNT) < 0)
+		return -1;
+	target_defaults(&scratch);
+	rc = apply_target_map(ld, n, "defaults", &c);
+	target_free(&scratch);
+	return rc;
+}
+
+static int load_root(struct loader *ld, const yaml_node_t *root, struct config *cfg)
+{
+	static const struct keyset ks = { "at the top level", top_keys, 4 };
+	static const struct keyset out = { "in 'output'", output_keys, 2 };
+	const yaml_node_t *top[4] = { NULL };
+	char list[128], b[64];
+
+	join_names(top_keys, 4, list, sizeof(list));
+	if (root == NULL || is_null(root))
+		return fail_at(ld, 0, 0, "the file is empty (expected a mapping of %s)", list);
+	if (root->type != YAML_MAPPING_NODE)
+		return fail(ld, root, "the top level must be a mapping of %s, not %s", list,
+			    describe(root, b, sizeof(b)));
+	if (walk_mapping(ld, root, &ks, NULL, top_pair, top) < 0)
+		return -1;
+	if (top[0] != NULL && check_defaults(ld, top[0]) < 0)
+		return -1;
+	if (top[1] != NULL && (need_mapping(ld, top[1], "output", output_keys, 2) < 0 ||
+			       walk_mapping(ld, top[1], &out, NULL, output_pair, cfg) < 0))
+		return -1;
+	if (top[2] != NULL && get_int(ld, top[2], "concurrency", 1, 1024, &cfg->concurrency) < 0)
+		return -1;
+	if (top[3] == NULL)
+		return fail(ld, root, "no 'targets' (expected a list of at least one target)");
+	return load_targets(ld, top[3], top[0], cfg);
+}
+
+/* ---- parsing ----------------------------------------------------------- */
+
+/* libyaml's reader errors carry a byte offset, not a mark. */
+static void offset_position(const struct loader *ld, size_t offset, size_t *line, size_t *col)
+{
+	*line = *col = 0;
+	for (size_t i = 0; i < offset && i < ld->len; i++) {
+		if (ld->input[i] == '\n') {
+			(*line)++;
+			*col = 0;
+		} else if ((ld->input[i] & 0xc0) != 0x80) {
+			(*col)++;
+		}
+	}
+}
+
+static int syntax_error(struct loader *ld, const yaml_parser_t *p)
+{
+	size_t line = p->problem_mark.line, col = p->problem_mark.column;
+
+	if (p->error == YAML_MEMORY_ERROR)
+		return fail_at(ld, 0, 0, "out of memory");
+	if (p->error == YAML_READER_ERROR) {
+		offset_position(ld, p->problem_offset, &line, &col);
+		if (p->problem_value != -1)
+			return fail_at(ld, line, col, "not valid YAML text: %s (byte 0x%02x)",
+				       p->problem, (unsigned)p->problem_value & 0xff);
+		return fail_at(ld, line, col, "not valid YAML text: %s", p->problem);
+	}
+	if (p->context != NULL)
+		return fail_at(ld, line, col, "YAML syntax error: %s (%s at line %zu, column %zu)",
+			       p->problem ? p->problem : "unknown problem", p->context,
+			       p->context_mark.line + 1, p->context_mark.column + 1);
+	return fail_at(ld, line, col, "YAML syntax error: %s",
+		       p->problem ? p->problem : "unknown problem");
+}
+
+/* One event of the bounding pass; 1 at the end of the stream, 0 to go on. */
+static int bound_event(struct loader *ld, const yaml_event_t *e, int *depth, int *docs,
+		       int *anchors, int *aliases)
+{
+	size_t line = e->start_mark.line, col = e->start_mark.column;
+	bool anchored = (e->type == YAML_SCALAR_EVENT && e->data.scalar.anchor) ||
+			(e->type == YAML_SEQUENCE_START_EVENT && e->data.sequence_start.anchor) ||
+			(e->type == YAML_MAPPING_START_EVENT && e->data.mapping_start.anchor);
+
+	if (anchored && ++*anchors > CONFIG_MAX_ANCHORS)
+		return fail_at(ld, line, col, "more than %d anchors (&name)", CONFIG_MAX_ANCHORS);
+	switch (e->type) {
+	case YAML_STREAM_END_EVENT:
+		return 1;
+	case YAML_DOCUMENT_START_EVENT:
+		if (++*docs > 1)
+			return fail_at(ld, line, col, "a second YAML document (expected only one)");
+		break;
+	case YAML_ALIAS_EVENT:
+		if (++*aliases > CONFIG_MAX_ALIASES)
+			return fail_at(ld, line, col, "more than %d aliases (*name)",
+				       CONFIG_MAX_ALIASES);
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (++*depth > CONFIG_MAX_DEPTH)
+			return fail_at(ld, line, col, "nested more than %d levels deep",
+				       CONFIG_MAX_DEPTH);
+		break;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		--*depth;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* The bounding pass: syntax, one document, depth and anchors within limits. */
+static int bound_stream(struct loader *ld)
+{
+	yaml_parser_t p;
+	yaml_event_t e;
+	int depth = 0, docs = 0, anchors = 0, aliases = 0, rc = 0;
+
+	if (!yaml_parser_initialize(&p))
+		return fail_at(ld, 0, 0, "out of memory");
+	yaml_parser_set_input_string(&p, ld->input, ld->len);
+	while (rc == 0) {
+		if (!yaml_parser_parse(&p, &e)) {
+			rc = syntax_error(ld, &p);
+			break;
+		}
+		rc = bound_event(ld, &e, &depth, &docs, &anchors, &aliases);
+		yaml_event_delete(&e);
+	}
+	yaml_parser_delete(&p);
+	return rc < 0 ? -1 : 0;
+}
+
+int config_load_string(const char *yaml, size_t len, const char *name, struct config *cfg,
+		       char *err, size_t err_size)
+{
+	struct loader ld = { name, (const unsigned char *)(yaml ? yaml : ""), len, NULL, err,
+			     err_size };
+	yaml_parser_t p;
+	yaml_document_t doc;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (len > CONFIG_MAX_BYTES) {
+		snprintf(err, err_size, "%s: larger than 1 MiB (%zu bytes); not loading it", name,
+			 len);
+		return -1;
+	}
+	if (bound_stream(&ld) < 0)
+		return -1;
+	if (!yaml_parser_initialize(&p))
+		return fail_at(&ld, 0, 0, "out of memory");
+	yaml_parser_set_input_string(&p, ld.input, len);
+	if (!yaml_parser_load(&p, &doc)) {
+		rc = syntax_error(&ld, &p);
+		yaml_parser_delete(&p);
+		return rc;
+	}
+	ld.doc = &doc;
+	cfg->concurrency = 32;
+	cfg->format = OUT_PROMETHEUS;
+	cfg->path = strdup(name);
+	if (cfg->path == NULL)
+		rc = fail_at(&ld, 0, 0, "out of memory");
+	else
+		rc = load_root(&ld, yaml_document_get_root_node(&doc), cfg);
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&p);
+	if (rc < 0)
+		config_free(cfg);
+	return rc;
+}
+
+int config_load(const char *path, struct config *cfg, char *err, size_t err_size)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t len;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (f == NULL) {
+		snprintf(err, err_size, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	/* one byte more than allowed tells a too-large file from one at the cap */
+	buf = malloc(CONFIG_MAX_BYTES + 1);
+	if (buf == NULL) {
+		fclose(f);
+		snprintf(err, err_size, "%s: out of memory", path);
+		return -1;
+	}
+	len = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
+	if (ferror(f)) {
+		snprintf(err, err_size, "%s: cannot read: %s", path, strerror(errno));
+		rc = -1;
+	} else {
+		rc = config_load_string(buf, len, path, cfg, err, err_size);
+	}
+	fclose(f);
+	free(buf);
+	return rc;
+}
+
+void config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->ntargets; i++)
+		target_free(&cfg->targets[i]);
+	free(cfg->targets);
+	free(cfg->path);
+	free(cfg->output_path);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,25 @@
+/* report.h - a run rendered as a Prometheus textfile, a JSON document, or a
+ * table for a person (SPEC §6).  Into a strbuf; the caller writes it. */
+#ifndef MTAPROBE_REPORT_H
+#define MTAPROBE_REPORT_H
+
+#include <stdbool.h>
+
+#include "runner/runner.h"
+#include "lib/strbuf.h"
+
+/* Prometheus text exposition format 0.0.4: HELP and TYPE for every family,
+ * each family's series together, no timestamps (node_exporter's textfile
+ * collector drops files with them), label values escaped. */
+void report_prometheus(const struct run *run, struct strbuf *b);
+
+/* One JSON document: {"version", "run": {...}, "results": [...]}. */
+void report_json(const struct run *run, struct strbuf *b);
+
+/* A table, one row per target, check and address; states coloured when
+ * colour is true (a terminal). */
+void report_text(const struct run *run, bool colour, struct strbuf *b);
+
+/* Exit code of the runner for a run: 0, the checks ran. */
+
+#endif

@@ -1,0 +1,251 @@
+/* runner.c - see runner.h */
+#include "runner/runner.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "lib/tls.h"
+
+const struct check_def *runner_check_def(enum check_kind kind)
+{
+	static const struct check_def *const defs[CK_COUNT] = {
+		[CK_PORT] = &check_port,     [CK_BANNER] = &check_banner,
+		[CK_STARTTLS] = &check_starttls, [CK_CERT] = &check_cert,
+		[CK_RELAY] = &check_relay,
+	};
+
+	return defs[kind];
+}
+
+void runner_check_cfg(const struct target *t, enum check_kind kind, struct check_cfg *cfg)
+{
+	check_cfg_init(cfg, t->port);
+	cfg->host = t->host;
+	cfg->mx_domain = t->mx;
+	cfg->family = t->family;
+	cfg->timeout = t->timeout;
+	cfg->ehlo = t->ehlo;
+	cfg->dns_servers = t->dns_server;
+	cfg->tls = t->tls;	/* the loader sets it for port 465 unless tls: false */
+	cfg->no_tls = !t->tls;
+	cfg->sni = t->sni;
+	cfg->ca_file = t->ca_file;
+	cfg->ca_path = t->ca_path;
+	if (kind == CK_CERT) {
+		cfg->warn = t->cert_warn;
+		cfg->crit = t->cert_crit;
+		cfg->no_verify = t->no_verify;
+		cfg->dane = t->dane;
+	} else if (kind != CK_RELAY) {
+		cfg->warn = t->time_warn;
+		cfg->crit = t->time_crit;
+	}
+	if (kind == CK_BANNER) {
+		cfg->fcrdns = t->fcrdns;
+		cfg->expect = t->expect;
+		cfg->require_ext = t->require_ext;
+	}
+	if (kind == CK_STARTTLS)
+		cfg->min_tls = t->min_tls;
+	if (kind == CK_RELAY) {
+		cfg->relay_from = t->relay_from;
+		cfg->relay_to = t->relay_to;
+		cfg->relay_thorough = t->relay_thorough;
+	}
+}
+
+/* One SSL_CTX per distinct trust configuration, shared by every target
+ * that uses it (SPEC §8): per target, only the handshake is paid. */
+struct ctx_cache {
+	pthread_mutex_t mu;
+	const struct tls_ops *ops;
+	size_t n;
+	struct {
+		const char *ca_file, *ca_path;
+		struct tls_ctx *ctx;
+		char why[256];
+	} e[64];
+};
+
+static bool same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The shared context for t, made on first use; NULL (why filled) if it
+ * cannot be made -- the check then makes its own and reports why. */
+static struct tls_ctx *shared_ctx(struct ctx_cache *c, const struct target *t)
+{
+	struct tls_ctx *ctx = NULL;
+	char why[256];
+	size_t i;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->ops == NULL)
+		c->ops = tls_ops_get(why, sizeof(why));
+	for (i = 0; i < c->n; i++)
+		if (same(c->e[i].ca_file, t->ca_file) && same(c->e[i].ca_path, t->ca_path))
+			break;
+	if (i == c->n && c->ops && c->n < sizeof(c->e) / sizeof(c->e[0])) {
+		c->e[i].ca_file = t->ca_file;
+		c->e[i].ca_path = t->ca_path;
+		c->e[i].ctx = c->ops->ctx_new(t->ca_file, t->ca_path, c->e[i].why, sizeof(c->e[i].why));
+		c->n++;
+	}
+	if (i < c->n)
+		ctx = c->e[i].ctx;
+	pthread_mutex_unlock(&c->mu);
+	return ctx;
+}
+
+static bool needs_tls(const struct target *t, enum check_kind k)
+{
+	return k == CK_STARTTLS || k == CK_CERT || t->tls || t->port == 465;
+}
+
+struct pool {
+	const struct config *cfg;
+	struct run *run;
+	size_t *first_item;	/* per target: index of its first item */
+	size_t next, done;	/* next target to take; targets finished */
+	pthread_mutex_t mu;
+	struct ctx_cache *ctxs;
+	progress_fn progress;
+	void *progress_arg;
+};
+
+struct item_job {
+	struct pool *p;
+	struct run_item *it;
+};
+
+static void *run_item(void *arg)
+{
+	struct item_job *j = arg;
+	struct check_cfg cc;
+
+	runner_check_cfg(j->it->target, j->it->kind, &cc);
+	if (needs_tls(j->it->target, j->it->kind))
+		cc.tls_ctx = shared_ctx(j->p->ctxs, j->it->target);
+	probe_run(&cc, runner_check_def(j->it->kind), &j->it->r);
+	return NULL;
+}
+
+/* All checks of one target at once (the target's own timeout bounds each). */
+static void run_target(struct pool *p, size_t ti)
+{
+	size_t first = p->first_item[ti], last = p->first_item[ti + 1];
+	struct item_job jobs[CK_COUNT];
+	pthread_t tid[CK_COUNT];
+	bool started[CK_COUNT] = { false };
+
+	for (size_t i = first; i < last; i++) {
+		size_t k = i - first;
+
+		jobs[k] = (struct item_job){ p, &p->run->items[i] };
+		if (i + 1 < last && pthread_create(&tid[k], NULL, run_item, &jobs[k]) == 0)
+			started[k] = true;
+		else
+			run_item(&jobs[k]);
+	}
+	for (size_t k = 0; k < last - first; k++)
+		if (started[k])
+			pthread_join(tid[k], NULL);
+}
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+
+	for (;;) {
+		size_t ti, done;
+
+		pthread_mutex_lock(&p->mu);
+		ti = p->next < p->cfg->ntargets ? p->next++ : (size_t)-1;
+		pthread_mutex_unlock(&p->mu);
+		if (ti == (size_t)-1)
+			return NULL;
+		run_target(p, ti);
+		pthread_mutex_lock(&p->mu);
+		done = ++p->done;
+		if (p->progress)
+			p->progress(done, p->cfg->ntargets, p->progress_arg);
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *progress_arg,
+	       struct run *run, char *err, size_t err_size)
+{
+	struct pool p = { .cfg = cfg, .run = run, .progress = progress, .progress_arg = progress_arg };
+	struct ctx_cache *ctxs = calloc(1, sizeof(*ctxs));
+	pthread_t *tid;
+	bool *up;
+	size_t n = 0, nworkers;
+	struct timespec t0;
+	int64_t m0 = mono_now_us();
+
+	memset(run, 0, sizeof(*run));
+	clock_gettime(CLOCK_REALTIME, &t0);
+	run->started = (int64_t)t0.tv_sec;
+	for (size_t i = 0; i < cfg->ntargets; i++)
+		n += (size_t)__builtin_popcount(cfg->targets[i].checks);
+	run->items = calloc(n ? n : 1, sizeof(*run->items));
+	p.first_item = calloc(cfg->ntargets + 1, sizeof(*p.first_item));
+	nworkers = jobs < 1 ? 1 : (size_t)jobs;
+	if (nworkers > cfg->ntargets)
+		nworkers = cfg->ntargets ? cfg->ntargets : 1;
+	tid = calloc(nworkers, sizeof(*tid));
+	up = calloc(nworkers, sizeof(*up));
+	if (run->items == NULL || p.first_item == NULL || tid == NULL || up == NULL || ctxs == NULL) {
+		free(up);
+		snprintf(err, err_size, "out of memory");
+		free(run->items);
+		run->items = NULL;
+		free(p.first_item);
+		free(tid);
+		free(ctxs);
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		p.first_item[i] = run->nitems;
+		for (int k = 0; k < CK_COUNT; k++)
+			if (cfg->targets[i].checks & (1u << k))
+				run->items[run->nitems++] =
+					(struct run_item){ .target = &cfg->targets[i], .kind = k };
+	}
+	p.first_item[cfg->ntargets] = run->nitems;
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_mutex_init(&ctxs->mu, NULL);
+	p.ctxs = ctxs;
+	for (size_t w = 0; w < nworkers; w++)
+		up[w] = pthread_create(&tid[w], NULL, worker, &p) == 0;
+	for (size_t w = 0; w < nworkers; w++)
+		if (up[w])
+			pthread_join(tid[w], NULL);
+	if (p.done < cfg->ntargets)	/* no thread could be started at all */
+		worker(&p);
+	run->duration = us_to_s(mono_now_us() - m0);
+	for (size_t i = 0; i < ctxs->n; i++)
+		if (ctxs->e[i].ctx)
+			ctxs->ops->ctx_free(ctxs->e[i].ctx);
+	pthread_mutex_destroy(&ctxs->mu);
+	pthread_mutex_destroy(&p.mu);
+	free(ctxs);
+	free(tid);
+	free(up);
+	free(p.first_item);
+	return 0;
+}
+
+void run_free(struct run *run)
+{
+	for (size_t i = 0; i < run->nitems; i++)
+		result_free(&run->items[i].r);
+	free(run->items);
+	memset(run, 0, sizeof(*run));
+}

@@ -1,0 +1,48 @@
+/* runner.h - the batch runner (SPEC §6): every check of every target, the
+ * same probe_run() the plugins call, many targets at once.
+ *
+ * -j bounds the targets in flight; a target's checks run side by side, each
+ * under the target's timeout counted from when the target starts, so a
+ * target takes at most its timeout however its server behaves, and a
+ * target that waited for a worker is never timed out by the wait. */
+#ifndef MTAPROBE_RUNNER_H
+#define MTAPROBE_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "checks/check.h"
+#include "runner/config.h"
+#include "lib/result.h"
+
+struct run_item {
+	const struct target *target;
+	enum check_kind kind;
+	struct result r;
+};
+
+struct run {
+	int64_t started;	/* wall clock, seconds since the epoch */
+	double duration;	/* seconds */
+	size_t nitems;
+	struct run_item *items;	/* targets x their checks, in config order */
+};
+
+/* Progress callback: done of total targets (may be NULL). */
+typedef void (*progress_fn)(size_t done, size_t total, void *arg);
+
+/* Run everything in cfg with at most jobs targets at once.  Returns 0, or
+ * -1 with err when nothing could be run (out of memory). */
+int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *progress_arg,
+	       struct run *run, char *err, size_t err_size);
+void run_free(struct run *run);
+
+/* The check configuration for one target and check kind (strings point
+ * into t; tls_ctx is left NULL). */
+void runner_check_cfg(const struct target *t, enum check_kind kind, struct check_cfg *cfg);
+
+/* The check definition for a kind. */
+const struct check_def *runner_check_def(enum check_kind kind);
+
+#endif
