@@ -44,6 +44,9 @@ LIBDIR   ?= $(PREFIX)/lib/mtaprobe
 # OpenSSL lives in a module the plugins load only for TLS (lib/tls.h).
 TLS_OBJ  := $(call obj,lib/tls_openssl.c lib/net.c lib/deadline.c lib/err.c lib/strbuf.c lib/sanitize.c)
 UNIT     := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
+# Files with UNITTEST functions (lib/unittest.h) are built once more with
+# them visible, and linked into the unit tests ahead of the archives.
+UNIT_OBJ := $(patsubst %.c,$(BUILD)/unit/%.o,$(shell grep -l '^UNITTEST ' $(foreach l,$(LAYERS),$(l)/*.c)))
 
 .PHONY: all check unit demo bench fuzz install clean deps-build deps-test
 all: $(BINS) $(BUILD)/smtpsim
@@ -51,6 +54,10 @@ all: $(BINS) $(BUILD)/smtpsim
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -DMTAPROBE_LIBDIR='"$(LIBDIR)"' -c -o $@ $<
+
+$(BUILD)/unit/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DMTAPROBE_UNITTEST -c -o $@ $<
 
 $(BUILD)/obj/lib/tls_openssl.o: lib/tls_openssl.c $(HDRS)
 	@mkdir -p $(@D)
@@ -85,11 +92,11 @@ $(BUILD)/check_%: plugins/check_%.c $(PLUGIN_LIBS)
 $(BUILD)/smtpsim: tests/smtpsim.c | $(BUILD)
 	$(CC) $(filter-out -D_GNU_SOURCE,$(CFLAGS)) $(LDFLAGS) -o $@ $< $(SSL_LIBS)
 
-$(BUILD)/test_tls: tests/test_tls.c $(ARCHIVES) $(BUILD)/obj/lib/tls_openssl.o
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(SSL_LIBS) -lcmocka
+$(BUILD)/test_tls: tests/test_tls.c $(UNIT_OBJ) $(ARCHIVES) $(BUILD)/obj/lib/tls_openssl.o
+	$(CC) $(CFLAGS) -DMTAPROBE_UNITTEST $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(SSL_LIBS) -lcmocka
 
-$(BUILD)/test_%: tests/test_%.c $(ARCHIVES)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ARCHIVES) $(LDLIBS) -lcmocka
+$(BUILD)/test_%: tests/test_%.c $(UNIT_OBJ) $(ARCHIVES)
+	$(CC) $(CFLAGS) -DMTAPROBE_UNITTEST $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(ARCHIVES) $(LDLIBS) -lcmocka
 
 # The test build: same sources, with AddressSanitizer and UBSan.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

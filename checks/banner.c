@@ -7,7 +7,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "checks/check.h"
+#include "checks/session.h"
 #include "lib/dns.h"
 
 #define PTR_MAX 8
@@ -27,7 +27,7 @@ static void fcrdns(const struct check_cfg *cfg, const struct conn *c, struct res
 	if (buf == NULL || m == NULL || dns_reverse_name(r->address, rev, sizeof(rev)) < 0)
 		goto out;
 	snprintf(greet, sizeof(greet), "%.*s", (int)strcspn(r->greeting, " "), r->greeting);
-	if (dns_query(rev, DNS_T_PTR, cfg->dns_servers, c->dl, buf, 65536, m, &e) < 0) {
+	if (dns_query(rev, DNS_T_PTR, cfg->dns_servers, conn_deadline(c), buf, 65536, m, &e) < 0) {
 		result_raise(r, STATE_WARNING, "FCrDNS: PTR lookup for %s failed: %s", r->address, e.msg);
 		goto out;
 	}
@@ -42,7 +42,7 @@ static void fcrdns(const struct check_cfg *cfg, const struct conn *c, struct res
 	for (int i = 0; i < n && !confirmed[0]; i++) {
 		struct addr_list *al = malloc(sizeof(*al));
 
-		if (al && dns_resolve(names[i], r->port, AF_UNSPEC, cfg->dns_servers, c->dl, al, &e) == 0)
+		if (al && dns_resolve(names[i], r->port, AF_UNSPEC, cfg->dns_servers, conn_deadline(c), al, &e) == 0)
 			for (size_t k = 0; k < al->n; k++)
 				if (strcmp(al->v[k].text, r->address) == 0)
 					snprintf(confirmed, sizeof(confirmed), "%s", names[i]);

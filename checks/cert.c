@@ -7,7 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "checks/check.h"
+#include "checks/session.h"
+#include "lib/unittest.h"
 #include "lib/dns.h"
 
 /* TLSA records of _PORT._tcp.HOST (RFC 7672 §2.2), asked before the
@@ -36,7 +37,7 @@ static void dane_lookup(const struct check_cfg *cfg, const struct conn *c, struc
 		goto out;
 	}
 	snprintf(name, sizeof(name), "_%d._tcp.%s", cfg->port, cfg->host);
-	if (dns_query(name, DNS_T_TLSA, cfg->dns_servers, c->dl, buf, 65536, m, &e) < 0) {
+	if (dns_query(name, DNS_T_TLSA, cfg->dns_servers, conn_deadline(c), buf, 65536, m, &e) < 0) {
 		result_raise(r, STATE_WARNING, "DANE: TLSA lookup failed: %s", e.msg);
 		goto out;
 	}
@@ -61,7 +62,7 @@ out:
 /* Match the live session's chain; raise what DANE says.  Returns true when
  * an authenticated DANE-EE record matched: the certificate is then
  * authenticated by DNSSEC, and PKIX verification does not decide. */
-static bool dane_judge(struct conn *c, struct result *r, const struct dane *d, const char *what)
+static bool dane_judge(const struct conn *c, struct result *r, const struct dane *d, const char *what)
 {
 	int depth = -1, i;
 
@@ -71,7 +72,7 @@ static bool dane_judge(struct conn *c, struct result *r, const struct dane *d, c
 		strbuf_printf(&r->detail, "DANE: no TLSA records, nothing to match\n");
 		return false;
 	}
-	i = c->tlsops->tlsa_match(c->tls, d->rec, d->n, &depth);
+	i = conn_tlsa_match(c, d->rec, d->n, &depth);
 	if (i < 0) {
 		result_raise(r, STATE_CRITICAL, "DANE: none of %d TLSA records matches the %s chain",
 			     d->n, what);
@@ -106,8 +107,12 @@ static double days_left(int64_t not_after, int64_t now)
 	return trunc((double)(not_after - now) / 86400.0);
 }
 
-/* Judge one handshake's chain (see check.h). */
-double check_cert_judge(const struct check_cfg *cfg, struct result *r, const struct tls_facts *f,
+/* check_mta_cert's verdict on one handshake's chain f at time now (epoch
+ * seconds): expiry against -w/-c days, validity period, verification
+ * (unless no_verify), weak signatures and keys, raised on r.  Lowers
+ * *chain_days to the earliest expiry in the chain; returns the leaf's
+ * whole days left. */
+UNITTEST double check_cert_judge(const struct check_cfg *cfg, struct result *r, const struct tls_facts *f,
 		    int64_t now, double *chain_days)
 {
 	const struct cert_facts *leaf = &f->chain[0];
@@ -164,22 +169,23 @@ static void fetch_other(const struct check_cfg *cfg, struct conn *c, struct resu
 {
 	enum key_type first = r->tls[0].chain[0].key_type;
 	struct result scratch;
-	struct conn nc;
+	struct conn *nc;
 
 	if (first != KEY_RSA && first != KEY_EC)
 		return;
-	if (check_reconnect(cfg, c, &nc) < 0)
+	nc = check_reconnect(cfg, c);
+	if (nc == NULL)
 		return;
 	result_init(&scratch, r->check, r->host, r->port);
-	if (check_tls_session(cfg, &nc, &scratch, first == KEY_RSA ? TLS_WANT_ECDSA : TLS_WANT_RSA,
+	if (check_tls_session(cfg, nc, &scratch, first == KEY_RSA ? TLS_WANT_ECDSA : TLS_WANT_RSA,
 			      result_tls(r, 1)) == 0 &&
 	    r->tls[1].ncerts > 0 && r->tls[1].chain[0].key_type != first) {
 		r->ntls = 2;
-		*dane_ee2 = dane_judge(&nc, r, d, r->tls[1].chain[0].key_name);
+		*dane_ee2 = dane_judge(nc, r, d, r->tls[1].chain[0].key_name);
 	}
 	else
 		strbuf_printf(&r->detail, "no %s certificate offered\n", first == KEY_RSA ? "ECDSA" : "RSA");
-	conn_close(&nc);
+	conn_free(nc);
 	result_free(&scratch);
 }
 

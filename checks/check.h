@@ -1,16 +1,18 @@
-/* check.h - a check's configuration, and the checks themselves.
+/* check.h - a check's configuration, the checks, and probe_run().
  *
  * probe_run() does what every check shares: resolve, connect to the first
  * address that answers (or, with all_addresses, to every address at once,
  * one child result each), optional PROXY header, then the check's own
  * dialogue, timings, thresholds and perfdata.  No global state: the runner
- * may call probe_run() from many threads at once. */
+ * may call probe_run() from many threads at once.  The SMTP steps the
+ * dialogues share are in checks/session.h. */
 #ifndef MTAPROBE_CHECK_H
 #define MTAPROBE_CHECK_H
 
 #include <stdbool.h>
 
 #include "lib/conn.h"
+#include "lib/err.h"
 #include "lib/range.h"
 #include "lib/result.h"
 
@@ -56,11 +58,19 @@ struct check_cfg {
 	bool relay_starttls;
 };
 
-/* Implicit TLS: -s, or port 465 (RFC 8314) unless --no-tls. */
+/* Implicit TLS: -s, or port 465 (RFC 8314) unless --no-tls.  The one place
+ * that decides it, for the plugins and the runner alike. */
 bool check_implicit_tls(const struct check_cfg *cfg);
 
 /* Defaults: port 25, timeout 10 s (critical), any family. */
 void check_cfg_init(struct check_cfg *cfg, int default_port);
+
+/* The state for a failure of this kind under cfg (timeouts: -t's STATE). */
+enum state check_err_state(const struct check_cfg *cfg, const struct probe_err *e);
+
+/* Record e on r (its kind and step become r->err) and raise r to the
+ * state for it with the text "step: message". */
+void check_fail(const struct check_cfg *cfg, struct result *r, const struct probe_err *e);
 
 struct check_def {
 	const char *name;		/* "PORT", "BANNER" */
@@ -82,56 +92,10 @@ extern const struct check_def check_relay;
 /* Run def against cfg into r (initialised here; caller frees with result_free). */
 void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct result *r);
 
-/* The state for a failure of this kind under cfg (timeouts: -t's STATE). */
-enum state check_err_state(const struct check_cfg *cfg, const struct probe_err *e);
-
-/* Record e on r as a problem "stage: message" with its state. */
-void check_fail(const struct check_cfg *cfg, struct result *r, const struct probe_err *e);
-
-/* The EHLO name to use on c: cfg->ehlo, else this host's name if it is a
- * FQDN other than localhost, else our address literal ("[192.0.2.1]"). */
-void check_ehlo_name(const struct check_cfg *cfg, const struct conn *c, char *out, size_t out_size);
-
-/* Read the greeting into rep; records the facts on r.  Returns 0 for a 220,
- * 1 for another code (CRITICAL recorded, QUIT sent where due), -1 on
- * failure (recorded). */
-int check_greeting(const struct check_cfg *cfg, struct conn *c, struct result *r,
-		   struct smtp_reply *rep);
-
-/* EHLO, or HELO after a 5xx.  Returns 1 with caps after EHLO, 0 when only
- * HELO worked or both were refused (WARNING recorded), -1 on failure. */
-int check_ehlo(const struct check_cfg *cfg, struct conn *c, struct result *r,
-	       struct smtp_reply *rep, struct smtp_caps *caps);
-
-/* TLS handshake on c (implicit TLS or after STARTTLS), facts into *f, the
- * time into r->t.handshake.  want: which certificate type to ask for.
- * 0, or -1 with the failure recorded on r. */
-int check_handshake(const struct check_cfg *cfg, struct conn *c, struct result *r,
-		    enum tls_want want, struct tls_facts *f);
-
-/* Greeting, EHLO, STARTTLS (must be advertised and answered 220, with
- * nothing pipelined after it), handshake; or just the handshake on implicit
- * TLS.  0 when TLS is up, -1 with the failure recorded. */
-int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result *r,
-		      enum tls_want want, struct tls_facts *f);
-
-/* A new connection to the same address as old (PROXY header included),
- * under the same deadline, sharing its TLS context.  0 or -1. */
-int check_reconnect(const struct check_cfg *cfg, const struct conn *old, struct conn *nc);
-
-/* check_mta_cert's verdict on one handshake's chain f at time now (epoch
- * seconds): expiry against -w/-c days, validity period, verification
- * (unless no_verify), weak signatures and keys, raised on r.  Lowers
- * *chain_days to the earliest expiry in the chain; returns the leaf's
- * whole days left. */
+#ifdef MTAPROBE_UNITTEST
+/* checks/cert.c: the verdict on one handshake's chain, for test_tls. */
 double check_cert_judge(const struct check_cfg *cfg, struct result *r, const struct tls_facts *f,
 			int64_t now, double *chain_days);
-
-/* -v lines describing a TLS session and its chain. */
-void check_tls_detail(struct result *r, const struct tls_facts *f);
-
-/* Send QUIT and wait briefly (at most 1 s, never past the deadline) for the
- * reply; failures are ignored, the check's verdict is already made. */
-void check_quit(struct conn *c, struct smtp_reply *rep);
+#endif
 
 #endif

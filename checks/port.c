@@ -3,7 +3,7 @@
  * states the fact. */
 #include <stdio.h>
 
-#include "checks/check.h"
+#include "checks/session.h"
 
 static void port_dialogue(const struct check_cfg *cfg, struct conn *c, struct result *r)
 {

@@ -1,4 +1,4 @@
-/* probe.c - what every check shares; see check.h */
+/* probe.c - probe_run(): what every check shares; see check.h */
 #include "checks/check.h"
 
 #include <arpa/inet.h>
@@ -9,142 +9,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "checks/session.h"
 #include "lib/dns.h"
 #include "lib/net.h"
 #include "lib/tls_lazy.h"
-
-void check_cfg_init(struct check_cfg *cfg, int default_port)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->port = default_port;
-	cfg->family = AF_UNSPEC;
-	cfg->timeout = 10;
-	cfg->timeout_state = STATE_CRITICAL;
-}
-
-bool check_implicit_tls(const struct check_cfg *cfg)
-{
-	return cfg->tls || (cfg->port == 465 && !cfg->no_tls);
-}
-
-enum state check_err_state(const struct check_cfg *cfg, const struct probe_err *e)
-{
-	switch (e->kind) {
-	case ERR_NONE:
-		return STATE_OK;
-	case ERR_TIMEOUT:
-		return cfg->timeout_state;
-	case ERR_INTERNAL:
-		return STATE_UNKNOWN;
-	default:
-		return STATE_CRITICAL;
-	}
-}
-
-void check_fail(const struct check_cfg *cfg, struct result *r, const struct probe_err *e)
-{
-	if (&r->err != e)
-		r->err = *e;
-	result_raise(r, check_err_state(cfg, e), "%s: %s", e->stage, e->msg);
-}
-
-void check_ehlo_name(const struct check_cfg *cfg, const struct conn *c, char *out, size_t out_size)
-{
-	struct addr local = { .len = sizeof(local.ss) };
-	char host[256];
-
-	if (cfg->ehlo) {
-		snprintf(out, out_size, "%s", cfg->ehlo);
-		return;
-	}
-	if (gethostname(host, sizeof(host)) == 0) {
-		host[sizeof(host) - 1] = '\0';
-		if (strchr(host, '.') && strncmp(host, "localhost", 9) != 0) {
-			snprintf(out, out_size, "%s", host);
-			return;
-		}
-	}
-	/* RFC 5321 §4.1.4: without a usable FQDN, an address literal. */
-	if (getsockname(c->fd, (struct sockaddr *)&local.ss, &local.len) == 0) {
-		addr_format(&local);
-		snprintf(out, out_size, local.ss.ss_family == AF_INET6 ? "[IPv6:%s]" : "[%s]", local.text);
-		return;
-	}
-	snprintf(out, out_size, "%s", host);
-}
-
-void check_quit(struct conn *c, struct smtp_reply *rep)
-{
-	struct deadline shortdl = *c->dl;
-	const struct deadline *saved = c->dl;
-	struct probe_err ignored;
-	int64_t cap = mono_now_us() + 1000000;
-
-	if (shortdl.at_us > cap)
-		shortdl.at_us = cap;
-	c->dl = &shortdl;
-	conn_command(c, "QUIT", rep, "QUIT", &ignored);
-	c->dl = saved;
-}
-
-/* PROXY protocol header (haproxy's proxy-protocol.txt, v1 text / v2 binary)
- * describing this connection as it is. */
-static int send_proxy_header(const struct check_cfg *cfg, struct conn *c, struct probe_err *e)
-{
-	struct sockaddr_storage l, p;
-	socklen_t ll = sizeof(l), pl = sizeof(p);
-	unsigned char buf[128];
-	size_t n = 0;
-
-	if (getsockname(c->fd, (struct sockaddr *)&l, &ll) < 0 ||
-	    getpeername(c->fd, (struct sockaddr *)&p, &pl) < 0)
-		return err_set(e, ERR_IO, "PROXY", "cannot read socket addresses");
-	if (cfg->proxy_protocol == 1) {
-		struct addr la = { .ss = l }, pa = { .ss = p };
-		bool v6 = l.ss_family == AF_INET6;
-		int lport, pport;
-
-		addr_format(&la);
-		addr_format(&pa);
-		lport = ntohs(v6 ? ((struct sockaddr_in6 *)&l)->sin6_port : ((struct sockaddr_in *)&l)->sin_port);
-		pport = ntohs(v6 ? ((struct sockaddr_in6 *)&p)->sin6_port : ((struct sockaddr_in *)&p)->sin_port);
-		n = (size_t)snprintf((char *)buf, sizeof(buf), "PROXY %s %s %s %d %d\r\n",
-				     v6 ? "TCP6" : "TCP4", la.text, pa.text, lport, pport);
-	} else {
-		static const unsigned char sig[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
-						       0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A };
-		memcpy(buf, sig, 12);
-		buf[12] = 0x21;	/* version 2, PROXY command */
-		if (l.ss_family == AF_INET) {
-			struct sockaddr_in *ls = (struct sockaddr_in *)&l, *ps = (struct sockaddr_in *)&p;
-
-			buf[13] = 0x11;	/* TCP over IPv4 */
-			buf[14] = 0, buf[15] = 12;
-			memcpy(buf + 16, &ls->sin_addr, 4);
-			memcpy(buf + 20, &ps->sin_addr, 4);
-			memcpy(buf + 24, &ls->sin_port, 2);
-			memcpy(buf + 26, &ps->sin_port, 2);
-			n = 28;
-		} else {
-			struct sockaddr_in6 *ls = (struct sockaddr_in6 *)&l, *ps = (struct sockaddr_in6 *)&p;
-
-			buf[13] = 0x21;	/* TCP over IPv6 */
-			buf[14] = 0, buf[15] = 36;
-			memcpy(buf + 16, &ls->sin6_addr, 16);
-			memcpy(buf + 32, &ps->sin6_addr, 16);
-			memcpy(buf + 48, &ls->sin6_port, 2);
-			memcpy(buf + 50, &ps->sin6_port, 2);
-			n = 52;
-		}
-	}
-	return conn_write(c, buf, n, "PROXY", e);
-}
 
 /* Connected: PROXY header, implicit TLS, then the check's dialogue. */
 static void converse(const struct check_cfg *cfg, const struct check_def *def, struct conn *c,
 		     struct result *r)
 {
-	if (cfg->proxy_protocol && send_proxy_header(cfg, c, &r->err) < 0) {
+	if (cfg->proxy_protocol && conn_send_proxy_header(c, cfg->proxy_protocol, &r->err) < 0) {
 		check_fail(cfg, r, &r->err);
 		return;
 	}
@@ -155,26 +29,6 @@ static void converse(const struct check_cfg *cfg, const struct check_def *def, s
 	}
 	if (def->dialogue)
 		def->dialogue(cfg, c, r);
-}
-
-int check_reconnect(const struct check_cfg *cfg, const struct conn *old, struct conn *nc)
-{
-	struct probe_err e;
-	int64_t t0 = mono_now_us();
-	int fd = net_connect(old->peer, old->source, old->dl, 0, &e);
-
-	if (fd < 0)
-		return -1;
-	conn_init(nc, fd, old->dl, old->transcript);
-	nc->connect_start_us = t0;
-	nc->tlsl = old->tlsl;
-	nc->peer = old->peer;
-	nc->source = old->source;
-	if (cfg->proxy_protocol && send_proxy_header(cfg, nc, &e) < 0) {
-		conn_close(nc);
-		return -1;
-	}
-	return 0;
 }
 
 /* The server could not be reached (DNS, connect): the check's own state for
@@ -199,24 +53,17 @@ static void probe_addr(const struct check_cfg *cfg, const struct check_def *def,
 		       const struct addr *a, const struct addr *src, const struct deadline *dl,
 		       int budget_ms, struct tls_lazy *tlsl, struct result *r, bool *connected)
 {
-	struct conn c;
-	int64_t t0 = mono_now_us();
-	int fd;
+	struct conn *c;
 
 	set_target(r, a);
-	*connected = false;
-	fd = net_connect(a, src, dl, budget_ms, &r->err);
-	if (fd < 0)
+	c = conn_open(a, src, dl, budget_ms, tlsl, cfg->verbose >= 3 ? &r->transcript : NULL,
+		      &r->err);
+	*connected = c != NULL;
+	if (c == NULL)
 		return;
-	*connected = true;
-	r->t.connect = us_to_s(mono_now_us() - t0);
-	conn_init(&c, fd, dl, cfg->verbose >= 3 ? &r->transcript : NULL);
-	c.connect_start_us = t0;
-	c.tlsl = tlsl;
-	c.peer = a;
-	c.source = src;
-	converse(cfg, def, &c, r);
-	conn_close(&c);
+	r->t.connect = us_to_s(mono_now_us() - conn_started_us(c));
+	converse(cfg, def, c, r);
+	conn_free(c);
 }
 
 /* -w/-c on the timing the check names; CRITICAL first. */

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "checks/check.h"
+#include "checks/session.h"
 #include "lib/sanitize.h"
 
 #define RELAY_MAX_PAIRS 16
@@ -185,20 +185,29 @@ failed:
 	return e->kind == ERR_CLOSED ? PAIR_DROPPED : PAIR_ERROR;
 }
 
-/* A fresh session on nc after the server dropped the old one. */
-static int resume(const struct check_cfg *cfg, struct conn *old, struct conn *nc, struct result *r)
+/* A fresh session after the server dropped *cur: *cur is closed and
+ * replaced by the new connection (freed unless it is the dialogue's own c,
+ * which probe_run frees); on failure *cur is c, closed.  0 or -1. */
+static int resume(const struct check_cfg *cfg, struct conn *c, struct conn **cur, struct result *r)
 {
+	struct conn *nc;
 	struct result s;
 	int rc;
 
-	conn_close(old);
-	if (check_reconnect(cfg, old, nc) < 0)
+	conn_close(*cur);
+	nc = check_reconnect(cfg, *cur);
+	if (*cur != c)
+		conn_free(*cur);
+	*cur = c;
+	if (nc == NULL)
 		return -1;
 	result_init(&s, r->check, r->host, r->port);
 	rc = open_session(cfg, nc, &s);
 	if (rc < 0) {
 		strbuf_printf(&r->detail, "reconnect failed: %s\n", why_not(&s));
-		conn_close(nc);
+		conn_free(nc);
+	} else {
+		*cur = nc;
 	}
 	result_free(&s);
 	return rc;
@@ -261,7 +270,7 @@ static void verdict(struct result *r, int npairs, const char *accepted, int inco
 static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct result *r)
 {
 	struct pair pairs[RELAY_MAX_PAIRS];
-	struct conn spare, *cur = c;
+	struct conn *cur = c;
 	struct smtp_reply rep;
 	struct result s;
 	char domain[256], accepted[1024] = "";
@@ -298,9 +307,8 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 		if (o == PAIR_DROPPED) {
 			strbuf_printf(&r->detail, "<%s> -> <%s>: dropped (%s), reconnecting\n",
 				      pairs[i].from, pairs[i].to, said);
-			if (resume(cfg, cur, &spare, r) < 0)
+			if (resume(cfg, c, &cur, r) < 0)
 				break;
-			cur = &spare;
 			o = try_pair(cur, &pairs[i], &rep, said, sizeof(said), &e);
 			if (o == PAIR_DROPPED || o == PAIR_ERROR)
 				break;
@@ -339,13 +347,12 @@ next:
 		} else if (conn_command(cur, "RSET", &rep, "RSET", &e) == 0) {
 			continue;	/* RFC 5321 §4.1.1.5: RSET ends the transaction */
 		}
-		if (resume(cfg, cur, &spare, r) < 0)
+		if (resume(cfg, c, &cur, r) < 0)
 			break;
-		cur = &spare;
 	}
 	check_quit(cur, &rep);
 	if (cur != c)
-		conn_close(cur);
+		conn_free(cur);
 	smtp_reply_free(&rep);
 	verdict(r, npairs, accepted, inconclusive);
 }

@@ -1,14 +1,12 @@
-/* session.c - the SMTP steps the checks share: greeting, EHLO/HELO,
- * STARTTLS and the TLS handshake (see check.h). */
-#include <netdb.h>
-#include <pthread.h>
+/* session.c - the SMTP steps the checks share; see session.h */
+#include "checks/session.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "checks/check.h"
 #include "lib/net.h"
-#include "lib/tls_lazy.h"
 #include "lib/sanitize.h"
 
 /* "220 <first line>" into out, sanitised. */
@@ -21,6 +19,68 @@ static void first_line(const struct smtp_reply *rep, char *out, size_t out_size)
 	snprintf(out, out_size, "%d %s", rep->code, s ? sanitize(clean, sizeof(clean), s, len, 160) : "");
 }
 
+void check_ehlo_name(const struct check_cfg *cfg, const struct conn *c, char *out, size_t out_size)
+{
+	struct addr local;
+	char host[256];
+
+	if (cfg->ehlo) {
+		snprintf(out, out_size, "%s", cfg->ehlo);
+		return;
+	}
+	if (gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		if (strchr(host, '.') && strncmp(host, "localhost", 9) != 0) {
+			snprintf(out, out_size, "%s", host);
+			return;
+		}
+	}
+	/* RFC 5321 §4.1.4: without a usable FQDN, an address literal. */
+	if (conn_local_addr(c, &local) == 0) {
+		snprintf(out, out_size, local.ss.ss_family == AF_INET6 ? "[IPv6:%s]" : "[%s]", local.text);
+		return;
+	}
+	snprintf(out, out_size, "%s", host);
+}
+
+void check_quit(struct conn *c, struct smtp_reply *rep)
+{
+	struct deadline brief = *conn_deadline(c);
+	const struct deadline *saved;
+	struct probe_err ignored;
+	int64_t cap = mono_now_us() + 1000000;
+
+	if (brief.at_us > cap)
+		brief.at_us = cap;
+	saved = conn_set_deadline(c, &brief);
+	conn_command(c, "QUIT", rep, "QUIT", &ignored);
+	conn_set_deadline(c, saved);
+}
+
+struct conn *check_reconnect(const struct check_cfg *cfg, const struct conn *old)
+{
+	struct probe_err e;
+	struct conn *nc = conn_reopen(old, &e);
+
+	if (nc && cfg->proxy_protocol && conn_send_proxy_header(nc, cfg->proxy_protocol, &e) < 0) {
+		conn_free(nc);
+		return NULL;
+	}
+	return nc;
+}
+
+/* -v: what was negotiated and with whom. */
+void check_tls_detail(struct result *r, const struct tls_facts *f)
+{
+	strbuf_printf(&r->detail, "tls: %s %s%s%s\n", f->version_name, f->cipher,
+		      f->group[0] ? " group " : "", f->group);
+	for (int i = 0; i < f->ncerts; i++)
+		strbuf_printf(&r->detail, "certificate %d: subject %s; issuer %s; %s-%d; %s\n", i,
+			      f->chain[i].subject, f->chain[i].issuer, f->chain[i].key_name,
+			      f->chain[i].key_bits, f->chain[i].sig_alg);
+	strbuf_printf(&r->detail, "verification: %s\n", f->verify_code ? f->verify_reason : "ok");
+}
+
 int check_greeting(const struct check_cfg *cfg, struct conn *c, struct result *r,
 		   struct smtp_reply *rep)
 {
@@ -31,7 +91,7 @@ int check_greeting(const struct check_cfg *cfg, struct conn *c, struct result *r
 		check_fail(cfg, r, &r->err);
 		return -1;
 	}
-	r->t.banner = us_to_s(mono_now_us() - c->connect_start_us);
+	r->t.banner = us_to_s(mono_now_us() - conn_started_us(c));
 	r->greeting_code = rep->code;
 	s = smtp_reply_line(rep, 0, &len);
 	sanitize(r->greeting, sizeof(r->greeting), s ? s : "", s ? len : 0, 200);
@@ -118,16 +178,12 @@ int check_handshake(const struct check_cfg *cfg, struct conn *c, struct result *
 		    enum tls_want want, struct tls_facts *f)
 {
 	char sni[300], verify[300];
-	struct tls_session *s;
 	struct addr lit;
 	int64_t t0;
+	int rc;
 
 	if (f == NULL) {
 		result_raise(r, STATE_UNKNOWN, "out of memory");
-		return -1;
-	}
-	if (tls_lazy_get(c->tlsl) < 0) {
-		result_raise(r, STATE_UNKNOWN, "%s", c->tlsl->why);
 		return -1;
 	}
 	sni_name(cfg, sni, sizeof(sni));
@@ -137,16 +193,12 @@ int check_handshake(const struct check_cfg *cfg, struct conn *c, struct result *
 	else
 		snprintf(verify, sizeof(verify), "%s", sni[0] ? sni : cfg->host);
 	t0 = mono_now_us();
-	s = c->tlsl->ops->handshake(c->tlsl->ctx, c->fd, sni[0] ? sni : NULL, verify, want, c->dl,
-				    &r->err);
-	r->t.handshake = us_to_s(mono_now_us() - t0);
-	if (s == NULL) {
+	rc = conn_start_tls(c, sni[0] ? sni : NULL, verify, want, f, &r->err);
+	if (rc == 0 || r->err.kind != ERR_INTERNAL)	/* a handshake was tried */
+		r->t.handshake = us_to_s(mono_now_us() - t0);
+	if (rc < 0)
 		check_fail(cfg, r, &r->err);
-		return -1;
-	}
-	conn_use_tls(c, c->tlsl->ops, s);
-	c->tlsl->ops->facts(s, f);
-	return 0;
+	return rc;
 }
 
 int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result *r,

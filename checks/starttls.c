@@ -4,19 +4,7 @@
  * and EHLO over TLS. */
 #include <stdio.h>
 
-#include "checks/check.h"
-
-/* -v: what was negotiated and with whom. */
-void check_tls_detail(struct result *r, const struct tls_facts *f)
-{
-	strbuf_printf(&r->detail, "tls: %s %s%s%s\n", f->version_name, f->cipher,
-		      f->group[0] ? " group " : "", f->group);
-	for (int i = 0; i < f->ncerts; i++)
-		strbuf_printf(&r->detail, "certificate %d: subject %s; issuer %s; %s-%d; %s\n", i,
-			      f->chain[i].subject, f->chain[i].issuer, f->chain[i].key_name,
-			      f->chain[i].key_bits, f->chain[i].sig_alg);
-	strbuf_printf(&r->detail, "verification: %s\n", f->verify_code ? f->verify_reason : "ok");
-}
+#include "checks/session.h"
 
 static void starttls_dialogue(const struct check_cfg *cfg, struct conn *c, struct result *r)
 {

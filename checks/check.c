@@ -1,0 +1,44 @@
+/* check.c - what the checks share about their configuration and failures;
+ * see check.h */
+#include "checks/check.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+void check_cfg_init(struct check_cfg *cfg, int default_port)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port = default_port;
+	cfg->family = AF_UNSPEC;
+	cfg->timeout = 10;
+	cfg->timeout_state = STATE_CRITICAL;
+}
+
+bool check_implicit_tls(const struct check_cfg *cfg)
+{
+	return cfg->tls || (cfg->port == 465 && !cfg->no_tls);
+}
+
+enum state check_err_state(const struct check_cfg *cfg, const struct probe_err *e)
+{
+	switch (e->kind) {
+	case ERR_NONE:
+		return STATE_OK;
+	case ERR_TIMEOUT:
+		return cfg->timeout_state;
+	case ERR_INTERNAL:
+		return STATE_UNKNOWN;
+	default:
+		return STATE_CRITICAL;
+	}
+}
+
+void check_fail(const struct check_cfg *cfg, struct result *r, const struct probe_err *e)
+{
+	if (&r->err != e)
+		r->err = *e;
+	if (e->stage[0])
+		result_raise(r, check_err_state(cfg, e), "%s: %s", e->stage, e->msg);
+	else
+		result_raise(r, check_err_state(cfg, e), "%s", e->msg);
+}
