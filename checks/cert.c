@@ -137,8 +137,8 @@ UNITTEST double check_cert_judge(const struct check_cfg *cfg, struct result *r, 
 		result_raise(r, STATE_CRITICAL, "%s certificate is not valid before %s", what,
 			     (date_text(leaf->not_before, when, sizeof(when)), when));
 	else
-		result_raise(r, range_alerts(&cfg->crit, days)	 ? STATE_CRITICAL
-				: range_alerts(&cfg->warn, days) ? STATE_WARNING
+		result_raise(r, range_alerts(&cfg->days_crit, days)	 ? STATE_CRITICAL
+				: range_alerts(&cfg->days_warn, days) ? STATE_WARNING
 								 : STATE_OK,
 			     "%s certificate expires in %.0f days (%s)", what, days, when);
 	if (!cfg->no_verify && f->verify_code != 0)
@@ -235,7 +235,7 @@ static void cert_dialogue(const struct check_cfg *cfg, struct conn *c, struct re
 	leaf = &r->tls[0].chain[0];
 	snprintf(r->facts, sizeof(r->facts), "%s, issuer %s%s", leaf->subject, leaf->issuer,
 		 cfg->no_verify ? "" : r->tls[0].verify_code ? "" : ", verified");
-	result_perf(r, "days", days, "", 0, &cfg->warn, &cfg->crit);
+	result_perf(r, "days", days, "", 0, &cfg->days_warn, &cfg->days_crit);
 	result_perf(r, "chain_days", chain_days, "", 0, NULL, NULL);
 	r->perf[r->nperf - 1].has_min = false;
 	r->perf[r->nperf - 2].has_min = false;

@@ -16,6 +16,9 @@
 #include "lib/range.h"
 #include "lib/result.h"
 
+/* Filled from the option table (cli/options.h), by the plugins from argv
+ * and by the runner from YAML alike; the strings belong to whoever filled
+ * it (options_free()).  A copy made with = only borrows them. */
 struct check_cfg {
 	const char *host;
 	const char *mx_domain;	/* -M: every address of every MX host of it */
@@ -23,7 +26,8 @@ struct check_cfg {
 	int family;		/* AF_UNSPEC, AF_INET, AF_INET6 */
 	double timeout;		/* seconds */
 	enum state timeout_state;
-	struct range warn, crit;
+	struct range warn, crit;	/* -w/-c on the check's timing, in seconds */
+	struct range days_warn, days_crit;	/* check_mta_cert's -w/-c: days left */
 	const char *ehlo;	/* NULL: this host's FQDN or our address literal */
 	const char *dns_servers;
 	const char *source;	/* local address literal to bind, or NULL */

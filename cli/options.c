@@ -1,403 +1,732 @@
-/* options.c - see options.h */
+/* options.c - the option table and the code that reads it; see options.h */
 #include "cli/options.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "lib/dns.h"
 #include "lib/net.h"
-#include "lib/nagios.h"
+#include "lib/tls.h"
 
-enum {
-	OPT_DNS_SERVER = 1000,
-	OPT_SOURCE,
-	OPT_PROXY,
-	OPT_NO_TLS,
-	OPT_SNI,
-	OPT_CA_FILE,
-	OPT_CA_PATH,
-	OPT_EXTRA = 2000,	/* + index into plugin_info.extra */
-};
+#define OFF(field) offsetof(struct check_cfg, field)
+#define TIMED (BIN_PORT | BIN_BANNER | BIN_STARTTLS | BIN_RELAY)
+#define ALL (BIN_PLUGINS | BIN_RUNNER)
 
-static const struct opt_extra common_opts[] = {
-	{ "hostname", 'H', required_argument, "HOST", "name or IP literal of the server", 'H' },
-	{ "mx", 'M', required_argument, "DOMAIN",
-	  "check every MX host of DOMAIN, every address of each, at once", 'M' },
-	{ "all-addresses", 'A', no_argument, NULL,
-	  "check every address of HOST, not just the first that connects", 'A' },
-	{ "port", 'p', required_argument, "PORT", "TCP port", 'p' },
-	{ "ipv4", '4', no_argument, NULL, "use IPv4 addresses only", '4' },
-	{ "ipv6", '6', no_argument, NULL, "use IPv6 addresses only", '6' },
-	{ "timeout", 't', required_argument, "SEC[:STATE]",
-	  "one deadline for the whole check (default 10); STATE on expiry:\n"
-	  "ok|warning|critical|unknown (default critical)", 't' },
-	{ "warning", 'w', required_argument, "RANGE", "warning threshold", 'w' },
-	{ "critical", 'c', required_argument, "RANGE", "critical threshold", 'c' },
-	{ "ehlo", 'F', required_argument, "NAME",
-	  "EHLO name (default: this host's FQDN, else our address literal)", 'F' },
-	{ "tls", 's', no_argument, NULL, "implicit TLS (SMTPS) on connect; default on port 465", 's' },
-	{ "no-tls", 0, no_argument, NULL, "plain connect even on port 465", OPT_NO_TLS },
-	{ "sni", 0, required_argument, "NAME",
-	  "TLS server name (default: the host name, none for IP literals)", OPT_SNI },
-	{ "ca-file", 0, required_argument, "FILE", "trust anchors from FILE (PEM)", OPT_CA_FILE },
-	{ "ca-path", 0, required_argument, "DIR",
+const char *const check_names[CHECK_KINDS] = { "port", "banner", "starttls", "cert", "relay" };
+
+/* The order of the rows is the order of --help and of the YAML keys that
+ * the runner's messages list. */
+const struct opt option_table[] = {
+	{ NULL, 0, OPT_NAME, NULL, "the target's name, its 'target' label (default: host or mx)",
+	  NULL, "name", 0, 0, RK_NAME, 0 },
+	{ "hostname", 'H', OPT_HOST, "HOST", "name or IP literal of the server", NULL, "host",
+	  BIN_PLUGINS, OFF(host), 0, 0 },
+	{ "mx", 'M', OPT_DOMAIN, "DOMAIN", "check every MX host of DOMAIN, every address of each, at once",
+	  NULL, "mx", ALL, OFF(mx_domain), 0, 0 },
+	{ "all-addresses", 'A', OPT_FLAG, NULL,
+	  "check every address of HOST, not just the first that connects", NULL, NULL, BIN_PLUGINS,
+	  OFF(all_addresses), 0, 0 },
+	{ "port", 'p', OPT_PORT, "PORT", "TCP port", "25", "port", ALL, OFF(port), 0, 0 },
+	{ "tls", 's', OPT_IMPLICIT_TLS, NULL, "implicit TLS (SMTPS) on connect; default on port 465",
+	  NULL, "tls", BIN_PLUGINS, OFF(tls), 0, 0 },
+	{ "no-tls", 0, OPT_FLAG, NULL, "plain connect even on port 465", NULL, NULL, BIN_PLUGINS,
+	  OFF(no_tls), 0, 0 },
+	{ "sni", 0, OPT_HOST, "NAME", "TLS server name (default: the host name, none for IP literals)",
+	  NULL, "sni", BIN_PLUGINS, OFF(sni), 0, 0 },
+	{ "ehlo", 'F', OPT_EHLO, "NAME",
+	  "EHLO name (default: this host's FQDN, else our address literal)", NULL, "ehlo",
+	  BIN_PLUGINS, OFF(ehlo), 0, 0 },
+	{ "timeout", 't', OPT_TIMEOUT, "SEC[:STATE]",
+	  "one deadline for the whole check, at most 3600 seconds\n"
+	  "STATE on expiry: ok|warning|critical|unknown, critical if not given",
+	  "10", "timeout", ALL, OFF(timeout), 0, 0 },
+	{ "checks", 0, OPT_CHECKS, "LIST", "the checks to run: port,banner,starttls,cert,relay",
+	  "port,banner,starttls,cert,relay", "checks", BIN_RUNNER, 0, RK_CHECKS, 0 },
+	{ "warning", 'w', OPT_DAYS, "DAYS", "warning threshold", "30", "cert_days.warning", BIN_CERT,
+	  OFF(days_warn), 0, 0 },
+	{ "critical", 'c', OPT_DAYS, "DAYS", "critical threshold", "14", "cert_days.critical",
+	  BIN_CERT, OFF(days_crit), 0, 0 },
+	{ "warning", 'w', OPT_RANGE, "RANGE", "warning threshold", NULL, "time.warning", TIMED,
+	  OFF(warn), 0, 0 },
+	{ "critical", 'c', OPT_RANGE, "RANGE", "critical threshold", NULL, "time.critical", TIMED,
+	  OFF(crit), 0, 0 },
+	{ "min-tls", 0, OPT_TLS_VERSION, "1.0|1.1|1.2|1.3",
+	  "lowest acceptable TLS version, else WARNING", "1.2", "min_tls", BIN_STARTTLS,
+	  OFF(min_tls), 0, 0 },
+	{ "ca-file", 0, OPT_READ_PATH, "FILE", "trust anchors from FILE (PEM)", NULL, "ca_file",
+	  BIN_PLUGINS, OFF(ca_file), 0, 0 },
+	{ "ca-path", 0, OPT_READ_PATH, "DIR",
 	  "trust anchors from a hashed directory (default: the system's,\n"
-	  "looked up per issuer, not loaded whole)", OPT_CA_PATH },
-	{ "dns-server", 0, required_argument, "IP[:PORT][,...]",
-	  "resolvers to use instead of /etc/resolv.conf", OPT_DNS_SERVER },
-	{ "source", 0, required_argument, "ADDR", "local address to bind", OPT_SOURCE },
-	{ "proxy-protocol", 0, required_argument, "1|2",
-	  "send a PROXY protocol header first (servers behind HAProxy)", OPT_PROXY },
-	{ "verbose", 'v', no_argument, NULL, "more detail; -vvv prints the SMTP transcript", 'v' },
-	{ "help", 'h', no_argument, NULL, "this help", 'h' },
-	{ "version", 'V', no_argument, NULL, "version line", 'V' },
+	  "looked up per issuer, not loaded whole)", NULL, "ca_path", BIN_PLUGINS, OFF(ca_path), 0, 0 },
+	{ "no-verify", 0, OPT_FLAG, NULL, "do not judge chain and host-name verification", NULL,
+	  "no_verify", BIN_CERT, OFF(no_verify), 0, 0 },
+	{ "starttls", 'S', OPT_IGNORED, NULL, "accepted for check_smtp users; STARTTLS is the default",
+	  NULL, NULL, BIN_STARTTLS | BIN_CERT, 0, 0, 0 },
+	{ "dane", 0, OPT_FLAG, NULL,
+	  "look up TLSA at _PORT._tcp.HOST: with records, the chain must\n"
+	  "match one (usages 2, 3); records not DNSSEC-authenticated\n"
+	  "(no AD bit from the resolver): WARNING", NULL, "dane", BIN_CERT, OFF(dane), 0, 0 },
+	{ "fcrdns", 0, OPT_FLAG, NULL,
+	  "the address's PTR name must resolve back to the address, and\n"
+	  "the greeting's host name should be that name, else WARNING", NULL, "fcrdns", BIN_BANNER,
+	  OFF(fcrdns), 0, 0 },
+	{ "expect", 'e', OPT_TEXT, "TEXT", "greeting must contain TEXT, else WARNING", NULL, "expect",
+	  BIN_BANNER, OFF(expect), 0, 0 },
+	{ "require-ext", 0, OPT_KEYWORDS, "EXT[,EXT...]",
+	  "each EHLO keyword must be advertised, else WARNING", NULL, "require_ext", BIN_BANNER,
+	  OFF(require_ext), 0, 0 },
+	{ "from", 'f', OPT_MAIL, "ADDR", "outside sender (default mtaprobe@example.org)", NULL,
+	  "relay.from", BIN_RELAY, OFF(relay_from), 0, 0 },
+	{ "to", 'r', OPT_MAIL, "ADDR", "outside recipient (default mtaprobe@example.net)", NULL,
+	  "relay.to", BIN_RELAY, OFF(relay_to), 0, 0 },
+	{ "thorough", 0, OPT_FLAG, NULL,
+	  "add the classic address tricks (percent hack, quoted\n"
+	  "local parts, source routes, bang paths, address literals)", NULL, "relay.thorough",
+	  BIN_RELAY, OFF(relay_thorough), 0, 0 },
+	{ "domain", 0, OPT_DOMAIN, "DOMAIN",
+	  "the server's own domain for the spoofed sender and the\n"
+	  "tricks (default: the greeting's host name, else -H)", NULL, NULL, BIN_RELAY,
+	  OFF(relay_domain), 0, 0 },
+	{ "starttls", 'S', OPT_FLAG, NULL, "test after STARTTLS (relay policy often differs)", NULL,
+	  NULL, BIN_RELAY, OFF(relay_starttls), 0, 0 },
+	{ "dns-server", 0, OPT_SERVERS, "IP[:PORT][,...]",
+	  "resolvers to use instead of /etc/resolv.conf", NULL, "dns_server", ALL, OFF(dns_servers),
+	  0, 0 },
+	{ "ipv4", '4', OPT_FAMILY, NULL, "use IPv4 addresses only", NULL, "ipv4", BIN_PLUGINS,
+	  OFF(family), 0, AF_INET },
+	{ "ipv6", '6', OPT_FAMILY, NULL, "use IPv6 addresses only", NULL, "ipv6", BIN_PLUGINS,
+	  OFF(family), 0, AF_INET6 },
+	{ "source", 0, OPT_ADDRESS, "ADDR", "local address to bind", NULL, NULL, BIN_PLUGINS,
+	  OFF(source), 0, 0 },
+	{ "proxy-protocol", 0, OPT_PROXY, "1|2",
+	  "send a PROXY protocol header first (servers behind HAProxy)", NULL, NULL, BIN_PLUGINS,
+	  OFF(proxy_protocol), 0, 0 },
+	{ NULL, 0, OPT_LABELS, NULL, "extra Prometheus labels, a mapping of names to strings", NULL,
+	  "labels", 0, 0, RK_LABELS, 0 },
+	{ "config", 'c', OPT_PATH, "FILE", "YAML configuration (see conf/mtaprobe.yaml)", NULL, NULL,
+	  BIN_RUNNER, 0, RK_CONFIG, 0 },
+	{ "format", 'f', OPT_FORMAT, "FORMAT", "prometheus (default with -c), json or text", NULL,
+	  NULL, BIN_RUNNER, 0, RK_FORMAT, 0 },
+	{ "output", 'o', OPT_PATH, "FILE",
+	  "write there, atomically (FILE.tmp, fsync, rename); a failed run\n"
+	  "leaves FILE as it was; default: the config's output path, else\n"
+	  "standard output", NULL, NULL, BIN_RUNNER, 0, RK_OUTPUT, 0 },
+	{ "jobs", 'j', OPT_JOBS, "N",
+	  "targets in flight (default: the config's concurrency, else 32;\n"
+	  "each target's checks run side by side)", NULL, NULL, BIN_RUNNER, 0, RK_JOBS, 0 },
+	{ "quiet", 'q', OPT_FLAG, NULL, "no progress on the terminal", NULL, NULL, BIN_RUNNER, 0,
+	  RK_QUIET, 0 },
+	{ "verbose", 'v', OPT_COUNT, NULL, "more detail; -vvv prints the SMTP transcript", NULL, NULL,
+	  BIN_PLUGINS, OFF(verbose), 0, 0 },
+	{ "help", 'h', OPT_HELP, NULL, "this help", NULL, NULL, ALL, 0, 0, 0 },
+	{ "version", 'V', OPT_VERSION, NULL, "version line", NULL, NULL, ALL, 0, 0, 0 },
 };
-#define NCOMMON (sizeof(common_opts) / sizeof(common_opts[0]))
+const size_t option_count = sizeof(option_table) / sizeof(option_table[0]);
 
-static void help_option(struct strbuf *b, const struct plugin_info *pi, const struct opt_extra *o)
+/* ---- values ------------------------------------------------------------ */
+
+/* What a string value may hold.  Every string ends up in an SMTP command,
+ * a TLS option, a file name or a Prometheus label, so control bytes are
+ * refused everywhere. */
+struct str_rule {
+	size_t max;
+	const char *reject;	/* bytes refused besides control bytes */
+	bool ascii;
+	bool need_at;
+};
+
+struct type_info {
+	const char *expect;	/* YAML: "'KEY' must be EXPECT, not 'VALUE'" */
+	const char *is_not;	/* argv: "NAME: 'VALUE' IS_NOT" */
+	struct str_rule rule;	/* strings: max 0 for non-strings */
+};
+
+static const struct type_info types[] = {
+	[OPT_FLAG] = { "true or false (or yes, no)", NULL, { 0 } },
+	[OPT_IMPLICIT_TLS] = { "true or false (or yes, no)", NULL, { 0 } },
+	[OPT_FAMILY] = { "true or false (or yes, no)", NULL, { 0 } },
+	[OPT_HOST] = { "a host name", "is not a host name", { 253, " ", false, false } },
+	[OPT_DOMAIN] = { "a domain name", "is not a domain name", { 253, " /:@[]", false, false } },
+	[OPT_EHLO] = { "an EHLO name", "is not an EHLO name", { 255, " ", false, false } },
+	[OPT_TEXT] = { "a non-empty string", "cannot be used", { 1024, "", false, false } },
+	[OPT_NAME] = { "a target name", "is not a target name", { 255, "", false, false } },
+	[OPT_PATH] = { "a file or directory name", "is not a file name", { 4095, "", false, false } },
+	[OPT_READ_PATH] = { "a file or directory name", "is not a file name",
+			    { 4095, "", false, false } },
+	[OPT_MAIL] = { "a mail address (user@domain)", "is not a mail address (user@domain)",
+		       { 254, " <>", true, true } },
+	[OPT_SERVERS] = { "a list of IP[:PORT]", "is not a list of IP[:PORT]",
+			  { 1024, " ", true, false } },
+	[OPT_ADDRESS] = { "an IP address", "is not an IP address", { 64, " ", true, false } },
+	[OPT_KEYWORDS] = { "EHLO keywords (letters, digits, '-')",
+			   "is not a comma-separated list of EHLO keywords", { 0 } },
+	[OPT_LABELS] = { "a label value", "is not a label value", { 1024, "", false, false } },
+	[OPT_PORT] = { "an integer 1-65535", "is not a port number (1-65535)", { 0 } },
+	[OPT_TIMEOUT] = { "a number of seconds, more than 0 and at most 3600",
+			  "is not SECONDS[:STATE] (seconds more than 0 and at most 3600, state "
+			  "ok, warning, critical or unknown)", { 0 } },
+	[OPT_RANGE] = { "a number or a range (N, N:, ~:N, N:M, @N:M)", NULL, { 0 } },
+	[OPT_DAYS] = { "a number or a range (N, N:, ~:N, N:M, @N:M)", NULL, { 0 } },
+	[OPT_PROXY] = { "1 or 2", "must be 1 or 2", { 0 } },
+	[OPT_TLS_VERSION] = { "a TLS version (1.0, 1.1, 1.2, 1.3 or TLSv1.x)",
+			      "is not 1.0, 1.1, 1.2 or 1.3", { 0 } },
+	[OPT_JOBS] = { "an integer 1-1024", "is not a number 1-1024", { 0 } },
+	[OPT_FORMAT] = { "prometheus, json or text", "is not prometheus, json or text", { 0 } },
+	[OPT_CHECKS] = { "a list of checks (port, banner, starttls, cert, relay)",
+			 "is not a list of checks (port, banner, starttls, cert, relay)", { 0 } },
+};
+
+const char *opt_expect(const struct opt *o)
 {
-	char left[64], help[512];
-	const char *h, *nl;
+	return types[o->type].expect ? types[o->type].expect : "nothing";
+}
 
-	if (o->short_name)
-		snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->long_name,
-			 o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
+void opt_display_name(const struct opt *o, char *out, size_t size)
+{
+	if (o->name == NULL)
+		snprintf(out, size, "%s", o->yaml ? o->yaml : "?");
+	else if (o->short_name)
+		snprintf(out, size, "-%c/--%s", o->short_name, o->name);
 	else
-		snprintf(left, sizeof(left), "    --%s%s%s", o->long_name, o->arg_name ? " " : "",
-			 o->arg_name ? o->arg_name : "");
-	if (o->key == 'p')
-		snprintf(help, sizeof(help), "%s (default %d)", o->help, pi->default_port);
-	else if (o->key == 'w' || o->key == 'c')
-		snprintf(help, sizeof(help), "%s: %s", o->help, pi->threshold_help);
-	else
-		snprintf(help, sizeof(help), "%s", o->help);
-	for (h = help; (nl = strchr(h, '\n')) != NULL; h = nl + 1) {
-		strbuf_printf(b, "  %-30s %.*s\n", left, (int)(nl - h), h);
-		left[0] = '\0';
+		snprintf(out, size, "--%s", o->name);
+}
+
+/* A value quoted back to the user: capped, control bytes shown as '?', so a
+ * stray binary blob cannot garble the terminal or the log. */
+static const char *shown(const char *s, size_t len, char *buf, size_t size)
+{
+	size_t cut = len, i;
+
+	if (cut > 40) {
+		cut = 40;
+		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)	/* not inside UTF-8 */
+			cut--;
 	}
-	strbuf_printf(b, "  %-30s %s\n", left, h);
+	for (i = 0; i < cut && i + 4 < size; i++)
+		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	buf[i] = '\0';
+	if (cut < len)
+		snprintf(buf + i, size - i, "...");
+	return buf;
 }
 
-static void usage_line(struct strbuf *b, const struct plugin_info *pi)
+/* Why s breaks rule r, or NULL when it does not. */
+static const char *str_problem(const struct str_rule *r, const char *s, size_t len, char *buf,
+			       size_t size)
 {
-	strbuf_printf(b, "Usage: %s -H HOST|-M DOMAIN [-p PORT] [-w RANGE] [-c RANGE] [-t SEC[:STATE]] [options]\n",
-		      pi->prog);
+	if (len == 0)
+		return "it is empty";
+	if (len > r->max) {
+		snprintf(buf, size, "it is longer than %zu bytes", r->max);
+		return buf;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return "control characters are not allowed";
+		if (r->ascii && c > 0x7f)
+			return "only ASCII is allowed";
+		if (strchr(r->reject, c) != NULL) {
+			snprintf(buf, size, "'%c' is not allowed", c);
+			return buf;
+		}
+	}
+	if (r->need_at && memchr(s, '@', len) == NULL)
+		return "it has no '@'";
+	return NULL;
 }
 
-static void help(struct strbuf *b, const struct plugin_info *pi)
+/* Decimal digits only: no sign, no 0x/0o, no _ separators, and no leading
+ * zero, which YAML 1.1 reads as octal ("025" would be port 21 elsewhere). */
+static int parse_uint(const char *s, size_t len, long max, long *out)
 {
-	strbuf_printf(b, "%s %s (mtaprobe)\n\n%s\n\n", pi->prog, MTAPROBE_VERSION, pi->purpose);
-	usage_line(b, pi);
-	strbuf_printf(b, "\nOptions:\n");
-	for (size_t i = 0; i < NCOMMON; i++)
-		help_option(b, pi, &common_opts[i]);
-	for (size_t i = 0; i < pi->nextra; i++)
-		help_option(b, pi, &pi->extra[i]);
-	strbuf_printf(b,
-		      "\nRANGE is N (alert if < 0 or > N), N: (alert if < N), ~:N (alert if > N),\n"
-		      "N:M (alert outside N..M) or @N:M (alert inside); decimals allowed.\n"
-		      "Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also --help, --version\n"
-		      "and usage errors).\n\nExamples:\n%s", pi->examples);
-}
+	char buf[16];
 
-static int usage_error(struct strbuf *out, const struct plugin_info *pi, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int usage_error(struct strbuf *out, const struct plugin_info *pi, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	strbuf_printf(out, "MTA %s UNKNOWN - %s\n", pi->def->name, msg);
-	usage_line(out, pi);
-	strbuf_printf(out, "Try '%s --help' for more information.\n", pi->prog);
-	return 3;
-}
-
-static int parse_port(const char *s, int *port)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > 65535)
+	if (len == 0 || len > 9 || strspn(s, "0123456789") < len || (s[0] == '0' && len > 1))
 		return -1;
-	*port = (int)v;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	*out = strtol(buf, NULL, 10);
+	return *out <= max ? 0 : -1;
+}
+
+/* "10", "2.5", ".5": what a person writes for seconds or days.  strtod
+ * alone would also take inf, nan, hex and exponents. */
+static int parse_decimal(const char *s, size_t len, double *out)
+{
+	size_t whole = strspn(s, "0123456789"), frac = 0;
+	char buf[24];
+
+	if (whole > len)
+		whole = len;
+	if (whole < len && s[whole] == '.')
+		frac = strspn(s + whole + 1, "0123456789");
+	if (whole + frac == 0 || whole > 9 || frac > 9 || whole + (whole < len && s[whole] == '.') + frac != len)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	*out = strtod(buf, NULL);
 	return 0;
 }
 
-static int parse_timeout(const char *s, struct check_cfg *cfg)
+static int parse_bool(const char *s, bool *out)
+{
+	if (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0)
+		*out = true;
+	else if (strcasecmp(s, "false") == 0 || strcasecmp(s, "no") == 0)
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_timeout(const char *s, size_t len, double *secs, enum state *st)
 {
 	static const char *const names[] = { "ok", "warning", "critical", "unknown" };
-	const char *colon = strchr(s, ':');
-	char num[32], *end;
-	size_t n = colon ? (size_t)(colon - s) : strlen(s);
-	double v;
+	const char *colon = memchr(s, ':', len);
+	size_t n = colon ? (size_t)(colon - s) : len;
 
-	if (n == 0 || n >= sizeof(num))
+	if (parse_decimal(s, n, secs) < 0 || !(*secs > 0) || *secs > 3600)
 		return -1;
-	memcpy(num, s, n);
-	num[n] = '\0';
-	errno = 0;
-	v = strtod(num, &end);
-	if (errno || *end || !(v > 0) || v > 86400 || num[0] == '+' || num[0] == '-' ||
-	    !(num[0] >= '0' && num[0] <= '9'))
-		return -1;
-	cfg->timeout = v;
+	*st = STATE_CRITICAL;
 	if (colon == NULL)
 		return 0;
 	for (int i = 0; i < 4; i++)
 		if (strcasecmp(colon + 1, names[i]) == 0) {
-			cfg->timeout_state = (enum state)i;
+			*st = (enum state)i;
 			return 0;
 		}
 	return -1;
 }
 
-/* Long names for getopt_long, the option string, and key lookup. */
-struct optset {
-	struct option lo[NCOMMON + 32];
-	char shortopts[128];
-	const struct opt_extra *by_index[NCOMMON + 32];
-	size_t n;
-};
-
-static void optset_add(struct optset *s, const struct opt_extra *o, int val)
+/* "A, B,C" -> "A,B,C" (RFC 5321 §4.1.1.1 keywords: letters, digits, '-');
+ * blanks around commas are forgiven, empty items are not. */
+static int parse_keywords(const char *s, size_t len, char *out, size_t size)
 {
-	size_t k = strlen(s->shortopts);
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-";
+	const char *p = s, *end = s + len;
+	size_t used = 0;
 
-	s->by_index[s->n] = o;
-	s->lo[s->n++] = (struct option){ o->long_name, o->has_arg, NULL, val };
-	if (o->short_name && k + 3 < sizeof(s->shortopts)) {
-		s->shortopts[k++] = (char)o->short_name;
-		if (o->has_arg == required_argument)
-			s->shortopts[k++] = ':';
-		s->shortopts[k] = '\0';
+	out[0] = '\0';
+	while (p <= end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *stop = comma ? comma : end, *a = p, *z = stop;
+
+		while (a < z && *a == ' ')
+			a++;
+		while (z > a && z[-1] == ' ')
+			z--;
+		if (a == z || used + (size_t)(z - a) + 2 > size)
+			return -1;
+		for (const char *q = a; q < z; q++)
+			if (*q == '\0' || strchr(ok, *q) == NULL)
+				return -1;
+		used += (size_t)snprintf(out + used, size - used, "%s%.*s", used ? "," : "",
+					 (int)(z - a), a);
+		p = stop + 1;
+	}
+	return 0;
+}
+
+static int parse_checks(const char *s, size_t len, unsigned *mask)
+{
+	const char *p = s, *end = s + len;
+
+	*mask = 0;
+	while (p < end) {
+		size_t n = strcspn(p, ",");
+		int k = -1;
+
+		if (n > (size_t)(end - p))
+			n = (size_t)(end - p);
+		for (int i = 0; i < CHECK_KINDS; i++)
+			if (strlen(check_names[i]) == n && strncmp(p, check_names[i], n) == 0)
+				k = i;
+		if (k < 0)
+			return -1;
+		*mask |= 1u << k;
+		p += n + 1;
+	}
+	return *mask ? 0 : -1;
+}
+
+static int store_string(const char **slot, const char *s, size_t len)
+{
+	char *copy = strndup(s, len);
+
+	if (copy == NULL)
+		return -1;
+	free((char *)*slot);
+	*slot = copy;
+	return 0;
+}
+
+static void *slot_of(const struct opt *o, const struct opt_dest *d)
+{
+	if (o->rk != RK_NONE)
+		return d->slot ? d->slot(d->ctx, o) : NULL;
+	return d->cfg ? (char *)d->cfg + o->off : NULL;
+}
+
+static bool is_string(enum opt_type t)
+{
+	return (t >= OPT_HOST && t <= OPT_ADDRESS) || t == OPT_LABELS;
+}
+
+/* Parse and store; -1 with why (a detail, or for ranges the whole reason). */
+static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_from from,
+		       const struct opt_dest *d, void *slot, char *why, size_t wl)
+{
+	const struct type_info *ti = &types[o->type];
+	char buf[1100];
+	const char *problem;
+	long n;
+	double x;
+	bool b;
+
+	why[0] = '\0';
+	if (is_string(o->type)) {
+		problem = str_problem(&ti->rule, s, len, buf, sizeof(buf));
+		if (problem != NULL) {
+			snprintf(why, wl, "%s", problem);
+			return -1;
+		}
+		if (o->type == OPT_SERVERS || o->type == OPT_ADDRESS) {
+			struct addr a;
+
+			memcpy(buf, s, len);
+			buf[len] = '\0';
+			if (o->type == OPT_SERVERS ? dns_servers_valid(buf) < 0
+						   : addr_from_literal(buf, 0, &a) < 0)
+				return -1;
+		}
+		return store_string(slot, s, len) < 0 ? (snprintf(why, wl, "out of memory"), -1) : 0;
+	}
+	switch (o->type) {
+	case OPT_FLAG:
+	case OPT_IMPLICIT_TLS:
+	case OPT_FAMILY:
+		if (from == FROM_ARGV)
+			b = true;
+		else if (parse_bool(s, &b) < 0)
+			return -1;
+		if (o->type == OPT_FAMILY)
+			*(int *)slot = b ? o->val : *(int *)slot == o->val ? AF_UNSPEC : *(int *)slot;
+		else
+			*(bool *)slot = b;
+		/* tls: false in YAML says "plain, even on port 465" */
+		if (o->type == OPT_IMPLICIT_TLS && from == FROM_YAML && d->cfg)
+			d->cfg->no_tls = !b;
+		return 0;
+	case OPT_COUNT:
+		++*(int *)slot;
+		return 0;
+	case OPT_KEYWORDS:
+		if (parse_keywords(s, len, buf, sizeof(buf)) < 0)
+			return -1;
+		return store_string(slot, buf, strlen(buf));
+	case OPT_PORT:
+		if (parse_uint(s, len, 65535, &n) < 0 || n < 1)
+			return -1;
+		*(int *)slot = (int)n;
+		return 0;
+	case OPT_JOBS:
+		if (parse_uint(s, len, 1024, &n) < 0 || n < 1)
+			return -1;
+		*(int *)slot = (int)n;
+		return 0;
+	case OPT_TIMEOUT:
+		if (parse_timeout(s, len, &x, &d->cfg->timeout_state) < 0)
+			return -1;
+		*(double *)slot = x;
+		return 0;
+	case OPT_RANGE:
+	case OPT_DAYS:
+		if (len + 2 > 64 || memchr(s, '\0', len) || str_problem(&(struct str_rule){ 64, "", true, false }, s, len, buf, sizeof(buf))) {
+			snprintf(why, wl, "'%s' is not a range (N, N:, ~:N, N:M or @N:M)",
+				 shown(s, len, buf, sizeof(buf)));
+			return -1;
+		}
+		/* for days, a bare N means "N:": alert when fewer than N are left */
+		snprintf(buf, sizeof(buf), "%.*s%s", (int)len, s,
+			 o->type == OPT_DAYS && parse_decimal(s, len, &x) == 0 ? ":" : "");
+		return range_parse(buf, slot, why, (int)wl);
+	case OPT_PROXY:
+		if (len != 1 || (s[0] != '1' && s[0] != '2'))
+			return -1;
+		*(int *)slot = s[0] - '0';
+		return 0;
+	case OPT_TLS_VERSION:
+		n = tls_version_parse(s);
+		if (n < 0)
+			return -1;
+		*(int *)slot = (int)n;
+		return 0;
+	case OPT_FORMAT:
+		for (int i = 0; i < 3; i++)
+			if (strcmp(s, (const char *[]){ "prometheus", "json", "text" }[i]) == 0) {
+				*(int *)slot = i;
+				return 0;
+			}
+		return -1;
+	case OPT_CHECKS:
+		return parse_checks(s, len, slot);
+	default:
+		snprintf(why, wl, "this option takes no value");
+		return -1;
 	}
 }
 
-/* Name of the option that getopt just rejected or processed, for messages. */
+int opt_apply(const struct opt *o, const char *s, size_t len, enum opt_from from,
+	      const char *key, const struct opt_dest *d, char *msg, size_t msg_size)
+{
+	const struct type_info *ti = &types[o->type];
+	char why[512], name[64], b[64];
+	void *slot = slot_of(o, d);
+
+	if (s == NULL)
+		s = "", len = 0;
+	if (slot == NULL && o->type != OPT_IGNORED) {
+		snprintf(msg, msg_size, "%s is not taken here", o->name ? o->name : o->yaml);
+		return -1;
+	}
+	if (o->type == OPT_IGNORED || parse_value(o, s, len, from, d, slot, why, sizeof(why)) == 0) {
+		if (o->type != OPT_READ_PATH || from != FROM_ARGV || access(s, R_OK) == 0)
+			return 0;
+		opt_display_name(o, name, sizeof(name));
+		snprintf(msg, msg_size, "%s: cannot read '%s': %s", name, shown(s, len, b, sizeof(b)),
+			 strerror(errno));
+		return -1;
+	}
+	if (key == NULL)
+		key = o->yaml;
+	opt_display_name(o, name, sizeof(name));
+	if (ti->is_not == NULL && o->type != OPT_FLAG && o->type != OPT_IMPLICIT_TLS &&
+	    o->type != OPT_FAMILY)	/* ranges: the parser's reason says it all */
+		snprintf(msg, msg_size, from == FROM_ARGV ? "%s: %s" : "'%s': %s",
+			 from == FROM_ARGV ? name : key, why);
+	else if (from == FROM_YAML)
+		snprintf(msg, msg_size, "'%s' must be %s, not '%s'%s%s%s", key, ti->expect,
+			 shown(s, len, b, sizeof(b)), why[0] ? " (" : "", why, why[0] ? ")" : "");
+	else if (o->type == OPT_TEXT && len == 0)
+		snprintf(msg, msg_size, "%s: %s must not be empty", name, o->arg);
+	else
+		snprintf(msg, msg_size, "%s: '%s' %s%s%s%s", name, shown(s, len, b, sizeof(b)),
+			 ti->is_not, why[0] ? " (" : "", why, why[0] ? ")" : "");
+	return -1;
+}
+
+void options_defaults(unsigned bins, const struct opt_dest *d)
+{
+	char msg[256];
+
+	for (size_t i = 0; i < option_count; i++) {
+		const struct opt *o = &option_table[i];
+
+		if (o->dflt && (o->bins & bins) && slot_of(o, d) != NULL)
+			opt_apply(o, o->dflt, strlen(o->dflt), FROM_ARGV, NULL, d, msg, sizeof(msg));
+	}
+}
+
+void options_free(struct check_cfg *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < option_count; i++) {
+		const struct opt *o = &option_table[i];
+
+		if (o->rk == RK_NONE && (is_string(o->type) || o->type == OPT_KEYWORDS)) {
+			const char **p = (const char **)((char *)cfg + o->off);
+
+			free((char *)*p);
+			*p = NULL;
+		}
+	}
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- --help ------------------------------------------------------------ */
+
+static void help_row(struct strbuf *out, const struct binary *b, const struct opt *o)
+{
+	char left[64], help[640];
+	const char *h, *nl;
+
+	if (o->short_name)
+		snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name, o->name,
+			 o->arg ? " " : "", o->arg ? o->arg : "");
+	else
+		snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "",
+			 o->arg ? o->arg : "");
+	/* the default goes at the end of the help's first line */
+	nl = strchr(o->help, '\n');
+	snprintf(help, sizeof(help), "%.*s", nl ? (int)(nl - o->help) : (int)strlen(o->help),
+		 o->help);
+	if ((o->type == OPT_RANGE || o->type == OPT_DAYS) && b->threshold_help)
+		snprintf(help + strlen(help), sizeof(help) - strlen(help), ": %s", b->threshold_help);
+	if (o->dflt && o->type != OPT_CHECKS)
+		snprintf(help + strlen(help), sizeof(help) - strlen(help), " (default %s)", o->dflt);
+	if (nl)
+		snprintf(help + strlen(help), sizeof(help) - strlen(help), "%s", nl);
+	for (h = help; (nl = strchr(h, '\n')) != NULL; h = nl + 1) {
+		strbuf_printf(out, "  %-30s %.*s\n", left, (int)(nl - h), h);
+		left[0] = '\0';
+	}
+	strbuf_printf(out, "  %-30s %s\n", left, h);
+}
+
+void options_help(const struct binary *b, const char *usage, struct strbuf *out)
+{
+	strbuf_printf(out, "%s %s (mtaprobe)\n\n%s\n\n%s", b->prog, MTAPROBE_VERSION, b->purpose,
+		      usage);
+	strbuf_printf(out, "\nOptions:\n");
+	for (size_t i = 0; i < option_count; i++)
+		if (option_table[i].name && (option_table[i].bins & b->bit))
+			help_row(out, b, &option_table[i]);
+	if (b->def)
+		strbuf_printf(out,
+			      "\nRANGE is N (alert if < 0 or > N), N: (alert if < N), ~:N (alert if > N),\n"
+			      "N:M (alert outside N..M) or @N:M (alert inside); decimals allowed.\n"
+			      "Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also --help, --version\n"
+			      "and usage errors).\n");
+	strbuf_printf(out, "\nExamples:\n%s", b->examples);
+}
+
+/* ---- getopt ------------------------------------------------------------ */
+
+#define MAX_ROWS 64
+
+static int usage_error(const struct binary *b, const char *usage, struct strbuf *out,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int usage_error(const struct binary *b, const char *usage, struct strbuf *out,
+		       const char *fmt, ...)
+{
+	char msg[640];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	strbuf_free(out);
+	if (b->def)
+		strbuf_printf(out, "MTA %s UNKNOWN - %s\n%s", b->def->name, msg, usage);
+	else
+		strbuf_printf(out, "%s: %s\n%s", b->prog, msg, usage);
+	strbuf_printf(out, "Try '%s --help' for more information.\n", b->prog);
+	return 3;
+}
+
+/* The name getopt rejected, for messages: "-Z", "--bogus" (no "=value"),
+ * with control bytes shown as '?'. */
 static const char *bad_name(char **argv, int idx, int optopt_c, char *buf, size_t n)
 {
+	char raw[64];
+
 	if (optopt_c > ' ' && optopt_c < 127)
-		snprintf(buf, n, "-%c", optopt_c);
+		snprintf(raw, sizeof(raw), "-%c", optopt_c);
 	else
-		snprintf(buf, n, "%s", argv[idx]);
-	char *eq = strchr(buf, '=');
-	if (eq)
-		*eq = '\0';
-	return buf;
+		snprintf(raw, sizeof(raw), "%s", argv[idx]);
+	raw[strcspn(raw, "=")] = '\0';
+	return shown(raw, strlen(raw), buf, n);
 }
 
-/* A threshold; for days a bare number N means "N:" (alert below N). */
-static int parse_threshold(const struct plugin_info *pi, const char *arg, struct range *r,
-			   char *why, size_t wl)
+int options_getopt(const struct binary *b, const char *usage, int argc, char **argv,
+		   const struct opt_dest *d, struct strbuf *out, int *first_arg)
 {
-	char buf[40];
+	struct option lo[MAX_ROWS + 1];
+	const struct opt *row[MAX_ROWS];
+	char shortopts[2 * MAX_ROWS + 2] = ":", name[64], msg[640];
+	size_t n = 0, k = 1;
+	int c;
 
-	if (pi->bare_range_is_minimum && arg[strspn(arg, "0123456789.")] == '\0' &&
-	    strlen(arg) + 2 < sizeof(buf)) {
-		snprintf(buf, sizeof(buf), "%s:", arg);
-		arg = buf;
+	for (size_t i = 0; i < option_count && n < MAX_ROWS; i++) {
+		const struct opt *o = &option_table[i];
+		bool arg = o->arg != NULL;
+
+		if (o->name == NULL || !(o->bins & b->bit))
+			continue;
+		row[n] = o;
+		lo[n] = (struct option){ o->name, arg ? required_argument : no_argument, NULL,
+					 256 + (int)n };
+		n++;
+		if (o->short_name) {
+			shortopts[k++] = o->short_name;
+			if (arg)
+				shortopts[k++] = ':';
+		}
 	}
-	return range_parse(arg, r, why, (int)wl);
-}
-
-static int apply_common(struct check_cfg *cfg, int key, const char *arg, struct strbuf *out,
-			const struct plugin_info *pi, const char *optname, char *why, size_t wl)
-{
-	switch (key) {
-	case 'H':
-		if (*arg == '\0' || strlen(arg) > 253)
-			return usage_error(out, pi, "%s: '%s' is not a host name", optname, arg);
-		cfg->host = arg;
-		break;
-	case 'M':
-		if (*arg == '\0' || strlen(arg) > 253 || strpbrk(arg, " \t\r\n/:@[]"))
-			return usage_error(out, pi, "%s: '%s' is not a domain name", optname, arg);
-		cfg->mx_domain = arg;
-		break;
-	case 'A':
-		cfg->all_addresses = true;
-		break;
-	case 'p':
-		if (parse_port(arg, &cfg->port) < 0)
-			return usage_error(out, pi, "%s: '%s' is not a port number (1-65535)", optname, arg);
-		break;
-	case '4':
-		cfg->family = AF_INET;
-		break;
-	case '6':
-		cfg->family = AF_INET6;
-		break;
-	case 't':
-		if (parse_timeout(arg, cfg) < 0)
-			return usage_error(out, pi,
-					   "%s: '%s' is not SECONDS[:STATE] (seconds > 0, state "
-					   "ok|warning|critical|unknown)", optname, arg);
-		break;
-	case 'w':
-	case 'c':
-		if (parse_threshold(pi, arg, key == 'w' ? &cfg->warn : &cfg->crit, why, wl) < 0)
-			return usage_error(out, pi, "%s: %s", optname, why);
-		break;
-	case 'F':
-		if (*arg == '\0' || strlen(arg) > 255 || strpbrk(arg, " \t\r\n"))
-			return usage_error(out, pi, "%s: '%s' is not a valid EHLO name", optname, arg);
-		cfg->ehlo = arg;
-		break;
-	case 's':
-		cfg->tls = true;
-		break;
-	case OPT_NO_TLS:
-		cfg->no_tls = true;
-		break;
-	case OPT_SNI:
-		if (*arg == '\0' || strlen(arg) > 253 || strpbrk(arg, " \t\r\n"))
-			return usage_error(out, pi, "%s: '%s' is not a host name", optname, arg);
-		cfg->sni = arg;
-		break;
-	case OPT_CA_FILE:
-	case OPT_CA_PATH:
-		if (access(arg, R_OK) != 0)
-			return usage_error(out, pi, "%s: cannot read '%s': %s", optname, arg, strerror(errno));
-		*(key == OPT_CA_FILE ? &cfg->ca_file : &cfg->ca_path) = arg;
-		break;
-	case OPT_DNS_SERVER:
-		if (dns_servers_valid(arg) < 0)
-			return usage_error(out, pi, "%s: '%s' is not a list of IP[:PORT]", optname, arg);
-		cfg->dns_servers = arg;
-		break;
-	case OPT_SOURCE: {
-		struct addr a;
-
-		if (addr_from_literal(arg, 0, &a) < 0)
-			return usage_error(out, pi, "%s: '%s' is not an IP address", optname, arg);
-		cfg->source = arg;
-		break;
-	}
-	case OPT_PROXY:
-		if (strcmp(arg, "1") && strcmp(arg, "2"))
-			return usage_error(out, pi, "%s: '%s' must be 1 or 2", optname, arg);
-		cfg->proxy_protocol = arg[0] - '0';
-		break;
-	case 'v':
-		cfg->verbose++;
-		break;
-	case 'h':
-		help(out, pi);
-		return 3;
-	case 'V':
-		strbuf_printf(out, "%s %s (mtaprobe)\n", pi->prog, MTAPROBE_VERSION);
-		return 3;
-	}
-	return -1;
-}
-
-int opts_parse(const struct plugin_info *pi, int argc, char **argv, struct check_cfg *cfg,
-	       struct strbuf *out)
-{
-	struct optset set;
-	char why[256], name[64];
-	int c, idx;
-
-	check_cfg_init(cfg, pi->default_port);
-	cfg->min_tls = pi->default_min_tls;
-	memset(&set, 0, sizeof(set));
-	set.shortopts[0] = ':';	/* first: report missing arguments as ':' */
-	for (size_t i = 0; i < NCOMMON; i++)
-		optset_add(&set, &common_opts[i], common_opts[i].key);
-	for (size_t i = 0; i < pi->nextra && i < 32; i++)
-		optset_add(&set, &pi->extra[i], OPT_EXTRA + (int)i);
-	set.lo[set.n] = (struct option){ 0 };
-
+	lo[n] = (struct option){ 0 };
+	shortopts[k] = '\0';
 	optind = 0;	/* GNU: full re-initialisation, so tests may parse again */
 	opterr = 0;
-	for (;;) {
-		const struct opt_extra *o;
-		int rc;
+	while ((c = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
+		const struct opt *o = NULL;
 
-		c = getopt_long(argc, argv, set.shortopts, set.lo, &idx);
-		if (c == -1)
-			break;
 		if (c == '?')
-			return usage_error(out, pi, "unknown option '%s'",
+			return usage_error(b, usage, out, "unknown option '%s'",
 					   bad_name(argv, optind - 1, optopt, name, sizeof(name)));
 		if (c == ':')
-			return usage_error(out, pi, "option '%s' needs an argument",
+			return usage_error(b, usage, out, "option '%s' needs an argument",
 					   bad_name(argv, optind - 1, optopt, name, sizeof(name)));
-		o = c >= OPT_EXTRA ? &pi->extra[c - OPT_EXTRA] : NULL;
-		for (size_t i = 0; o == NULL && i < NCOMMON; i++)
-			if (common_opts[i].key == c)
-				o = &common_opts[i];
-		for (size_t i = 0; o == NULL && i < pi->nextra; i++)
-			if (pi->extra[i].short_name == c) {
-				o = &pi->extra[i];
-				c = OPT_EXTRA + (int)i;
-			}
+		if (c >= 256)
+			o = row[c - 256];
+		for (size_t i = 0; o == NULL && i < n; i++)
+			if (row[i]->short_name == c)
+				o = row[i];
 		if (o == NULL)
-			return usage_error(out, pi, "unknown option");
-		if (o->short_name)
-			snprintf(name, sizeof(name), "-%c/--%s", o->short_name, o->long_name);
-		else
-			snprintf(name, sizeof(name), "--%s", o->long_name);
-		if (c >= OPT_EXTRA) {
-			if (pi->handle(cfg, o->key, optarg, why, sizeof(why)) < 0)
-				return usage_error(out, pi, "%s: %s", name, why);
-			continue;
+			return usage_error(b, usage, out, "unknown option");
+		if (o->type == OPT_HELP) {
+			strbuf_free(out);
+			options_help(b, usage, out);
+			return 0;
 		}
-		rc = apply_common(cfg, c, optarg, out, pi, name, why, sizeof(why));
-		if (rc >= 0)
-			return rc;
+		if (o->type == OPT_VERSION) {
+			strbuf_free(out);
+			strbuf_printf(out, "%s %s (mtaprobe)\n", b->prog, MTAPROBE_VERSION);
+			return 0;
+		}
+		if (opt_apply(o, optarg, optarg ? strlen(optarg) : 0, FROM_ARGV, NULL, d, msg,
+			      sizeof(msg)) < 0)
+			return usage_error(b, usage, out, "%s", msg);
 	}
-	if (optind < argc)
-		return usage_error(out, pi, "unexpected argument '%s'", argv[optind]);
-	if (cfg->host == NULL && cfg->mx_domain == NULL)
-		return usage_error(out, pi, "-H/--hostname or -M/--mx is required");
-	if (cfg->host && cfg->mx_domain)
-		return usage_error(out, pi, "-H/--hostname and -M/--mx exclude each other");
-	if (pi->default_warn && !cfg->warn.set)
-		parse_threshold(pi, pi->default_warn, &cfg->warn, why, sizeof(why));
-	if (pi->default_crit && !cfg->crit.set)
-		parse_threshold(pi, pi->default_crit, &cfg->crit, why, sizeof(why));
-	if (cfg->tls && cfg->no_tls)
-		return usage_error(out, pi, "-s/--tls and --no-tls contradict each other");
+	*first_arg = optind;
 	return -1;
 }
 
-int plugin_main(const struct plugin_info *pi, int argc, char **argv)
+int options_parse(const struct binary *b, int argc, char **argv, struct check_cfg *cfg,
+		  struct strbuf *out)
 {
-	struct check_cfg cfg;
-	struct strbuf out;
-	struct result r;
-	int rc;
+	struct opt_dest d = { cfg, NULL, NULL };
+	char usage[256], b64[64];
+	int rc, first;
 
-	strbuf_init(&out, 1 << 20);
-	rc = opts_parse(pi, argc, argv, &cfg, &out);
-	if (rc < 0) {
-		if (dns_global_init() < 0) {
-			printf("MTA %s UNKNOWN - cannot initialise c-ares\n", pi->def->name);
-			strbuf_free(&out);
-			return 3;
-		}
-		probe_run(&cfg, pi->def, &r);
-		nagios_output(&r, cfg.verbose, &out);
-		rc = (int)r.state;
-		result_free(&r);
-		dns_global_cleanup();
-	}
-	fwrite(strbuf_str(&out), 1, out.len, stdout);
-	strbuf_free(&out);
-	return rc;
+	snprintf(usage, sizeof(usage),
+		 "Usage: %s -H HOST|-M DOMAIN [-p PORT] [-w RANGE] [-c RANGE] [-t SEC[:STATE]] "
+		 "[options]\n", b->prog);
+	memset(cfg, 0, sizeof(*cfg));
+	options_defaults(b->bit, &d);
+	rc = options_getopt(b, usage, argc, argv, &d, out, &first);
+	if (rc == 0)
+		return 3;
+	if (rc > 0)
+		return rc;
+	if (first < argc)
+		return usage_error(b, usage, out, "unexpected argument '%s'",
+				   shown(argv[first], strlen(argv[first]), b64, sizeof(b64)));
+	if (cfg->host == NULL && cfg->mx_domain == NULL)
+		return usage_error(b, usage, out, "-H/--hostname or -M/--mx is required");
+	if (cfg->host && cfg->mx_domain)
+		return usage_error(b, usage, out, "-H/--hostname and -M/--mx exclude each other");
+	if (cfg->tls && cfg->no_tls)
+		return usage_error(b, usage, out, "-s/--tls and --no-tls contradict each other");
+	return -1;
 }

@@ -17,8 +17,7 @@
 #include <sys/socket.h>
 #include <yaml.h>
 
-#include "lib/dns.h"
-#include "lib/tls.h"
+#include "cli/options.h"
 
 #define CONFIG_MAX_BYTES   (1024 * 1024)
 #define CONFIG_MAX_TARGETS 10000
@@ -28,12 +27,16 @@
 #define CONFIG_MAX_ANCHORS 100
 #define CONFIG_MAX_ALIASES 1000
 #define MAX_KEYS           32
+#define MAX_SUBKEYS        4
+
+struct schema;
 
 struct loader {
 	const char *name;		/* the file, for messages */
 	const unsigned char *input;	/* for reader errors, which carry an offset only */
 	size_t len;
 	yaml_document_t *doc;
+	const struct schema *schema;	/* the per-target keys */
 	char *err;
 	size_t err_size;
 };
@@ -165,152 +168,6 @@ static int set_string(struct loader *ld, const yaml_node_t *n, const char *s, si
 	return 0;
 }
 
-/* What a string value may hold.  Every string ends up in an SMTP command,
- * a TLS option, a file name or a Prometheus label, so control bytes are
- * refused everywhere; the rest follows what the plugins accept on argv. */
-struct str_rule {
-	const char *expect;	/* completes "'KEY' must be ..." */
-	size_t max;
-	const char *reject;	/* bytes refused besides control bytes */
-	bool ascii;
-	bool need_at;
-};
-
-static const struct str_rule R_TEXT = { "a non-empty string", 1024, "", false, false };
-static const struct str_rule R_NAME = { "a target name", 255, "", false, false };
-static const struct str_rule R_HOST = { "a host name", 253, " ", false, false };
-static const struct str_rule R_DOMAIN = { "a domain name", 253, " /:@[]", false, false };
-static const struct str_rule R_EHLO = { "an EHLO name", 255, " ", false, false };
-static const struct str_rule R_PATH = { "a file or directory name", 4095, "", false, false };
-static const struct str_rule R_MAIL = { "a mail address (user@domain)", 254, " <>", true, true };
-static const struct str_rule R_SERVERS = { "a list of IP[:PORT]", 1024, " ", true, false };
-static const struct str_rule R_LABEL = { "a label value", 1024, "", false, false };
-
-/* Why s breaks rule r, or NULL when it does not. */
-static const char *str_problem(const struct str_rule *r, const char *s, size_t len, char *buf,
-			       size_t size)
-{
-	if (len == 0)
-		return "it is empty";
-	if (len > r->max) {
-		snprintf(buf, size, "it is longer than %zu bytes", r->max);
-		return buf;
-	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return "control characters are not allowed";
-		if (r->ascii && c > 0x7f)
-			return "only ASCII is allowed";
-		if (strchr(r->reject, c) != NULL) {
-			snprintf(buf, size, "'%c' is not allowed", c);
-			return buf;
-		}
-	}
-	if (r->need_at && memchr(s, '@', len) == NULL)
-		return "it has no '@'";
-	return NULL;
-}
-
-static int check_string(struct loader *ld, const yaml_node_t *n, const char *key,
-			const struct str_rule *r)
-{
-	char why[64], b[64];
-	const char *problem;
-
-	if (need_scalar(ld, n, key, r->expect) < 0)
-		return -1;
-	problem = str_problem(r, sval(n), n->data.scalar.length, why, sizeof(why));
-	if (problem != NULL)
-		return fail(ld, n, "'%s' must be %s, not '%s' (%s)", key, r->expect,
-			    shown(n, b, sizeof(b)), problem);
-	return 0;
-}
-
-static int get_string(struct loader *ld, const yaml_node_t *n, const char *key,
-		      const struct str_rule *r, char **slot)
-{
-	if (check_string(ld, n, key, r) < 0)
-		return -1;
-	return set_string(ld, n, sval(n), n->data.scalar.length, slot);
-}
-
-/* Decimal digits only: no sign, no 0x/0o, no _ separators, and no leading
- * zero, which YAML 1.1 reads as octal ("025" would be port 21 elsewhere). */
-static int parse_uint(const char *s, long max, long *out)
-{
-	size_t n = strspn(s, "0123456789");
-
-	if (n == 0 || s[n] != '\0' || n > 9 || (s[0] == '0' && n > 1))
-		return -1;
-	*out = strtol(s, NULL, 10);
-	return *out <= max ? 0 : -1;
-}
-
-static int get_int(struct loader *ld, const yaml_node_t *n, const char *key, long min, long max,
-		   int *slot)
-{
-	char expect[64], b[64];
-	long v;
-
-	snprintf(expect, sizeof(expect), "an integer %ld-%ld", min, max);
-	if (need_scalar(ld, n, key, expect) < 0)
-		return -1;
-	if (parse_uint(sval(n), max, &v) < 0 || v < min)
-		return fail(ld, n, "'%s' must be %s, not '%s'", key, expect,
-			    shown(n, b, sizeof(b)));
-	*slot = (int)v;
-	return 0;
-}
-
-/* "10", "2.5", ".5": what a person writes for seconds.  strtod alone would
- * also take inf, nan, hex and exponents. */
-static int parse_decimal(const char *s, double *out)
-{
-	size_t whole = strspn(s, "0123456789"), frac = 0;
-
-	if (s[whole] == '.')
-		frac = strspn(s + whole + 1, "0123456789");
-	if (whole + frac == 0 || whole > 9 || frac > 9 ||
-	    s[whole + (s[whole] == '.') + frac] != '\0')
-		return -1;
-	*out = strtod(s, NULL);
-	return 0;
-}
-
-static int get_seconds(struct loader *ld, const yaml_node_t *n, const char *key, double *slot)
-{
-	static const char expect[] = "a number of seconds, more than 0 and at most 3600";
-	char b[64];
-	double v;
-
-	if (need_scalar(ld, n, key, expect) < 0)
-		return -1;
-	if (parse_decimal(sval(n), &v) < 0 || v <= 0 || v > 3600)
-		return fail(ld, n, "'%s' must be %s, not '%s'", key, expect,
-			    shown(n, b, sizeof(b)));
-	*slot = v;
-	return 0;
-}
-
-static int get_bool(struct loader *ld, const yaml_node_t *n, const char *key, bool *slot)
-{
-	static const char expect[] = "true or false (or yes, no)";
-	char b[64];
-
-	if (need_scalar(ld, n, key, expect) < 0)
-		return -1;
-	if (strcasecmp(sval(n), "true") == 0 || strcasecmp(sval(n), "yes") == 0)
-		*slot = true;
-	else if (strcasecmp(sval(n), "false") == 0 || strcasecmp(sval(n), "no") == 0)
-		*slot = false;
-	else
-		return fail(ld, n, "'%s' must be %s, not '%s'", key, expect,
-			    shown(n, b, sizeof(b)));
-	return 0;
-}
-
 /* ---- mappings ---------------------------------------------------------- */
 
 typedef int (*pair_fn)(struct loader *ld, size_t idx, const yaml_node_t *key,
@@ -368,31 +225,88 @@ static int walk_mapping(struct loader *ld, const yaml_node_t *m, const struct ke
 	return 0;
 }
 
-/* ---- per-target keys --------------------------------------------------- */
+/* ---- per-target keys: the option table's YAML keys ---------------------- */
 
-enum tkey {
-	K_NAME, K_HOST, K_MX, K_PORT, K_TLS, K_SNI, K_EHLO, K_TIMEOUT, K_CHECKS, K_CERT_DAYS,
-	K_TIME, K_MIN_TLS, K_CA_FILE, K_CA_PATH, K_NO_VERIFY, K_DANE, K_FCRDNS, K_EXPECT,
-	K_REQUIRE_EXT, K_RELAY, K_DNS_SERVER, K_IPV4, K_IPV6, K_LABELS, K_COUNT
+/* A target's key: one row ("port"), or a mapping of rows ("relay" holds
+ * relay.from, relay.to, relay.thorough). */
+struct tkey {
+	char name[24];
+	const struct opt *row;
+	size_t nsub;
+	const struct opt *sub[MAX_SUBKEYS];
+	const char *subname[MAX_SUBKEYS];
 };
 
-_Static_assert(K_COUNT <= MAX_KEYS, "walk_mapping tracks at most MAX_KEYS keys");
-
-static const char *const target_keys[K_COUNT] = {
-	"name", "host", "mx", "port", "tls", "sni", "ehlo", "timeout", "checks", "cert_days",
-	"time", "min_tls", "ca_file", "ca_path", "no_verify", "dane", "fcrdns", "expect",
-	"require_ext", "relay", "dns_server", "ipv4", "ipv6", "labels",
+struct schema {
+	size_t n;
+	struct tkey k[MAX_KEYS];
+	const char *names[MAX_KEYS];
 };
+
+/* The keys in table order, which is the order messages list them in. */
+static void schema_build(struct schema *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	for (size_t i = 0; i < option_count; i++) {
+		const struct opt *o = &option_table[i];
+		const char *dot;
+		size_t len, j;
+
+		if (o->yaml == NULL)
+			continue;
+		dot = strchr(o->yaml, '.');
+		len = dot ? (size_t)(dot - o->yaml) : strlen(o->yaml);
+		for (j = 0; j < sc->n; j++)
+			if (strlen(sc->k[j].name) == len && strncmp(sc->k[j].name, o->yaml, len) == 0)
+				break;
+		if (j == sc->n) {
+			if (sc->n == MAX_KEYS)
+				continue;
+			snprintf(sc->k[j].name, sizeof(sc->k[j].name), "%.*s", (int)len, o->yaml);
+			sc->names[j] = sc->k[j].name;
+			sc->n++;
+		}
+		if (dot == NULL) {
+			sc->k[j].row = o;
+		} else if (sc->k[j].nsub < MAX_SUBKEYS) {
+			sc->k[j].subname[sc->k[j].nsub] = dot + 1;
+			sc->k[j].sub[sc->k[j].nsub++] = o;
+		}
+	}
+}
+
+static const struct opt *row_of(enum runner_key rk)
+{
+	for (size_t i = 0; i < option_count; i++)
+		if (option_table[i].rk == rk)
+			return &option_table[i];
+	return NULL;
+}
 
 /* One target being built: defaults applied first, then its own mapping. */
 struct tctx {
 	struct target *t;
-	bool tls_given;			/* port 465 implies tls unless tls: stood somewhere */
+	const struct schema *sc;
 	const yaml_node_t *name_node;	/* the target's own name:, for duplicate messages */
 	bool v4_here, v6_here;		/* ipv4/ipv6: true in the mapping being applied */
+	char *label_value;		/* where a label's value is checked into */
 };
 
-static const char *const check_names[CK_COUNT] = { "port", "banner", "starttls", "cert", "relay" };
+static void *target_slot(void *ctx, const struct opt *o)
+{
+	struct tctx *c = ctx;
+
+	switch (o->rk) {
+	case RK_NAME:
+		return &c->t->name;
+	case RK_CHECKS:
+		return &c->t->checks;
+	case RK_LABELS:
+		return &c->label_value;
+	default:
+		return NULL;
+	}
+}
 
 int check_kind_parse(const char *s)
 {
@@ -435,175 +349,40 @@ static int get_checks(struct loader *ld, const yaml_node_t *n, unsigned *slot)
 	return 0;
 }
 
-/* cert_days and time: {warning: X, critical: Y}. */
-struct thr_ctx {
-	const char *key;
-	bool days;	/* a bare number N means "N:", as check_mta_cert's -w/-c */
-	struct range *warn, *crit;
-};
-
-static int thr_pair(struct loader *ld, size_t idx, const yaml_node_t *key, const yaml_node_t *val,
-		    void *ctx)
+/* "PIPELINING, SIZE" as the plugin takes it, or a list [PIPELINING, SIZE]:
+ * each item checked as the option's value, then all of them as one. */
+static int get_keyword_list(struct loader *ld, const yaml_node_t *n, const struct opt *o,
+			    const struct opt_dest *d)
 {
-	struct thr_ctx *c = ctx;
-	char name[32], text[40], why[128];
-	const char *s;
+	char list[1024] = "", msg[1024];
+	size_t used = 0;
 
-	snprintf(name, sizeof(name), "%s.%s", c->key, sval(key));
-	if (need_scalar(ld, val, name, "a number or a range (N, N:, ~:N, N:M, @N:M)") < 0)
-		return -1;
-	s = sval(val);
-	if (c->days && parse_decimal(s, &(double){ 0 }) == 0 && strlen(s) + 2 <= sizeof(text)) {
-		snprintf(text, sizeof(text), "%s:", s);
-		s = text;
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+		struct check_cfg one = { 0 };
+		struct opt_dest od = { &one, NULL, NULL };
+		int rc;
+
+		if (need_scalar(ld, item, o->yaml, "a list of EHLO keywords") < 0)
+			return -1;
+		rc = opt_apply(o, sval(item), item->data.scalar.length, FROM_YAML, NULL, &od, msg,
+			       sizeof(msg));
+		if (rc == 0 && used + strlen(one.require_ext) + 2 > sizeof(list))
+			rc = fail(ld, item, "'%s' is longer than %zu bytes", o->yaml, sizeof(list) - 1);
+		else if (rc < 0)
+			fail(ld, item, "%s", msg);
+		else
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+						 used ? "," : "", one.require_ext);
+		options_free(&one);
+		if (rc < 0)
+			return -1;
 	}
-	if (range_parse(s, idx == 0 ? c->warn : c->crit, why, (int)sizeof(why)) < 0)
-		return fail(ld, val, "'%s': %s", name, why);
-	return 0;
-}
-
-static int get_thresholds(struct loader *ld, const yaml_node_t *n, const char *key, bool days,
-			  struct range *warn, struct range *crit)
-{
-	static const char *const names[] = { "warning", "critical" };
-	char where[48];
-	struct keyset ks = { where, names, 2 };
-	struct thr_ctx c = { key, days, warn, crit };
-
-	snprintf(where, sizeof(where), "in '%s'", key);
-	if (need_mapping(ld, n, key, names, 2) < 0)
-		return -1;
-	return walk_mapping(ld, n, &ks, NULL, thr_pair, &c);
-}
-
-static int get_min_tls(struct loader *ld, const yaml_node_t *n, int *slot)
-{
-	static const char expect[] = "a TLS version (1.0, 1.1, 1.2, 1.3 or TLSv1.x)";
-	char b[64];
-	int v;
-
-	if (need_scalar(ld, n, "min_tls", expect) < 0)
-		return -1;
-	v = tls_version_parse(sval(n));
-	if (v < 0)
-		return fail(ld, n, "'min_tls' must be %s, not '%s'", expect,
-			    shown(n, b, sizeof(b)));
-	*slot = v;
-	return 0;
-}
-
-/* Append one EHLO keyword (RFC 5321 §4.1.1.1: letters, digits, '-') to the
- * comma-separated list the plugin takes. */
-static int add_keyword(struct loader *ld, const yaml_node_t *n, const char *kw, size_t len,
-		       char *list, size_t size)
-{
-	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-";
-	size_t used = strlen(list), good = 0;
-	char b[64];
-
-	while (good < len && strchr(ok, kw[good]) != NULL && kw[good] != '\0')
-		good++;
-	if (len == 0 || good != len)
-		return fail(ld, n, "'require_ext' must be EHLO keywords (letters, digits, '-'), "
-			    "not '%s'", shown(n, b, sizeof(b)));
-	if (used + len + 2 > size)
-		return fail(ld, n, "'require_ext' is longer than %zu bytes", size - 1);
-	snprintf(list + used, size - used, "%s%.*s", used ? "," : "", (int)len, kw);
-	return 0;
-}
-
-/* "PIPELINING, SIZE" (blanks around commas forgiven) or [PIPELINING, SIZE]. */
-static int get_require_ext(struct loader *ld, const yaml_node_t *n, char **slot)
-{
-	char list[1024] = "";
-
-	if (n->type == YAML_SCALAR_NODE) {
-		const char *p = sval(n), *end = p + n->data.scalar.length;
-
-		while (p <= end) {
-			const char *comma = memchr(p, ',', (size_t)(end - p));
-			const char *stop = comma ? comma : end, *a = p, *z = stop;
-
-			while (a < z && *a == ' ')
-				a++;
-			while (z > a && z[-1] == ' ')
-				z--;
-			if (add_keyword(ld, n, a, (size_t)(z - a), list, sizeof(list)) < 0)
-				return -1;
-			p = stop + 1;
-		}
-	} else if (n->type == YAML_SEQUENCE_NODE) {
-		for (yaml_node_item_t *it = n->data.sequence.items.start;
-		     it < n->data.sequence.items.top; it++) {
-			yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
-
-			if (need_scalar(ld, item, "require_ext", "a list of EHLO keywords") < 0 ||
-			    add_keyword(ld, item, sval(item), item->data.scalar.length, list,
-					sizeof(list)) < 0)
-				return -1;
-		}
-		if (list[0] == '\0')
-			return fail(ld, n, "'require_ext' must list at least one EHLO keyword");
-	} else {
-		return need_scalar(ld, n, "require_ext",
-				   "EHLO keywords (\"PIPELINING,SIZE\" or a list)");
-	}
-	return set_string(ld, n, list, strlen(list), slot);
-}
-
-static const char *const relay_keys[] = { "from", "to", "thorough" };
-
-static int relay_pair(struct loader *ld, size_t idx, const yaml_node_t *key,
-		      const yaml_node_t *val, void *ctx)
-{
-	struct target *t = ctx;
-
-	(void)key;
-	if (idx == 0)
-		return get_string(ld, val, "relay.from", &R_MAIL, &t->relay_from);
-	if (idx == 1)
-		return get_string(ld, val, "relay.to", &R_MAIL, &t->relay_to);
-	return get_bool(ld, val, "relay.thorough", &t->relay_thorough);
-}
-
-static int get_relay(struct loader *ld, const yaml_node_t *n, struct target *t)
-{
-	static const struct keyset ks = { "in 'relay'", relay_keys, 3 };
-
-	if (need_mapping(ld, n, "relay", relay_keys, 3) < 0)
-		return -1;
-	return walk_mapping(ld, n, &ks, NULL, relay_pair, t);
-}
-
-static int get_dns_server(struct loader *ld, const yaml_node_t *n, char **slot)
-{
-	char b[64];
-
-	if (get_string(ld, n, "dns_server", &R_SERVERS, slot) < 0)
-		return -1;
-	if (dns_servers_valid(*slot) < 0)
-		return fail(ld, n, "'dns_server' must be %s, not '%s'", R_SERVERS.expect,
-			    shown(n, b, sizeof(b)));
-	return 0;
-}
-
-/* ipv4: true / ipv6: true pick a family; false undoes only its own (so a
- * target can say ipv4: false to drop an ipv4: true from defaults). */
-static int get_family(struct loader *ld, const yaml_node_t *n, bool v6, struct tctx *c)
-{
-	int fam = v6 ? AF_INET6 : AF_INET;
-	bool on;
-
-	if (get_bool(ld, n, v6 ? "ipv6" : "ipv4", &on) < 0)
-		return -1;
-	if (on && (v6 ? c->v4_here : c->v6_here))
-		return fail(ld, n,
-			    "'ipv4' and 'ipv6' are both true (leave both out to use either)");
-	if (on)
-		c->t->family = fam;
-	else if (c->t->family == fam)
-		c->t->family = AF_UNSPEC;
-	*(v6 ? &c->v6_here : &c->v4_here) = on;
+	if (used == 0)
+		return fail(ld, n, "'%s' must list at least one EHLO keyword", o->yaml);
+	if (opt_apply(o, list, used, FROM_YAML, NULL, d, msg, sizeof(msg)) < 0)
+		return fail(ld, n, "%s", msg);
 	return 0;
 }
 
@@ -628,32 +407,39 @@ static const char *label_name_problem(const char *s, size_t len)
 	return NULL;
 }
 
-/* Set name=value on t: a name already there (from defaults) is replaced. */
-static int set_label(struct loader *ld, const yaml_node_t *key, const yaml_node_t *val,
-		     struct target *t)
+/* Set name=value on t (value is taken over): a name already there (from
+ * defaults) is replaced. */
+static int set_label(struct loader *ld, const yaml_node_t *key, char *value, struct target *t)
 {
 	int i;
 
 	for (i = 0; i < t->nlabels; i++)
 		if (strcmp(t->labels[i].name, sval(key)) == 0)
 			break;
-	if (i == CONFIG_MAX_LABELS)
+	if (i == CONFIG_MAX_LABELS) {
+		free(value);
 		return fail(ld, key, "too many labels (at most %d per target, defaults included)",
 			    CONFIG_MAX_LABELS);
+	}
 	if (i == t->nlabels) {
-		if (set_string(ld, key, sval(key), key->data.scalar.length, &t->labels[i].name) < 0)
+		if (set_string(ld, key, sval(key), key->data.scalar.length, &t->labels[i].name) < 0) {
+			free(value);
 			return -1;
+		}
 		t->nlabels++;
 	}
-	return set_string(ld, val, sval(val), val->data.scalar.length, &t->labels[i].value);
+	free(t->labels[i].value);
+	t->labels[i].value = value;
+	return 0;
 }
 
 static int label_pair(struct loader *ld, const yaml_node_t *m, yaml_node_pair_t *p,
-		      struct target *t)
+		      const struct opt *o, struct tctx *c)
 {
 	yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
 	yaml_node_t *val = yaml_document_get_node(ld->doc, p->value);
-	char b[64], what[160];
+	struct opt_dest d = { &c->t->cfg, target_slot, c };
+	char b[64], what[160], msg[1024], *value;
 	const char *problem;
 
 	if (key->type != YAML_SCALAR_NODE)
@@ -672,12 +458,17 @@ static int label_pair(struct loader *ld, const yaml_node_t *m, yaml_node_pair_t 
 	if (is_null(val))
 		return fail(ld, key, "label '%s' needs a value", sval(key));
 	snprintf(what, sizeof(what), "labels.%s", sval(key));
-	if (check_string(ld, val, what, &R_LABEL) < 0)
+	if (need_scalar(ld, val, what, opt_expect(o)) < 0)
 		return -1;
-	return set_label(ld, key, val, t);
+	if (opt_apply(o, sval(val), val->data.scalar.length, FROM_YAML, what, &d, msg,
+		      sizeof(msg)) < 0)
+		return fail(ld, val, "%s", msg);
+	value = c->label_value;	/* set_label takes it over */
+	c->label_value = NULL;
+	return set_label(ld, key, value, c->t);
 }
 
-static int get_labels(struct loader *ld, const yaml_node_t *n, struct target *t)
+static int get_labels(struct loader *ld, const yaml_node_t *n, const struct opt *o, struct tctx *c)
 {
 	char b[64];
 
@@ -685,77 +476,97 @@ static int get_labels(struct loader *ld, const yaml_node_t *n, struct target *t)
 		return fail(ld, n, "'labels' must be a mapping of label names to values, not %s",
 			    describe(n, b, sizeof(b)));
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
-		if (label_pair(ld, n, p, t) < 0)
+		if (label_pair(ld, n, p, o, c) < 0)
 			return -1;
 	return 0;
+}
+
+/* ipv4: true / ipv6: true pick a family; false undoes only its own (so a
+ * target can say ipv4: false to drop an ipv4: true from defaults); both
+ * true in one mapping is a contradiction. */
+static int check_family(struct loader *ld, const yaml_node_t *n, const struct opt *o,
+			struct tctx *c)
+{
+	bool on = c->t->cfg.family == o->val;
+	bool v6 = o->val == AF_INET6;
+
+	if (on && (v6 ? c->v4_here : c->v6_here))
+		return fail(ld, n,
+			    "'ipv4' and 'ipv6' are both true (leave both out to use either)");
+	*(v6 ? &c->v6_here : &c->v4_here) = on;
+	return 0;
+}
+
+/* One value of a target's (or defaults:') key for row o. */
+static int apply_row(struct loader *ld, struct tctx *c, const struct opt *o, const char *key,
+		     const yaml_node_t *val)
+{
+	struct opt_dest d = { &c->t->cfg, target_slot, c };
+	struct check_cfg *cfg = &c->t->cfg;
+	char msg[1024];
+
+	switch (o->type) {
+	case OPT_CHECKS:
+		return get_checks(ld, val, &c->t->checks);
+	case OPT_LABELS:
+		return get_labels(ld, val, o, c);
+	case OPT_KEYWORDS:
+		if (val->type == YAML_SEQUENCE_NODE)
+			return get_keyword_list(ld, val, o, &d);
+		if (val->type != YAML_SCALAR_NODE)
+			return need_scalar(ld, val, key, "EHLO keywords (\"PIPELINING,SIZE\" or a list)");
+		break;
+	default:
+		break;
+	}
+	if (need_scalar(ld, val, key, opt_expect(o)) < 0)
+		return -1;
+	if (opt_apply(o, sval(val), val->data.scalar.length, FROM_YAML, key, &d, msg,
+		      sizeof(msg)) < 0)
+		return fail(ld, val, "%s", msg);
+	/* host and mx are one choice: setting one drops the other */
+	if (o->rk == RK_NONE && o->off == offsetof(struct check_cfg, host)) {
+		free((char *)cfg->mx_domain);
+		cfg->mx_domain = NULL;
+	} else if (o->rk == RK_NONE && o->off == offsetof(struct check_cfg, mx_domain)) {
+		free((char *)cfg->host);
+		cfg->host = NULL;
+	}
+	if (o->rk == RK_NAME)
+		c->name_node = val;
+	return o->type == OPT_FAMILY ? check_family(ld, val, o, c) : 0;
+}
+
+struct sub_ctx {
+	struct tctx *c;
+	const struct tkey *k;
+};
+
+static int sub_pair(struct loader *ld, size_t idx, const yaml_node_t *key, const yaml_node_t *val,
+		    void *ctx)
+{
+	struct sub_ctx *s = ctx;
+
+	(void)key;
+	return apply_row(ld, s->c, s->k->sub[idx], s->k->sub[idx]->yaml, val);
 }
 
 static int target_pair(struct loader *ld, size_t idx, const yaml_node_t *key,
 		       const yaml_node_t *val, void *ctx)
 {
 	struct tctx *c = ctx;
-	struct target *t = c->t;
-	const char *k = target_keys[idx];
+	const struct tkey *k = &c->sc->k[idx];
+	char where[48];
+	struct keyset ks = { where, k->subname, k->nsub };
+	struct sub_ctx s = { c, k };
 
 	(void)key;
-	switch ((enum tkey)idx) {
-	case K_NAME:
-		c->name_node = val;
-		return get_string(ld, val, k, &R_NAME, &t->name);
-	case K_HOST:	/* host and mx are one choice: setting one drops the other */
-		free(t->mx);
-		t->mx = NULL;
-		return get_string(ld, val, k, &R_HOST, &t->host);
-	case K_MX:
-		free(t->host);
-		t->host = NULL;
-		return get_string(ld, val, k, &R_DOMAIN, &t->mx);
-	case K_PORT:
-		return get_int(ld, val, k, 1, 65535, &t->port);
-	case K_TLS:
-		c->tls_given = true;
-		return get_bool(ld, val, k, &t->tls);
-	case K_SNI:
-		return get_string(ld, val, k, &R_HOST, &t->sni);
-	case K_EHLO:
-		return get_string(ld, val, k, &R_EHLO, &t->ehlo);
-	case K_TIMEOUT:
-		return get_seconds(ld, val, k, &t->timeout);
-	case K_CHECKS:
-		return get_checks(ld, val, &t->checks);
-	case K_CERT_DAYS:
-		return get_thresholds(ld, val, k, true, &t->cert_warn, &t->cert_crit);
-	case K_TIME:
-		return get_thresholds(ld, val, k, false, &t->time_warn, &t->time_crit);
-	case K_MIN_TLS:
-		return get_min_tls(ld, val, &t->min_tls);
-	case K_CA_FILE:
-		return get_string(ld, val, k, &R_PATH, &t->ca_file);
-	case K_CA_PATH:
-		return get_string(ld, val, k, &R_PATH, &t->ca_path);
-	case K_NO_VERIFY:
-		return get_bool(ld, val, k, &t->no_verify);
-	case K_DANE:
-		return get_bool(ld, val, k, &t->dane);
-	case K_FCRDNS:
-		return get_bool(ld, val, k, &t->fcrdns);
-	case K_EXPECT:
-		return get_string(ld, val, k, &R_TEXT, &t->expect);
-	case K_REQUIRE_EXT:
-		return get_require_ext(ld, val, &t->require_ext);
-	case K_RELAY:
-		return get_relay(ld, val, t);
-	case K_DNS_SERVER:
-		return get_dns_server(ld, val, &t->dns_server);
-	case K_IPV4:
-	case K_IPV6:
-		return get_family(ld, val, idx == K_IPV6, c);
-	case K_LABELS:
-		return get_labels(ld, val, t);
-	case K_COUNT:
-		break;
-	}
-	return -1;
+	if (k->row != NULL)
+		return apply_row(ld, c, k->row, k->name, val);
+	snprintf(where, sizeof(where), "in '%s'", k->name);
+	if (need_mapping(ld, val, k->name, k->subname, k->nsub) < 0)
+		return -1;
+	return walk_mapping(ld, val, &ks, NULL, sub_pair, &s);
 }
 
 /* Apply one mapping of per-target keys (a target's, or defaults:) to c->t. */
@@ -763,40 +574,38 @@ static int apply_target_map(struct loader *ld, const yaml_node_t *m, const char 
 			    struct tctx *c)
 {
 	char where[32];
-	struct keyset ks = { where, target_keys, K_COUNT };
-	const yaml_node_t *seen[K_COUNT];
+	struct keyset ks = { where, c->sc->names, c->sc->n };
+	const yaml_node_t *seen[MAX_KEYS];
+	size_t host = c->sc->n, mx = c->sc->n;
 
 	snprintf(where, sizeof(where), "in %s", what);
 	c->v4_here = c->v6_here = false;
 	if (walk_mapping(ld, m, &ks, seen, target_pair, c) < 0)
 		return -1;
-	if (seen[K_HOST] != NULL && seen[K_MX] != NULL)
+	for (size_t i = 0; i < c->sc->n; i++) {
+		if (strcmp(c->sc->names[i], "host") == 0)
+			host = i;
+		if (strcmp(c->sc->names[i], "mx") == 0)
+			mx = i;
+	}
+	if (host < c->sc->n && mx < c->sc->n && seen[host] != NULL && seen[mx] != NULL)
 		return fail(ld, m, "%s has both 'host' and 'mx'", what);
 	return 0;
 }
 
 void target_defaults(struct target *t)
 {
-	char why[64];
+	struct tctx c = { .t = t };
+	struct opt_dest d = { &t->cfg, target_slot, &c };
 
 	memset(t, 0, sizeof(*t));
-	t->port = 25;
-	t->timeout = 10;
-	t->checks = (1u << CK_COUNT) - 1;
-	range_parse("30:", &t->cert_warn, why, (int)sizeof(why));
-	range_parse("14:", &t->cert_crit, why, (int)sizeof(why));
-	t->min_tls = 0x0303;
-	t->family = AF_UNSPEC;
+	options_defaults(BIN_PLUGINS | BIN_RUNNER, &d);
 }
 
 static void target_free(struct target *t)
 {
-	char **strings[] = { &t->name, &t->host, &t->mx, &t->sni, &t->ehlo, &t->ca_file,
-			     &t->ca_path, &t->expect, &t->require_ext, &t->relay_from,
-			     &t->relay_to, &t->dns_server };
-
-	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
-		free(*strings[i]);
+	options_free(&t->cfg);
+	free(t->name);
 	for (int i = 0; i < t->nlabels; i++) {
 		free(t->labels[i].name);
 		free(t->labels[i].value);
@@ -809,13 +618,13 @@ static void target_free(struct target *t)
 static int load_target(struct loader *ld, const yaml_node_t *item, const yaml_node_t *defaults,
 		       struct target *t, yaml_mark_t *name_at)
 {
-	struct tctx c = { .t = t };
+	struct tctx c = { .t = t, .sc = ld->schema };
 	const char *dflt;
 	char list[512], b[64];
 
 	target_defaults(t);
 	if (item->type != YAML_MAPPING_NODE) {
-		join_names(target_keys, K_COUNT, list, sizeof(list));
+		join_names(ld->schema->names, ld->schema->n, list, sizeof(list));
 		return fail(ld, item, "each target must be a mapping of %s, not %s", list,
 			    describe(item, b, sizeof(b)));
 	}
@@ -824,12 +633,9 @@ static int load_target(struct loader *ld, const yaml_node_t *item, const yaml_no
 	c.name_node = NULL;	/* a name from defaults is not this target's position */
 	if (apply_target_map(ld, item, "target", &c) < 0)
 		return -1;
-	if (t->host == NULL && t->mx == NULL)
+	if (t->cfg.host == NULL && t->cfg.mx_domain == NULL)
 		return fail(ld, item, "target has neither 'host' nor 'mx'");
-	/* SPEC §2: port 465 is implicit TLS unless tls: false says otherwise. */
-	if (!c.tls_given && t->port == 465)
-		t->tls = true;
-	dflt = t->host ? t->host : t->mx;
+	dflt = t->cfg.host ? t->cfg.host : t->cfg.mx_domain;
 	if (t->name == NULL && (t->name = strdup(dflt)) == NULL)
 		return fail(ld, item, "out of memory");
 	*name_at = (c.name_node ? c.name_node : item)->start_mark;
@@ -925,27 +731,45 @@ static int load_targets(struct loader *ld, const yaml_node_t *seq, const yaml_no
 static const char *const top_keys[] = { "defaults", "output", "concurrency", "targets" };
 static const char *const output_keys[] = { "format", "path" };
 
+static void *top_slot(void *ctx, const struct opt *o)
+{
+	struct config *cfg = ctx;
+
+	switch (o->rk) {
+	case RK_FORMAT:
+		return &cfg->format;
+	case RK_OUTPUT:
+		return &cfg->output_path;
+	case RK_JOBS:
+		return &cfg->concurrency;
+	default:
+		return NULL;
+	}
+}
+
+/* A top-level value with the runner's own option row rk (-f, -o, -j). */
+static int top_value(struct loader *ld, const yaml_node_t *val, const char *key,
+		     enum runner_key rk, struct config *cfg)
+{
+	const struct opt *o = row_of(rk);
+	struct opt_dest d = { NULL, top_slot, cfg };
+	char msg[1024];
+
+	if (need_scalar(ld, val, key, opt_expect(o)) < 0)
+		return -1;
+	if (opt_apply(o, sval(val), val->data.scalar.length, FROM_YAML, key, &d, msg,
+		      sizeof(msg)) < 0)
+		return fail(ld, val, "%s", msg);
+	return 0;
+}
+
 static int output_pair(struct loader *ld, size_t idx, const yaml_node_t *key,
 		       const yaml_node_t *val, void *ctx)
 {
-	static const char *const formats[] = { "prometheus", "json", "text" };
-	static const char expect[] = "prometheus, json or text";
-	struct config *cfg = ctx;
-	char b[64];
-
 	(void)key;
 	if (idx == 1)
-		return get_string(ld, val, "output.path", &R_PATH, &cfg->output_path);
-	if (need_scalar(ld, val, "output.format", expect) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-		if (strcmp(sval(val), formats[i]) == 0) {
-			cfg->format = (enum out_format)i;
-			return 0;
-		}
-	}
-	return fail(ld, val, "'output.format' must be %s, not '%s'", expect,
-		    shown(val, b, sizeof(b)));
+		return top_value(ld, val, "output.path", RK_OUTPUT, ctx);
+	return top_value(ld, val, "output.format", RK_FORMAT, ctx);
 }
 
 static int top_pair(struct loader *ld, size_t idx, const yaml_node_t *key, const yaml_node_t *val,
@@ -964,10 +788,10 @@ static int top_pair(struct loader *ld, size_t idx, const yaml_node_t *key, const
 static int check_defaults(struct loader *ld, const yaml_node_t *n)
 {
 	struct target scratch;
-	struct tctx c = { .t = &scratch };
+	struct tctx c = { .t = &scratch, .sc = ld->schema };
 	int rc;
 
-	if (need_mapping(ld, n, "defaults", target_keys, K_COUNT) < 0)
+	if (need_mapping(ld, n, "defaults", ld->schema->names, ld->schema->n) < 0)
 		return -1;
 	target_defaults(&scratch);
 	rc = apply_target_map(ld, n, "defaults", &c);
@@ -995,7 +819,7 @@ static int load_root(struct loader *ld, const yaml_node_t *root, struct config *
 	if (top[1] != NULL && (need_mapping(ld, top[1], "output", output_keys, 2) < 0 ||
 			       walk_mapping(ld, top[1], &out, NULL, output_pair, cfg) < 0))
 		return -1;
-	if (top[2] != NULL && get_int(ld, top[2], "concurrency", 1, 1024, &cfg->concurrency) < 0)
+	if (top[2] != NULL && top_value(ld, top[2], "concurrency", RK_JOBS, cfg) < 0)
 		return -1;
 	if (top[3] == NULL)
 		return fail(ld, root, "no 'targets' (expected a list of at least one target)");
@@ -1103,13 +927,15 @@ static int bound_stream(struct loader *ld)
 int config_load_string(const char *yaml, size_t len, const char *name, struct config *cfg,
 		       char *err, size_t err_size)
 {
-	struct loader ld = { name, (const unsigned char *)(yaml ? yaml : ""), len, NULL, err,
+	struct schema sc;
+	struct loader ld = { name, (const unsigned char *)(yaml ? yaml : ""), len, NULL, &sc, err,
 			     err_size };
 	yaml_parser_t p;
 	yaml_document_t doc;
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
+	schema_build(&sc);
 	if (len > CONFIG_MAX_BYTES) {
 		snprintf(err, err_size, "%s: larger than 1 MiB (%zu bytes); not loading it", name,
 			 len);

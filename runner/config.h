@@ -1,4 +1,4 @@
-/* config.h - the runner's YAML configuration (SPEC §6), loaded with libyaml.
+/* config.h - the runner's YAML configuration, loaded with libyaml.
  *
  * Every per-target key may also stand under "defaults:"; a target's own
  * value wins.  Unknown keys, wrong types and missing hosts are errors that
@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lib/range.h"
+#include "checks/check.h"
 
 enum check_kind { CK_PORT = 0, CK_BANNER, CK_STARTTLS, CK_CERT, CK_RELAY, CK_COUNT };
 
@@ -23,27 +23,12 @@ struct label {
 	char *name, *value;
 };
 
-/* One target with defaults applied.  Strings are owned by the config. */
+/* One target with defaults applied: what its checks run with (filled by
+ * the option table's YAML keys), and what the runner adds. */
 struct target {
+	struct check_cfg cfg;	/* owned: freed by config_free */
 	char *name;		/* default: host, or mx */
-	char *host;		/* exactly one of host, mx */
-	char *mx;
-	int port;		/* default 25 */
-	bool tls;		/* implicit TLS */
-	char *sni, *ehlo;
-	double timeout;		/* default 10 */
 	unsigned checks;	/* bit (1 << enum check_kind); default all five */
-	struct range cert_warn, cert_crit;	/* cert_days: default 30: / 14: */
-	struct range time_warn, time_crit;	/* time: seconds (connect/banner/handshake) */
-	int min_tls;		/* 0x0301..0x0304; default 0x0303 */
-	char *ca_file, *ca_path;
-	bool no_verify, dane, fcrdns;
-	char *expect;
-	char *require_ext;	/* comma-separated, as for the plugin */
-	char *relay_from, *relay_to;
-	bool relay_thorough;
-	char *dns_server;	/* "IP[:PORT][,...]" */
-	int family;		/* AF_UNSPEC; ipv4: true -> AF_INET; ipv6: true -> AF_INET6 */
 	int nlabels;
 	struct label labels[CONFIG_MAX_LABELS];
 };
@@ -70,8 +55,8 @@ int config_load_string(const char *yaml, size_t len, const char *name, struct co
 
 void config_free(struct config *cfg);
 
-/* A target with every default set (port 25, timeout 10, all checks, cert_days
- * 30:/14:, min_tls TLS 1.2, AF_UNSPEC), strings NULL. */
+/* A target with every default of the option table set (port 25, timeout
+ * 10, all checks, cert_days 30:/14:, min_tls TLS 1.2, any family). */
 void target_defaults(struct target *t);
 
 #endif

@@ -31,7 +31,11 @@ int file_replace(const char *path, const char *data, size_t len, char *err, size
 		snprintf(err, err_size, "output path too long");
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* A leftover PATH.tmp (a killed run, or a symlink someone planted) is
+	 * removed, never written through: the new file is created afresh. */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return fail(NULL, -1, err, err_size, "remove", tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return fail(NULL, -1, err, err_size, "create", tmp);
 	while (off < len) {

@@ -21,32 +21,38 @@ static const char usage[] =
 	"       mtaprobe [-p PORT] [--checks port,banner,...] [--dns-server IP[:PORT]]\n"
 	"                [-t SEC] [-j N] HOST | --mx DOMAIN\n";
 
-static const char help[] =
-	"Runs the checks of check_mta_port, check_mta_banner, check_mta_starttls,\n"
-	"check_mta_cert and check_mta_relay over many targets at once.\n\n"
-	"  -c, --config FILE     YAML configuration (see conf/mtaprobe.yaml)\n"
-	"  -f, --format FORMAT   prometheus (default with -c), json or text\n"
-	"  -o, --output FILE     write there, atomically (FILE.tmp, fsync, rename); a\n"
-	"                        failed run leaves FILE as it was; default: the config's\n"
-	"                        output path, else standard output\n"
-	"  -j, --jobs N          targets in flight (default 32; each target's checks run\n"
-	"                        side by side)\n"
-	"  -q, --quiet           no progress on the terminal\n"
-	"Without -c, for a person at a terminal:\n"
-	"  HOST | -M, --mx DOMAIN   the server, or every MX host of DOMAIN\n"
-	"  -p, --port PORT       (default 25)\n"
-	"      --checks LIST     port,banner,starttls,cert,relay (default all)\n"
-	"      --dns-server IP[:PORT][,...]\n"
-	"  -t, --timeout SEC     per target (default 10)\n"
-	"Exit: 0 when every check ran and the output was written; 3 on a usage,\n"
-	"configuration or output error (nothing is written then).\n";
-
+/* The command line: the runner's own rows of the option table land here,
+ * the check options of the terminal mode in quick (one target). */
 struct args {
-	const char *config, *format, *output, *host, *mx, *checks, *dns;
-	int jobs, port;
-	double timeout;
+	const char *config, *output;
+	int format;		/* -1: not given */
+	int jobs;		/* 0: not given */
 	bool quiet;
+	struct target quick;
+	bool any_check;		/* a check option was given (for the terminal mode) */
 };
+
+static void *args_slot(void *ctx, const struct opt *o)
+{
+	struct args *a = ctx;
+
+	switch (o->rk) {
+	case RK_CONFIG:
+		return &a->config;
+	case RK_FORMAT:
+		return &a->format;
+	case RK_OUTPUT:
+		return &a->output;
+	case RK_JOBS:
+		return &a->jobs;
+	case RK_QUIET:
+		return &a->quiet;
+	case RK_CHECKS:
+		return &a->quick.checks;
+	default:
+		return NULL;
+	}
+}
 
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -62,106 +68,56 @@ static int bad(const char *fmt, ...)
 	return 3;
 }
 
+/* -1 to go on, or the exit code (3) after printing help, version or the
+ * usage error. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
-	static const struct option lo[] = {
-		{ "config", 1, NULL, 'c' },  { "format", 1, NULL, 'f' }, { "output", 1, NULL, 'o' },
-		{ "jobs", 1, NULL, 'j' },    { "port", 1, NULL, 'p' },	 { "checks", 1, NULL, 'C' },
-		{ "dns-server", 1, NULL, 'D' }, { "timeout", 1, NULL, 't' }, { "mx", 1, NULL, 'M' },
-		{ "quiet", 0, NULL, 'q' },   { "help", 0, NULL, 'h' },	 { "version", 0, NULL, 'V' },
-		{ 0 },
-	};
-	char *end;
-	int c;
+	struct opt_dest d = { &a->quick.cfg, args_slot, a };
+	struct strbuf out;
+	char msg[640];
+	int rc, first;
 
 	memset(a, 0, sizeof(*a));
-	a->jobs = 32;
-	a->port = 25;
-	a->timeout = 10;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":c:f:o:j:p:t:M:qhV", lo, NULL)) != -1) {
-		switch (c) {
-		case 'c': a->config = optarg; break;
-		case 'f': a->format = optarg; break;
-		case 'o': a->output = optarg; break;
-		case 'C': a->checks = optarg; break;
-		case 'D': a->dns = optarg; break;
-		case 'M': a->mx = optarg; break;
-		case 'q': a->quiet = true; break;
-		case 'j':
-			a->jobs = (int)strtol(optarg, &end, 10);
-			if (*end || a->jobs < 1 || a->jobs > 1024)
-				return bad("-j/--jobs: '%s' is not a number 1-1024", optarg);
-			break;
-		case 'p':
-			a->port = (int)strtol(optarg, &end, 10);
-			if (*end || a->port < 1 || a->port > 65535)
-				return bad("-p/--port: '%s' is not a port number (1-65535)", optarg);
-			break;
-		case 't':
-			a->timeout = strtod(optarg, &end);
-			if (*end || !(a->timeout > 0) || a->timeout > 3600)
-				return bad("-t/--timeout: '%s' is not seconds (0-3600)", optarg);
-			break;
-		case 'h':
-			printf("mtaprobe %s\n\n%s\n%s", MTAPROBE_VERSION, usage, help);
-			return 3;
-		case 'V':
-			printf("mtaprobe %s\n", MTAPROBE_VERSION);
-			return 3;
-		case ':':
-			return bad("option '%s' needs an argument", argv[optind - 1]);
-		default:
-			return bad("unknown option '%s'", argv[optind - 1]);
-		}
+	a->format = -1;
+	target_defaults(&a->quick);
+	strbuf_init(&out, 1 << 16);
+	rc = options_getopt(&binary_runner, usage, argc, argv, &d, &out, &first);
+	if (rc >= 0) {
+		fwrite(strbuf_str(&out), 1, out.len, rc ? stderr : stdout);
+		strbuf_free(&out);
+		return 3;
 	}
-	if (optind < argc)
-		a->host = argv[optind++];
-	if (optind < argc)
-		return bad("unexpected argument '%s'", argv[optind]);
-	if (!a->config && !a->host && !a->mx)
+	strbuf_free(&out);
+	if (first < argc) {
+		for (size_t i = 0; i < option_count; i++)
+			if (option_table[i].yaml && strcmp(option_table[i].yaml, "host") == 0 &&
+			    opt_apply(&option_table[i], argv[first], strlen(argv[first]), FROM_ARGV,
+				      NULL, &d, msg, sizeof(msg)) < 0)
+				return bad("HOST: %s", msg);
+		first++;
+	}
+	if (first < argc)
+		return bad("unexpected argument '%s'", argv[first]);
+	if (!a->config && !a->quick.cfg.host && !a->quick.cfg.mx_domain)
 		return bad("%s", "give -c FILE, a HOST or --mx DOMAIN");
-	if (a->config && (a->host || a->mx))
+	if (a->config && (a->quick.cfg.host || a->quick.cfg.mx_domain))
 		return bad("%s", "-c and a HOST/--mx exclude each other");
-	if (a->host && a->mx)
+	if (a->quick.cfg.host && a->quick.cfg.mx_domain)
 		return bad("%s", "a HOST and --mx exclude each other");
-	if (a->format && strcmp(a->format, "prometheus") && strcmp(a->format, "json") &&
-	    strcmp(a->format, "text"))
-		return bad("-f/--format: '%s' is not prometheus, json or text", a->format);
 	return -1;
 }
 
-/* The quick report: one target from the command line. */
-static int quick_config(const struct args *a, struct config *cfg, struct target *t)
+/* The quick report: the one target from the command line. */
+static void quick_config(struct args *a, struct config *cfg)
 {
+	struct target *t = &a->quick;
+
 	memset(cfg, 0, sizeof(*cfg));
-	target_defaults(t);
-	t->host = (char *)a->host;
-	t->mx = (char *)a->mx;
-	t->name = (char *)(a->host ? a->host : a->mx);
-	t->port = a->port;
-	t->timeout = a->timeout;
-	t->dns_server = (char *)a->dns;
-	if (a->dns && dns_servers_valid(a->dns) < 0)
-		return bad("--dns-server: '%s' is not a list of IP[:PORT]", a->dns);
-	if (a->checks) {
-		char buf[256], *save = NULL;
-
-		snprintf(buf, sizeof(buf), "%s", a->checks);
-		t->checks = 0;
-		for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-			int k = check_kind_parse(w);
-
-			if (k < 0)
-				return bad("--checks: unknown check '%s' (port, banner, starttls, cert, relay)", w);
-			t->checks |= 1u << k;
-		}
-	}
+	t->name = strdup(t->cfg.host ? t->cfg.host : t->cfg.mx_domain);
 	cfg->targets = t;
 	cfg->ntargets = 1;
 	cfg->format = OUT_TEXT;
-	cfg->concurrency = a->jobs;
-	return -1;
+	cfg->concurrency = 32;
 }
 
 static void progress(size_t done, size_t total, void *arg)
@@ -176,7 +132,6 @@ int main(int argc, char **argv)
 {
 	struct args a;
 	struct config cfg;
-	struct target quick;
 	struct run run;
 	struct strbuf out;
 	char err[1024];
@@ -185,17 +140,17 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &a);
 
 	if (rc >= 0)
-		return rc;
+		goto done_args;
 	if (a.config) {
 		if (config_load(a.config, &cfg, err, sizeof(err)) < 0) {
 			fprintf(stderr, "mtaprobe: %s\n", err);
-			return 3;
+			rc = 3;
+			goto done_args;
 		}
-	} else if ((rc = quick_config(&a, &cfg, &quick)) >= 0) {
-		return rc;
+	} else {
+		quick_config(&a, &cfg);
 	}
-	fmt = a.format ? (a.format[0] == 'p' ? OUT_PROMETHEUS : a.format[0] == 'j' ? OUT_JSON : OUT_TEXT)
-		       : cfg.format;
+	fmt = a.format >= 0 ? (enum out_format)a.format : cfg.format;
 	/* the config's path is for the config's format; -f something else
 	 * without -o is for the terminal */
 	path = a.output ? a.output : fmt == cfg.format ? cfg.output_path : NULL;
@@ -204,7 +159,8 @@ int main(int argc, char **argv)
 		rc = 3;
 		goto done;
 	}
-	if (runner_run(&cfg, a.config && a.jobs == 32 && cfg.concurrency ? cfg.concurrency : a.jobs,
+	/* -j, when given, wins over the config's concurrency */
+	if (runner_run(&cfg, a.jobs ? a.jobs : cfg.concurrency,
 		       !a.quiet && isatty(2) ? progress : NULL, NULL, &run, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mtaprobe: %s\n", err);
 		rc = 3;
@@ -235,5 +191,10 @@ int main(int argc, char **argv)
 done:
 	if (a.config)
 		config_free(&cfg);
+done_args:
+	options_free(&a.quick.cfg);
+	free(a.quick.name);
+	free((char *)a.config);
+	free((char *)a.output);
 	return rc;
 }

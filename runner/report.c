@@ -58,7 +58,7 @@ static void prom_labels(struct strbuf *b, const struct series *s, const char *ex
 	prom_value(b, s->r->host);
 	strbuf_append(b, "\",address=\"", 11);
 	prom_value(b, s->r->address);
-	strbuf_printf(b, "\",port=\"%d\"", t->port);
+	strbuf_printf(b, "\",port=\"%d\"", t->cfg.port);
 	for (int i = 0; i < t->nlabels; i++) {
 		strbuf_printf(b, ",%s=\"", t->labels[i].name);
 		prom_value(b, t->labels[i].value);

@@ -21,45 +21,8 @@ const struct check_def *runner_check_def(enum check_kind kind)
 	return defs[kind];
 }
 
-void runner_check_cfg(const struct target *t, enum check_kind kind, struct check_cfg *cfg)
-{
-	check_cfg_init(cfg, t->port);
-	cfg->host = t->host;
-	cfg->mx_domain = t->mx;
-	cfg->family = t->family;
-	cfg->timeout = t->timeout;
-	cfg->ehlo = t->ehlo;
-	cfg->dns_servers = t->dns_server;
-	cfg->tls = t->tls;	/* the loader sets it for port 465 unless tls: false */
-	cfg->no_tls = !t->tls;
-	cfg->sni = t->sni;
-	cfg->ca_file = t->ca_file;
-	cfg->ca_path = t->ca_path;
-	if (kind == CK_CERT) {
-		cfg->warn = t->cert_warn;
-		cfg->crit = t->cert_crit;
-		cfg->no_verify = t->no_verify;
-		cfg->dane = t->dane;
-	} else if (kind != CK_RELAY) {
-		cfg->warn = t->time_warn;
-		cfg->crit = t->time_crit;
-	}
-	if (kind == CK_BANNER) {
-		cfg->fcrdns = t->fcrdns;
-		cfg->expect = t->expect;
-		cfg->require_ext = t->require_ext;
-	}
-	if (kind == CK_STARTTLS)
-		cfg->min_tls = t->min_tls;
-	if (kind == CK_RELAY) {
-		cfg->relay_from = t->relay_from;
-		cfg->relay_to = t->relay_to;
-		cfg->relay_thorough = t->relay_thorough;
-	}
-}
-
 /* One SSL_CTX per distinct trust configuration, shared by every target
- * that uses it (SPEC §8): per target, only the handshake is paid. */
+ * that uses it: per target, only the handshake is paid. */
 struct ctx_cache {
 	pthread_mutex_t mu;
 	const struct tls_ops *ops;
@@ -88,12 +51,12 @@ static struct tls_ctx *shared_ctx(struct ctx_cache *c, const struct target *t)
 	if (c->ops == NULL)
 		c->ops = tls_ops_get(why, sizeof(why));
 	for (i = 0; i < c->n; i++)
-		if (same(c->e[i].ca_file, t->ca_file) && same(c->e[i].ca_path, t->ca_path))
+		if (same(c->e[i].ca_file, t->cfg.ca_file) && same(c->e[i].ca_path, t->cfg.ca_path))
 			break;
 	if (i == c->n && c->ops && c->n < sizeof(c->e) / sizeof(c->e[0])) {
-		c->e[i].ca_file = t->ca_file;
-		c->e[i].ca_path = t->ca_path;
-		c->e[i].ctx = c->ops->ctx_new(t->ca_file, t->ca_path, c->e[i].why, sizeof(c->e[i].why));
+		c->e[i].ca_file = t->cfg.ca_file;
+		c->e[i].ca_path = t->cfg.ca_path;
+		c->e[i].ctx = c->ops->ctx_new(t->cfg.ca_file, t->cfg.ca_path, c->e[i].why, sizeof(c->e[i].why));
 		c->n++;
 	}
 	if (i < c->n)
@@ -104,7 +67,7 @@ static struct tls_ctx *shared_ctx(struct ctx_cache *c, const struct target *t)
 
 static bool needs_tls(const struct target *t, enum check_kind k)
 {
-	return k == CK_STARTTLS || k == CK_CERT || t->tls || t->port == 465;
+	return k == CK_STARTTLS || k == CK_CERT || check_implicit_tls(&t->cfg);
 }
 
 struct pool {
@@ -126,9 +89,8 @@ struct item_job {
 static void *run_item(void *arg)
 {
 	struct item_job *j = arg;
-	struct check_cfg cc;
+	struct check_cfg cc = j->it->target->cfg;	/* borrows the target's strings */
 
-	runner_check_cfg(j->it->target, j->it->kind, &cc);
 	if (needs_tls(j->it->target, j->it->kind))
 		cc.tls_ctx = shared_ctx(j->p->ctxs, j->it->target);
 	probe_run(&cc, runner_check_def(j->it->kind), &j->it->r);

@@ -1,4 +1,4 @@
-/* runner.h - the batch runner (SPEC §6): every check of every target, the
+/* runner.h - the batch runner: every check of every target, the
  * same probe_run() the plugins call, many targets at once.
  *
  * -j bounds the targets in flight; a target's checks run side by side, each
@@ -37,10 +37,6 @@ typedef void (*progress_fn)(size_t done, size_t total, void *arg);
 int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *progress_arg,
 	       struct run *run, char *err, size_t err_size);
 void run_free(struct run *run);
-
-/* The check configuration for one target and check kind (strings point
- * into t; tls_ctx is left NULL). */
-void runner_check_cfg(const struct target *t, enum check_kind kind, struct check_cfg *cfg);
 
 /* The check definition for a kind. */
 const struct check_def *runner_check_def(enum check_kind kind);

@@ -77,35 +77,35 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.ntargets, 1);
 	t = &cfg.targets[0];
 	assert_string_equal(t->name, "edge");
-	assert_string_equal(t->host, "mx1.example.org");
-	assert_null(t->mx);
-	assert_int_equal(t->port, 2525);
-	assert_true(t->tls);
-	assert_string_equal(t->sni, "mail.example.org");
-	assert_string_equal(t->ehlo, "probe.example.org");
-	assert_true(t->timeout == 2.5);
+	assert_string_equal(t->cfg.host, "mx1.example.org");
+	assert_null(t->cfg.mx_domain);
+	assert_int_equal(t->cfg.port, 2525);
+	assert_true(check_implicit_tls(&t->cfg));
+	assert_string_equal(t->cfg.sni, "mail.example.org");
+	assert_string_equal(t->cfg.ehlo, "probe.example.org");
+	assert_true(t->cfg.timeout == 2.5);
 	assert_int_equal(t->checks, (1u << CK_BANNER) | (1u << CK_CERT));
-	assert_string_equal(t->cert_warn.text, "40:");	/* a bare number of days is "N:" */
-	assert_true(t->cert_warn.high_inf);
-	assert_true(t->cert_warn.low == 40);
-	assert_string_equal(t->cert_crit.text, "@0:7");
-	assert_true(t->cert_crit.inside);
-	assert_string_equal(t->time_warn.text, "1.5");	/* plain threshold: 0..1.5 */
-	assert_true(t->time_warn.set && !t->time_warn.high_inf && t->time_warn.high == 1.5);
-	assert_string_equal(t->time_crit.text, "~:3");
-	assert_int_equal(t->min_tls, 0x0304);
-	assert_string_equal(t->ca_file, "/etc/ssl/certs/ca-certificates.crt");
-	assert_string_equal(t->ca_path, "/etc/ssl/certs");
-	assert_true(t->no_verify);
-	assert_true(t->dane);
-	assert_true(t->fcrdns);
-	assert_string_equal(t->expect, "ESMTP Postfix");
-	assert_string_equal(t->require_ext, "PIPELINING,SIZE,8BITMIME");
-	assert_string_equal(t->relay_from, "a@example.org");
-	assert_string_equal(t->relay_to, "b@example.net");
-	assert_true(t->relay_thorough);
-	assert_string_equal(t->dns_server, "127.0.0.1:5353,[::1]:5353");
-	assert_int_equal(t->family, AF_INET6);
+	assert_string_equal(t->cfg.days_warn.text, "40:");	/* a bare number of days is "N:" */
+	assert_true(t->cfg.days_warn.high_inf);
+	assert_true(t->cfg.days_warn.low == 40);
+	assert_string_equal(t->cfg.days_crit.text, "@0:7");
+	assert_true(t->cfg.days_crit.inside);
+	assert_string_equal(t->cfg.warn.text, "1.5");	/* plain threshold: 0..1.5 */
+	assert_true(t->cfg.warn.set && !t->cfg.warn.high_inf && t->cfg.warn.high == 1.5);
+	assert_string_equal(t->cfg.crit.text, "~:3");
+	assert_int_equal(t->cfg.min_tls, 0x0304);
+	assert_string_equal(t->cfg.ca_file, "/etc/ssl/certs/ca-certificates.crt");
+	assert_string_equal(t->cfg.ca_path, "/etc/ssl/certs");
+	assert_true(t->cfg.no_verify);
+	assert_true(t->cfg.dane);
+	assert_true(t->cfg.fcrdns);
+	assert_string_equal(t->cfg.expect, "ESMTP Postfix");
+	assert_string_equal(t->cfg.require_ext, "PIPELINING,SIZE,8BITMIME");
+	assert_string_equal(t->cfg.relay_from, "a@example.org");
+	assert_string_equal(t->cfg.relay_to, "b@example.net");
+	assert_true(t->cfg.relay_thorough);
+	assert_string_equal(t->cfg.dns_servers, "127.0.0.1:5353,[::1]:5353");
+	assert_int_equal(t->cfg.family, AF_INET6);
 	assert_int_equal(t->nlabels, 2);
 	assert_string_equal(label(t, "site")->value, "fra1");
 	assert_string_equal(label(t, "team")->value, "mail");
@@ -125,26 +125,26 @@ static void test_builtin_defaults(void **state)
 	assert_int_equal(cfg.concurrency, 32);
 	t = &cfg.targets[0];
 	assert_string_equal(t->name, "mx.example.org");
-	assert_int_equal(t->port, 25);
-	assert_false(t->tls);
-	assert_true(t->timeout == 10);
+	assert_int_equal(t->cfg.port, 25);
+	assert_false(check_implicit_tls(&t->cfg));
+	assert_true(t->cfg.timeout == 10);
 	assert_int_equal(t->checks, ALL_CHECKS);
-	assert_string_equal(t->cert_warn.text, "30:");
-	assert_string_equal(t->cert_crit.text, "14:");
-	assert_false(t->time_warn.set);
-	assert_false(t->time_crit.set);
-	assert_int_equal(t->min_tls, 0x0303);
-	assert_int_equal(t->family, AF_UNSPEC);
-	assert_null(t->sni);
-	assert_null(t->ehlo);
-	assert_null(t->ca_file);
-	assert_null(t->ca_path);
-	assert_null(t->expect);
-	assert_null(t->require_ext);
-	assert_null(t->relay_from);
-	assert_null(t->relay_to);
-	assert_null(t->dns_server);
-	assert_false(t->no_verify || t->dane || t->fcrdns || t->relay_thorough);
+	assert_string_equal(t->cfg.days_warn.text, "30:");
+	assert_string_equal(t->cfg.days_crit.text, "14:");
+	assert_false(t->cfg.warn.set);
+	assert_false(t->cfg.crit.set);
+	assert_int_equal(t->cfg.min_tls, 0x0303);
+	assert_int_equal(t->cfg.family, AF_UNSPEC);
+	assert_null(t->cfg.sni);
+	assert_null(t->cfg.ehlo);
+	assert_null(t->cfg.ca_file);
+	assert_null(t->cfg.ca_path);
+	assert_null(t->cfg.expect);
+	assert_null(t->cfg.require_ext);
+	assert_null(t->cfg.relay_from);
+	assert_null(t->cfg.relay_to);
+	assert_null(t->cfg.dns_servers);
+	assert_false(t->cfg.no_verify || t->cfg.dane || t->cfg.fcrdns || t->cfg.relay_thorough);
 	assert_int_equal(t->nlabels, 0);
 	config_free(&cfg);
 }
@@ -193,45 +193,45 @@ static void test_defaults_inherited_and_overridden(void **state)
 	b = &cfg.targets[1];
 	c = &cfg.targets[2];
 	/* a: everything from defaults */
-	assert_int_equal(a->port, 587);
-	assert_true(a->timeout == 4);
-	assert_string_equal(a->ehlo, "monitor.example.org");
+	assert_int_equal(a->cfg.port, 587);
+	assert_true(a->cfg.timeout == 4);
+	assert_string_equal(a->cfg.ehlo, "monitor.example.org");
 	assert_int_equal(a->checks, (1u << CK_PORT) | (1u << CK_BANNER));
-	assert_string_equal(a->cert_warn.text, "20:");
-	assert_string_equal(a->cert_crit.text, "10:");
-	assert_string_equal(a->time_warn.text, "2");
-	assert_string_equal(a->time_crit.text, "5");
-	assert_int_equal(a->min_tls, 0x0303);
-	assert_string_equal(a->ca_path, "/etc/ssl/certs");
-	assert_true(a->no_verify);
-	assert_string_equal(a->expect, "ESMTP");
-	assert_string_equal(a->require_ext, "PIPELINING");
-	assert_string_equal(a->relay_from, "probe@example.org");
-	assert_null(a->relay_to);
-	assert_true(a->relay_thorough);
-	assert_string_equal(a->dns_server, "127.0.0.1");
-	assert_int_equal(a->family, AF_INET);
+	assert_string_equal(a->cfg.days_warn.text, "20:");
+	assert_string_equal(a->cfg.days_crit.text, "10:");
+	assert_string_equal(a->cfg.warn.text, "2");
+	assert_string_equal(a->cfg.crit.text, "5");
+	assert_int_equal(a->cfg.min_tls, 0x0303);
+	assert_string_equal(a->cfg.ca_path, "/etc/ssl/certs");
+	assert_true(a->cfg.no_verify);
+	assert_string_equal(a->cfg.expect, "ESMTP");
+	assert_string_equal(a->cfg.require_ext, "PIPELINING");
+	assert_string_equal(a->cfg.relay_from, "probe@example.org");
+	assert_null(a->cfg.relay_to);
+	assert_true(a->cfg.relay_thorough);
+	assert_string_equal(a->cfg.dns_servers, "127.0.0.1");
+	assert_int_equal(a->cfg.family, AF_INET);
 	/* b: its own values win, sub-keys it leaves out come from defaults */
-	assert_int_equal(b->port, 25);
-	assert_true(b->timeout == 8);
-	assert_string_equal(b->ehlo, "other.example.org");
+	assert_int_equal(b->cfg.port, 25);
+	assert_true(b->cfg.timeout == 8);
+	assert_string_equal(b->cfg.ehlo, "other.example.org");
 	assert_int_equal(b->checks, 1u << CK_RELAY);
-	assert_string_equal(b->cert_warn.text, "20:");
-	assert_string_equal(b->cert_crit.text, "3:");
-	assert_string_equal(b->time_warn.text, "1");
-	assert_string_equal(b->time_crit.text, "5");
-	assert_int_equal(b->min_tls, 0x0304);
-	assert_false(b->no_verify);
-	assert_string_equal(b->require_ext, "STARTTLS,SIZE");
-	assert_string_equal(b->relay_from, "probe@example.org");
-	assert_string_equal(b->relay_to, "x@example.net");
-	assert_false(b->relay_thorough);
-	assert_int_equal(b->family, AF_UNSPEC);
+	assert_string_equal(b->cfg.days_warn.text, "20:");
+	assert_string_equal(b->cfg.days_crit.text, "3:");
+	assert_string_equal(b->cfg.warn.text, "1");
+	assert_string_equal(b->cfg.crit.text, "5");
+	assert_int_equal(b->cfg.min_tls, 0x0304);
+	assert_false(b->cfg.no_verify);
+	assert_string_equal(b->cfg.require_ext, "STARTTLS,SIZE");
+	assert_string_equal(b->cfg.relay_from, "probe@example.org");
+	assert_string_equal(b->cfg.relay_to, "x@example.net");
+	assert_false(b->cfg.relay_thorough);
+	assert_int_equal(b->cfg.family, AF_UNSPEC);
 	/* c: mx target, ipv6 replaces the defaults' ipv4, name is the domain */
-	assert_null(c->host);
-	assert_string_equal(c->mx, "example.net");
+	assert_null(c->cfg.host);
+	assert_string_equal(c->cfg.mx_domain, "example.net");
 	assert_string_equal(c->name, "example.net");
-	assert_int_equal(c->family, AF_INET6);
+	assert_int_equal(c->cfg.family, AF_INET6);
 	config_free(&cfg);
 }
 
@@ -243,10 +243,10 @@ static void test_host_mx_override(void **state)
 	(void)state;
 	load_ok("defaults: {host: fallback.example.org}\n"
 		"targets:\n  - {name: one, mx: example.org}\n  - {name: two}\n", &cfg);
-	assert_null(cfg.targets[0].host);
-	assert_string_equal(cfg.targets[0].mx, "example.org");
-	assert_string_equal(cfg.targets[1].host, "fallback.example.org");
-	assert_null(cfg.targets[1].mx);
+	assert_null(cfg.targets[0].cfg.host);
+	assert_string_equal(cfg.targets[0].cfg.mx_domain, "example.org");
+	assert_string_equal(cfg.targets[1].cfg.host, "fallback.example.org");
+	assert_null(cfg.targets[1].cfg.mx_domain);
 	config_free(&cfg);
 }
 
@@ -288,28 +288,28 @@ static void show_field(const struct config *cfg, const char *field, char *buf, s
 	const struct target *t = &cfg->targets[0];
 
 	if (strcmp(field, "port") == 0)
-		snprintf(buf, size, "%d", t->port);
+		snprintf(buf, size, "%d", t->cfg.port);
 	else if (strcmp(field, "tls") == 0)
-		snprintf(buf, size, "%d", t->tls);
+		snprintf(buf, size, "%d", check_implicit_tls(&t->cfg));
 	else if (strcmp(field, "timeout") == 0)
-		snprintf(buf, size, "%g", t->timeout);
+		snprintf(buf, size, "%g", t->cfg.timeout);
 	else if (strcmp(field, "min_tls") == 0)
-		snprintf(buf, size, "%#06x", (unsigned)t->min_tls);
+		snprintf(buf, size, "%#06x", (unsigned)t->cfg.min_tls);
 	else if (strcmp(field, "require_ext") == 0)
-		snprintf(buf, size, "%s", t->require_ext);
+		snprintf(buf, size, "%s", t->cfg.require_ext);
 	else if (strcmp(field, "cert_warn") == 0)
-		snprintf(buf, size, "%s", t->cert_warn.text);
+		snprintf(buf, size, "%s", t->cfg.days_warn.text);
 	else if (strcmp(field, "time_warn") == 0)
-		snprintf(buf, size, "%s", t->time_warn.text);
+		snprintf(buf, size, "%s", t->cfg.warn.text);
 	else if (strcmp(field, "name") == 0)
 		snprintf(buf, size, "%s", t->name);
 	else if (strcmp(field, "checks") == 0)
 		snprintf(buf, size, "%#x", t->checks);
 	else if (strcmp(field, "family") == 0)
 		snprintf(buf, size, "%s",
-			 t->family == AF_INET ? "4" : t->family == AF_INET6 ? "6" : "any");
+			 t->cfg.family == AF_INET ? "4" : t->cfg.family == AF_INET6 ? "6" : "any");
 	else if (strcmp(field, "ehlo") == 0)
-		snprintf(buf, size, "%s", t->ehlo);
+		snprintf(buf, size, "%s", t->cfg.ehlo);
 	else
 		fail_msg("no field %s", field);
 }
@@ -321,7 +321,7 @@ static void test_variants(void **state)
 		{ "port: '465'", "port", "465" },
 		{ "port: 65535", "port", "65535" },
 		{ "port: 1", "port", "1" },
-		{ "port: 465", "tls", "1" },	/* SPEC §2: 465 is implicit TLS */
+		{ "port: 465", "tls", "1" },	/* 465 is implicit TLS */
 		{ "port: 465, tls: false", "tls", "0" },
 		{ "tls: No", "tls", "0" },
 		{ "tls: TRUE", "tls", "1" },
@@ -408,7 +408,7 @@ static void test_yaml_forms(void **state)
 	assert_int_equal(cfg.ntargets, 2);
 	assert_string_equal(label(&cfg.targets[0], "team")->value, "mail");
 	assert_string_equal(cfg.targets[1].name, "b");
-	assert_string_equal(cfg.targets[1].host, "b.example.org");
+	assert_string_equal(cfg.targets[1].cfg.host, "b.example.org");
 	assert_int_equal(cfg.targets[1].checks, (1u << CK_PORT) | (1u << CK_CERT));
 	config_free(&cfg);
 }
@@ -804,21 +804,21 @@ static void test_sample(void **state)
 	for (size_t i = 0; i < cfg.ntargets; i++) {
 		const struct target *t = &cfg.targets[i];
 
-		relay |= t->relay_from && t->relay_to && t->relay_thorough;
+		relay |= t->cfg.relay_from && t->cfg.relay_to && t->cfg.relay_thorough;
 		labels |= t->nlabels > 0;
-		dane |= t->dane;
-		fcrdns |= t->fcrdns;
-		expect |= t->expect != NULL;
-		require_ext |= t->require_ext != NULL;
-		ipv4 |= t->family == AF_INET;
-		dns_server |= t->dns_server != NULL;
-		sni |= t->sni != NULL;
-		ca_file |= t->ca_file != NULL;
-		min_tls |= t->min_tls != 0x0303;
-		mx |= t->mx != NULL;
-		tls |= t->tls;
-		assert_string_equal(t->ehlo, "monitor.example.org");	/* from defaults */
-		assert_true(t->time_warn.set);
+		dane |= t->cfg.dane;
+		fcrdns |= t->cfg.fcrdns;
+		expect |= t->cfg.expect != NULL;
+		require_ext |= t->cfg.require_ext != NULL;
+		ipv4 |= t->cfg.family == AF_INET;
+		dns_server |= t->cfg.dns_servers != NULL;
+		sni |= t->cfg.sni != NULL;
+		ca_file |= t->cfg.ca_file != NULL;
+		min_tls |= t->cfg.min_tls != 0x0303;
+		mx |= t->cfg.mx_domain != NULL;
+		tls |= check_implicit_tls(&t->cfg);
+		assert_string_equal(t->cfg.ehlo, "monitor.example.org");	/* from defaults */
+		assert_true(t->cfg.warn.set);
 	}
 	assert_true(relay && labels && dane && fcrdns && expect && require_ext && ipv4 &&
 		    dns_server && sni && ca_file && min_tls && mx && tls);

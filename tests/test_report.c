@@ -22,12 +22,12 @@ static void make_run(void)
 	target_defaults(&tgt[0]);
 	target_defaults(&tgt[1]);
 	tgt[0].name = (char *)"primary \"mx\"\\1";
-	tgt[0].host = (char *)"mx1.example.org";
+	tgt[0].cfg.host = (char *)"mx1.example.org";
 	tgt[0].nlabels = 1;
 	tgt[0].labels[0].name = (char *)"site";
 	tgt[0].labels[0].value = (char *)"line\nbreak";
 	tgt[1].name = (char *)"all-mx";
-	tgt[1].mx = (char *)"example.org";
+	tgt[1].cfg.mx_domain = (char *)"example.org";
 
 	memset(items, 0, sizeof(items));
 	items[0] = (struct run_item){ .target = &tgt[0], .kind = CK_BANNER };

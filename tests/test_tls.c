@@ -173,8 +173,8 @@ static void cfg_days(struct check_cfg *cfg, const char *w, const char *c)
 	char why[64];
 
 	check_cfg_init(cfg, 25);
-	range_parse(w, &cfg->warn, why, sizeof(why));
-	range_parse(c, &cfg->crit, why, sizeof(why));
+	range_parse(w, &cfg->days_warn, why, sizeof(why));
+	range_parse(c, &cfg->days_crit, why, sizeof(why));
 }
 
 static void test_judge_days(void **state)
