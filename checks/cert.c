@@ -33,7 +33,7 @@ static void dane_lookup(const struct check_cfg *cfg, const struct conn *c, struc
 	if (buf == NULL || m == NULL)
 		goto out;
 	if (addr_from_literal(cfg->host, 0, &lit) == 0) {
-		result_raise(r, STATE_UNKNOWN, "--dane needs a host name to look up TLSA records, not an address");
+		result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "DANE", "--dane needs a host name to look up TLSA records, not an address");
 		goto out;
 	}
 	snprintf(name, sizeof(name), "_%d._tcp.%s", cfg->port, cfg->host);
@@ -74,7 +74,7 @@ static bool dane_judge(const struct conn *c, struct result *r, const struct dane
 	}
 	i = conn_tlsa_match(c, d->rec, d->n, &depth);
 	if (i < 0) {
-		result_raise(r, STATE_CRITICAL, "DANE: none of %d TLSA records matches the %s chain",
+		result_fail(r, STATE_CRITICAL, ERR_VERIFY, "DANE", "DANE: none of %d TLSA records matches the %s chain",
 			     d->n, what);
 		return false;
 	}
@@ -130,11 +130,11 @@ UNITTEST double check_cert_judge(const struct check_cfg *cfg, struct result *r, 
 	if (now > leaf->not_after) {
 		double ago = floor((double)(now - leaf->not_after) / 86400.0);
 
-		result_raise(r, STATE_CRITICAL, "%s certificate expired %.0f day%s ago (%s)", what, ago,
+		result_fail(r, STATE_CRITICAL, ERR_VERIFY, "certificate", "%s certificate expired %.0f day%s ago (%s)", what, ago,
 			     ago == 1 ? "" : "s", when);
 	}
 	else if (now < leaf->not_before)
-		result_raise(r, STATE_CRITICAL, "%s certificate is not valid before %s", what,
+		result_fail(r, STATE_CRITICAL, ERR_VERIFY, "certificate", "%s certificate is not valid before %s", what,
 			     (date_text(leaf->not_before, when, sizeof(when)), when));
 	else
 		result_raise(r, range_alerts(&cfg->days_crit, days)	 ? STATE_CRITICAL
@@ -142,7 +142,7 @@ UNITTEST double check_cert_judge(const struct check_cfg *cfg, struct result *r, 
 								 : STATE_OK,
 			     "%s certificate expires in %.0f days (%s)", what, days, when);
 	if (!cfg->no_verify && f->verify_code != 0)
-		result_raise(r, STATE_CRITICAL, "%s certificate verification failed: %s", what,
+		result_fail(r, STATE_CRITICAL, ERR_VERIFY, "verify", "%s certificate verification failed: %s", what,
 			     f->verify_reason);
 	/* Weak algorithms: the leaf and any intermediate (a root's own
 	 * self-signature is never checked by clients, so it does not count). */
@@ -204,7 +204,7 @@ static void cert_dialogue(const struct check_cfg *cfg, struct conn *c, struct re
 		goto out;
 	r->ntls = 1;
 	if (r->tls[0].ncerts == 0) {
-		result_raise(r, STATE_CRITICAL, "the server sent no certificate");
+		result_fail(r, STATE_CRITICAL, ERR_TLS, "handshake", "the server sent no certificate");
 		goto out;
 	}
 	dane_ee[0] = dane_judge(c, r, &d, r->tls[0].chain[0].key_name);

@@ -35,7 +35,7 @@ enum state check_err_state(const struct check_cfg *cfg, const struct probe_err *
 
 void check_fail(const struct check_cfg *cfg, struct result *r, const struct probe_err *e)
 {
-	if (&r->err != e)
+	if (&r->err != e && r->err.kind == ERR_NONE)
 		r->err = *e;
 	if (e->stage[0])
 		result_raise(r, check_err_state(cfg, e), "%s: %s", e->stage, e->msg);

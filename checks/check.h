@@ -72,8 +72,9 @@ void check_cfg_init(struct check_cfg *cfg, int default_port);
 /* The state for a failure of this kind under cfg (timeouts: -t's STATE). */
 enum state check_err_state(const struct check_cfg *cfg, const struct probe_err *e);
 
-/* Record e on r (its kind and step become r->err) and raise r to the
- * state for it with the text "step: message". */
+/* Record e on r (its kind and step become r->err, unless a failure is
+ * already recorded there) and raise r to the state for it with the text
+ * "step: message". */
 void check_fail(const struct check_cfg *cfg, struct result *r, const struct probe_err *e);
 
 struct check_def {

@@ -61,6 +61,7 @@ static void probe_addr(const struct check_cfg *cfg, const struct check_def *def,
 	*connected = c != NULL;
 	if (c == NULL)
 		return;
+	r->err = (struct probe_err){ 0 };	/* an earlier address's failure is history */
 	r->t.connect = us_to_s(mono_now_us() - conn_started_us(c));
 	converse(cfg, def, c, r);
 	conn_free(c);
@@ -158,7 +159,7 @@ static struct result *children(struct result *r, size_t n)
 {
 	r->children = calloc(n ? n : 1, sizeof(*r->children));
 	if (r->children == NULL)
-		result_raise(r, STATE_UNKNOWN, "out of memory");
+		result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "", "out of memory");
 	else
 		r->nchildren = n;
 	return r->children;
@@ -195,7 +196,7 @@ static void probe_mx(const struct check_cfg *cfg, const struct check_def *def,
 	size_t n = 0;
 
 	if (mx == NULL || al == NULL || jobs == NULL) {
-		result_raise(r, STATE_UNKNOWN, "out of memory");
+		result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "", "out of memory");
 		goto out;
 	}
 	if (dns_mx(cfg->mx_domain, cfg->dns_servers, dl, mx, &r->err) < 0) {
@@ -205,7 +206,7 @@ static void probe_mx(const struct check_cfg *cfg, const struct check_def *def,
 	}
 	if (mx->null_mx) {
 		r->t.dns = us_to_s(mono_now_us() - t0);
-		result_raise(r, STATE_CRITICAL, "Null MX (RFC 7505): %s accepts no mail", cfg->mx_domain);
+		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "DNS", "Null MX (RFC 7505): %s accepts no mail", cfg->mx_domain);
 		goto out;
 	}
 	if (mx->implicit)
@@ -259,12 +260,12 @@ void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct 
 	result_init(r, def->name, cfg->mx_domain ? cfg->mx_domain : cfg->host, cfg->port);
 	al = malloc(sizeof(*al));
 	if (al == NULL) {
-		result_raise(r, STATE_UNKNOWN, "out of memory");
+		result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "", "out of memory");
 		return;
 	}
 	if (cfg->source) {
 		if (addr_from_literal(cfg->source, 0, &src) < 0) {
-			result_raise(r, STATE_UNKNOWN, "--source %s is not an IP address", cfg->source);
+			result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "connect", "--source %s is not an IP address", cfg->source);
 			goto out;
 		}
 		srcp = &src;

@@ -251,7 +251,7 @@ static void verdict(struct result *r, int npairs, const char *accepted, int inco
 			     "inconclusive: %d address tricks accepted, but the server takes any "
 			     "recipient in its own domain (local delivery or relay?)", inconclusive);
 	else if (r->relay_tests == 0)
-		result_raise(r, STATE_UNKNOWN, "no relay test could be made");
+		result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "relay", "no relay test could be made");
 	else if (r->relay_tests < npairs)
 		result_raise(r, STATE_WARNING, "inconclusive: only %d of %d relay tests made",
 			     r->relay_tests, npairs);
@@ -285,6 +285,8 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 	r->t.starttls = s.t.starttls;
 	r->t.handshake = s.t.handshake;
 	if (rc < 0) {
+		if (s.err.kind != ERR_NONE)
+			r->err = s.err;
 		result_raise(r, STATE_UNKNOWN, "could not test: %s", why_not(&s));
 		result_free(&s);
 		return;

@@ -107,7 +107,8 @@ int check_greeting(const struct check_cfg *cfg, struct conn *c, struct result *r
 		return 0;
 	/* RFC 5321 §3.1: after 554 the client should QUIT; after 421 the
 	 * server closes.  Either way the greeting decides. */
-	result_raise(r, STATE_CRITICAL, "greeting refused with %d", rep->code);
+	result_fail(r, STATE_CRITICAL, ERR_REJECTED, "greeting", "greeting refused with %d",
+		    rep->code);
 	if (rep->code != 421)
 		check_quit(c, rep);
 	return 1;
@@ -135,7 +136,7 @@ int check_ehlo(const struct check_cfg *cfg, struct conn *c, struct result *r,
 	}
 	first_line(rep, ehlo_reply, sizeof(ehlo_reply));
 	if (rep->code / 100 != 5) {
-		result_raise(r, STATE_WARNING, "EHLO %s refused: %s", name, ehlo_reply);
+		result_fail(r, STATE_WARNING, ERR_REJECTED, "EHLO", "EHLO %s refused: %s", name, ehlo_reply);
 		return 0;
 	}
 	/* RFC 5321 §4.1.4: a client may fall back to HELO. */
@@ -150,7 +151,8 @@ int check_ehlo(const struct check_cfg *cfg, struct conn *c, struct result *r,
 		return 0;
 	}
 	first_line(rep, helo_reply, sizeof(helo_reply));
-	result_raise(r, STATE_WARNING, "EHLO and HELO %s refused: %s / %s", name, ehlo_reply, helo_reply);
+	result_fail(r, STATE_WARNING, ERR_REJECTED, "HELO", "EHLO and HELO %s refused: %s / %s", name,
+		    ehlo_reply, helo_reply);
 	return 0;
 }
 
@@ -183,7 +185,7 @@ int check_handshake(const struct check_cfg *cfg, struct conn *c, struct result *
 	int rc;
 
 	if (f == NULL) {
-		result_raise(r, STATE_UNKNOWN, "out of memory");
+		result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "", "out of memory");
 		return -1;
 	}
 	sni_name(cfg, sni, sizeof(sni));
@@ -216,7 +218,7 @@ int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result
 		goto out;
 	r->starttls_offered = smtp_caps_has(&caps, "STARTTLS");
 	if (!r->starttls_offered) {
-		result_raise(r, STATE_CRITICAL, "STARTTLS not advertised");
+		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "EHLO", "STARTTLS not advertised");
 		check_quit(c, &rep);
 		goto out;
 	}
@@ -230,15 +232,15 @@ int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result
 		char line[300];
 
 		first_line(&rep, line, sizeof(line));
-		result_raise(r, STATE_CRITICAL, "STARTTLS refused: %s", line);
+		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "STARTTLS", "STARTTLS refused: %s", line);
 		check_quit(c, &rep);
 		goto out;
 	}
 	/* RFC 3207 §4.2 / CVE-2011-0411: bytes after the 220 were sent before
 	 * TLS and must not be taken as coming over it. */
 	if (conn_pending(c) > 0) {
-		result_raise(r, STATE_CRITICAL,
-			     "server sent %zu bytes after its 220 to STARTTLS, before TLS "
+		result_fail(r, STATE_CRITICAL, ERR_PROTOCOL, "STARTTLS",
+			    "server sent %zu bytes after its 220 to STARTTLS, before TLS "
 			     "(response injection)", conn_pending(c));
 		goto out;
 	}

@@ -25,7 +25,7 @@ static void starttls_dialogue(const struct check_cfg *cfg, struct conn *c, struc
 	case -1:
 		goto out;
 	case 0:
-		result_raise(r, STATE_CRITICAL, "EHLO over TLS was not accepted");
+		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "EHLO", "EHLO over TLS was not accepted");
 		break;
 	}
 	if (cfg->min_tls && f->version < cfg->min_tls)

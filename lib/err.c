@@ -24,10 +24,11 @@ const char *err_kind_name(enum err_kind kind)
 {
 	static const char *const names[] = {
 		[ERR_NONE] = "none",	   [ERR_INTERNAL] = "internal",
-		[ERR_RESOLVE] = "resolve", [ERR_CONNECT] = "connect",
-		[ERR_TIMEOUT] = "timeout", [ERR_CLOSED] = "closed",
-		[ERR_IO] = "io",	   [ERR_PROTOCOL] = "protocol",
-		[ERR_REJECTED] = "rejected",
+		[ERR_RESOLVE] = "dns",	   [ERR_CONNECT] = "refused",
+		[ERR_TIMEOUT] = "timeout", [ERR_CLOSED] = "reset",
+		[ERR_IO] = "reset",	   [ERR_PROTOCOL] = "protocol",
+		[ERR_REJECTED] = "refused", [ERR_TLS] = "tls",
+		[ERR_VERIFY] = "verify",
 	};
 
 	if ((unsigned)kind < sizeof(names) / sizeof(names[0]))

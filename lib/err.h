@@ -1,7 +1,8 @@
 /* err.h - what went wrong in a probe, as data.
  *
- * common/ never prints or exits: it returns -1 and fills a struct probe_err.
- * The check functions map the kind to a Nagios state (state_for_err). */
+ * The library never prints or exits: it returns -1 and fills a struct
+ * probe_err; a check's result carries the failure it ended on, and the
+ * checks map its kind to a Nagios state (check_err_state). */
 #ifndef MTAPROBE_ERR_H
 #define MTAPROBE_ERR_H
 
@@ -13,8 +14,10 @@ enum err_kind {
 	ERR_TIMEOUT,	/* the check's deadline passed */
 	ERR_CLOSED,	/* the server closed or reset the connection */
 	ERR_IO,		/* other socket error */
-	ERR_PROTOCOL,	/* malformed or overlong reply */
-	ERR_REJECTED,	/* well-formed reply with an unwanted code */
+	ERR_PROTOCOL,	/* malformed or overlong reply, bytes nobody asked for */
+	ERR_REJECTED,	/* a well-formed reply refusing a step (554 greeting, no STARTTLS) */
+	ERR_TLS,	/* the TLS handshake or a TLS record failed */
+	ERR_VERIFY,	/* the certificate (chain, name, dates, DANE) does not hold */
 };
 
 struct probe_err {
@@ -27,7 +30,8 @@ struct probe_err {
 int err_set(struct probe_err *e, enum err_kind kind, const char *stage,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* A short word for a kind ("timeout", "refused"...), for metrics and JSON. */
+/* A short word for a kind, for metrics and JSON: timeout, refused (connect
+ * or a step), reset, protocol, tls, verify, dns, internal. */
 const char *err_kind_name(enum err_kind kind);
 
 #endif

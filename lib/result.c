@@ -67,18 +67,43 @@ struct tls_facts *result_tls(struct result *r, int i)
 	return r->tls ? &r->tls[i] : NULL;
 }
 
-void result_raise(struct result *r, enum state s, const char *fmt, ...)
+static void raise_v(struct result *r, enum state s, const char *fmt, va_list ap)
 {
 	struct problem *p;
-	va_list ap;
 
 	r->state = state_worst(r->state, s);
 	if (r->nproblems == RESULT_MAX_PROBLEMS)
 		return;
 	p = &r->problems[r->nproblems++];
 	p->state = s;
-	va_start(ap, fmt);
 	vsnprintf(p->text, sizeof(p->text), fmt, ap);
+}
+
+void result_raise(struct result *r, enum state s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	raise_v(r, s, fmt, ap);
+	va_end(ap);
+}
+
+void result_fail(struct result *r, enum state s, enum err_kind kind, const char *step,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (r->err.kind == ERR_NONE) {
+		va_list copy;
+
+		va_copy(copy, ap);
+		r->err.kind = kind;
+		snprintf(r->err.stage, sizeof(r->err.stage), "%s", step);
+		vsnprintf(r->err.msg, sizeof(r->err.msg), fmt, copy);
+		va_end(copy);
+	}
+	raise_v(r, s, fmt, ap);
 	va_end(ap);
 }
 

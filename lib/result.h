@@ -90,6 +90,13 @@ struct tls_facts *result_tls(struct result *r, int i);
 void result_raise(struct result *r, enum state s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A failure the check ends on, found by the check itself rather than by an
+ * I/O call (a refused step, a certificate that does not verify): kind and
+ * step go to r->err unless a failure is already recorded there, and r is
+ * raised to s with the text. */
+void result_fail(struct result *r, enum state s, enum err_kind kind, const char *step,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Append a perfdata item (label copied).  warn/crit may be NULL. */
 void result_perf(struct result *r, const char *label, double value, const char *uom,
 		 int decimals, const struct range *warn, const struct range *crit);

@@ -19,7 +19,7 @@
 #include "lib/dnsmsg.h"
 #include "lib/err.h"
 
-#define TLS_OPS_ABI 2
+#define TLS_OPS_ABI 3
 #define TLS_CHAIN_MAX 8
 
 enum key_type { KEY_UNKNOWN = 0, KEY_RSA, KEY_EC, KEY_ED25519, KEY_ED448, KEY_DSA };

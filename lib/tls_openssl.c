@@ -134,7 +134,7 @@ static int wait_ssl(struct tls_session *s, int rc, const struct deadline *dl, co
 		return err_set(e, ERR_IO, stage, "%s %s", strerror(errno), during);
 	default:
 		ssl_reason(why, sizeof(why));
-		return err_set(e, ERR_PROTOCOL, stage, "TLS error %s: %s", during, why);
+		return err_set(e, ERR_TLS, stage, "TLS error %s: %s", during, why);
 	}
 }
 

@@ -47,8 +47,9 @@ static void prom_value(struct strbuf *b, const char *v)
 	}
 }
 
+/* The series' labels, then up to two more (names NULL when not wanted). */
 static void prom_labels(struct strbuf *b, const struct series *s, const char *extra_name,
-			const char *extra_value)
+			const char *extra_value, const char *name2, const char *value2)
 {
 	const struct target *t = s->it->target;
 
@@ -67,6 +68,11 @@ static void prom_labels(struct strbuf *b, const struct series *s, const char *ex
 	if (extra_name) {
 		strbuf_printf(b, ",%s=\"", extra_name);
 		prom_value(b, extra_value);
+		strbuf_append(b, "\"", 1);
+	}
+	if (name2) {
+		strbuf_printf(b, ",%s=\"", name2);
+		prom_value(b, value2);
 		strbuf_append(b, "\"", 1);
 	}
 	strbuf_append(b, "}", 1);
@@ -217,11 +223,22 @@ static void fam_series(const struct series *s, void *arg)
 	if (!c->f->value(s, &v, &lname, &lval))
 		return;
 	strbuf_printf(c->b, "%s", c->f->name);
-	prom_labels(c->b, s, lname, lval);
+	prom_labels(c->b, s, lname, lval, NULL, NULL);
 	if (v == floor(v) && fabs(v) < 1e15)
 		strbuf_printf(c->b, " %.0f\n", v);
 	else
 		strbuf_printf(c->b, " %.9g\n", v);
+}
+
+static void error_series(const struct series *s, void *arg)
+{
+	struct strbuf *b = arg;
+
+	if (s->r->err.kind == ERR_NONE)
+		return;
+	strbuf_printf(b, "mtaprobe_check_error_info");
+	prom_labels(b, s, "kind", err_kind_name(s->r->err.kind), "step", s->r->err.stage);
+	strbuf_append(b, " 1\n", 3);
 }
 
 void report_prometheus(const struct run *run, struct strbuf *b)
@@ -233,6 +250,10 @@ void report_prometheus(const struct run *run, struct strbuf *b)
 			      families[i].name);
 		each_series(run, fam_series, &c);
 	}
+	strbuf_printf(b, "# HELP mtaprobe_check_error_info The kind and step of the failure a check "
+			 "ended on (only for checks that failed).\n"
+			 "# TYPE mtaprobe_check_error_info gauge\n");
+	each_series(run, error_series, b);
 	strbuf_printf(b, "# HELP mtaprobe_run_timestamp_seconds When this run started.\n"
 			 "# TYPE mtaprobe_run_timestamp_seconds gauge\n"
 			 "mtaprobe_run_timestamp_seconds %lld\n"
@@ -291,6 +312,13 @@ static void json_result(struct strbuf *b, const struct run_item *it, const struc
 	json_num(b, "handshake", r->t.handshake, &first);
 	json_num(b, "total", r->t.total, &first);
 	strbuf_append(b, "}", 1);
+	if (r->err.kind != ERR_NONE) {
+		strbuf_printf(b, ", \"error\": {\"kind\": \"%s\", \"step\": ", err_kind_name(r->err.kind));
+		json_str(b, r->err.stage);
+		strbuf_append(b, ", \"message\": ", 13);
+		json_str(b, r->err.msg);
+		strbuf_append(b, "}", 1);
+	}
 	if (r->greeting_code) {
 		strbuf_printf(b, ", \"greeting_code\": %d, \"greeting\": ", r->greeting_code);
 		json_str(b, r->greeting);

@@ -136,6 +136,14 @@ t_assert "runner: the silent targets' banner checks are CRITICAL (timeout)" \
 	bash -c '[ "$(grep -c "^mtaprobe_check_state{target=\"silent[0-9]*\",check=\"banner\".*} 2$" "$1")" = 10 ]' _ "$T_TMP/out/bound.prom"
 t_assert "runner: the healthy targets' banner checks are OK" \
 	bash -c '[ "$(grep -c "^mtaprobe_check_state{target=\"ok[0-9]*\",check=\"banner\".*} 0$" "$1")" = 20 ]' _ "$T_TMP/out/bound.prom"
+t_assert "runner: a failed check names its kind and step (timeout at the greeting)" \
+	bash -c '[ "$(grep -c "^mtaprobe_check_error_info{target=\"silent[0-9]*\",check=\"banner\".*,kind=\"timeout\",step=\"greeting\"} 1$" "$1")" = 10 ]' _ "$T_TMP/out/bound.prom"
+t_assert "runner: a check that did not fail has no error series (STARTTLS not offered is one)" \
+	bash -c '! grep -q "^mtaprobe_check_error_info{target=\"ok[0-9]*\",check=\"banner\"" "$1" &&
+		[ "$(grep -c "^mtaprobe_check_error_info{target=\"ok[0-9]*\",check=\"starttls\".*,kind=\"refused\",step=\"EHLO\"} 1$" "$1")" = 20 ]' _ "$T_TMP/out/bound.prom"
+"$MP" -q -c "$T_TMP/bound.yaml" -f json -o "$T_TMP/out/bound.json" >/dev/null 2>&1
+t_assert "runner: JSON carries the failure as error {kind, step, message}" \
+	jq -e '[.results[] | select(.target == "silent1" and .check == "banner") | .error] | .[0] | .kind == "timeout" and .step == "greeting" and (.message | test("timeout"))' "$T_TMP/out/bound.json"
 
 # on a terminal (a pseudo-terminal from script(1)), progress on stderr
 if command -v script >/dev/null; then

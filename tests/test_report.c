@@ -112,6 +112,35 @@ static void test_prometheus(void **state)
 	free_run();
 }
 
+/* The failure a check ended on: kind and step as labels / a JSON object,
+ * only for checks that failed. */
+static void test_error(void **state)
+{
+	struct strbuf b;
+	const char *s;
+
+	(void)state;
+	make_run();
+	err_set(&items[2].r.children[1].err, ERR_CONNECT, "connect", "Connection \"refused\"");
+	strbuf_init(&b, 1 << 20);
+	report_prometheus(&run, &b);
+	s = strbuf_str(&b);
+	assert_non_null(strstr(s, "# TYPE mtaprobe_check_error_info gauge\n"));
+	assert_non_null(strstr(s, "mtaprobe_check_error_info{target=\"all-mx\",check=\"port\",host=\"mx2.example.org\","
+				  "address=\"2001:db8::25\",port=\"25\",kind=\"refused\",step=\"connect\"} 1\n"));
+	assert_null(strstr(s, "mtaprobe_check_error_info{target=\"primary"));
+	strbuf_free(&b);
+	strbuf_init(&b, 1 << 20);
+	report_json(&run, &b);
+	s = strbuf_str(&b);
+	assert_non_null(strstr(s, "\"error\": {\"kind\": \"refused\", \"step\": \"connect\", "
+				  "\"message\": \"Connection \\\"refused\\\"\"}"));
+	/* only the one check that failed */
+	assert_null(strstr(strstr(s, "\"error\"") + 1, "\"error\""));
+	strbuf_free(&b);
+	free_run();
+}
+
 static void test_json(void **state)
 {
 	struct strbuf b;
@@ -157,6 +186,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prometheus),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_error),
 		cmocka_unit_test(test_text),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
