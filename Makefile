@@ -18,7 +18,7 @@ OPT      ?= -O2 -g
 override CFLAGS += $(OPT) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation -fno-common -I. $(PKG_CFLAGS) $(SAN)
 # Only what a binary really uses ends up in its DT_NEEDED (each costs load time).
 LDFLAGS  += $(SAN) -Wl,--as-needed
-LDLIBS   += $(PKG_LIBS) -lyaml -lpthread
+LDLIBS   += $(PKG_LIBS) -lyaml -lpthread -lm
 
 PREFIX    ?= /usr
 PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins

@@ -1,5 +1,4 @@
-/* check_banner.c - greeting, EHLO (HELO fallback), QUIT (SPEC §5
- * check_mta_banner).  The client sends nothing before the whole greeting
+/* banner.c - check_mta_banner: greeting, EHLO (HELO fallback), QUIT.  The client sends nothing before the whole greeting
  * has arrived: early talkers are dropped by postscreen and greet_pause. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* check_cert.c - the server's certificates (SPEC §5 check_mta_cert): expiry,
+/* cert.c - check_mta_cert, the server's certificates: expiry,
  * chain and host name, key and signature strength, both certificates of a
  * dual RSA+ECDSA server.  -w/-c are days; a bare N means "fewer than N". */
 #include <math.h>

@@ -2,18 +2,6 @@
  * see check.h */
 #include "checks/check.h"
 
-#include <string.h>
-#include <sys/socket.h>
-
-void check_cfg_init(struct check_cfg *cfg, int default_port)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->port = default_port;
-	cfg->family = AF_UNSPEC;
-	cfg->timeout = 10;
-	cfg->timeout_state = STATE_CRITICAL;
-}
-
 bool check_implicit_tls(const struct check_cfg *cfg)
 {
 	return cfg->tls || (cfg->port == 465 && !cfg->no_tls);

@@ -66,9 +66,6 @@ struct check_cfg {
  * that decides it, for the plugins and the runner alike. */
 bool check_implicit_tls(const struct check_cfg *cfg);
 
-/* Defaults: port 25, timeout 10 s (critical), any family. */
-void check_cfg_init(struct check_cfg *cfg, int default_port);
-
 /* The state for a failure of this kind under cfg (timeouts: -t's STATE). */
 enum state check_err_state(const struct check_cfg *cfg, const struct probe_err *e);
 

@@ -1,5 +1,5 @@
-/* check_port.c - TCP connect, and with implicit TLS the handshake (SPEC §5
- * check_mta_port).  Everything happens in probe_run(); the dialogue only
+/* port.c - check_mta_port: TCP connect, and with implicit TLS the
+ * handshake.  Everything happens in probe_run(); the dialogue only
  * states the fact. */
 #include <stdio.h>
 

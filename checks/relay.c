@@ -1,5 +1,4 @@
-/* check_relay.c - prove the server refuses to relay (SPEC §5
- * check_mta_relay).  For each sender/recipient pair: MAIL FROM, RCPT TO,
+/* relay.c - check_mta_relay: prove the server refuses to relay.  For each sender/recipient pair: MAIL FROM, RCPT TO,
  * RSET.  Never DATA, BDAT or a message body: whatever the server says, no
  * mail can come of this check.  Reconnects when the server drops the
  * session (421 or close) and tries that pair once more. */

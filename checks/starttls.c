@@ -1,5 +1,4 @@
-/* check_starttls.c - STARTTLS offered and working (SPEC §5
- * check_mta_starttls): EHLO, STARTTLS, handshake with SNI, EHLO again over
+/* starttls.c - check_mta_starttls, STARTTLS offered and working: EHLO, STARTTLS, handshake with SNI, EHLO again over
  * TLS.  On implicit TLS (465, -s) the handshake comes first, then greeting
  * and EHLO over TLS. */
 #include <stdio.h>

@@ -200,7 +200,7 @@ void opt_display_name(const struct opt *o, char *out, size_t size)
 
 /* A value quoted back to the user: capped, control bytes shown as '?', so a
  * stray binary blob cannot garble the terminal or the log. */
-static const char *shown(const char *s, size_t len, char *buf, size_t size)
+const char *opt_shown(const char *s, size_t len, char *buf, size_t size)
 {
 	size_t cut = len, i;
 
@@ -358,6 +358,58 @@ static int parse_checks(const char *s, size_t len, unsigned *mask)
 	return *mask ? 0 : -1;
 }
 
+/* One resolver: "IP", "IPv4:PORT", "[IPv6]" or "[IPv6]:PORT", port 1-65535
+ * (c-ares itself would take port 70889 as 5353). */
+static int server_ok(const char *s, size_t len)
+{
+	const char *colon = memchr(s, ':', len), *port = NULL;
+	char host[64];
+	struct addr a;
+	long p;
+	size_t hl = len;
+
+	if (len > 0 && s[0] == '[') {
+		const char *close = memchr(s, ']', len);
+
+		if (close == NULL)
+			return -1;
+		hl = (size_t)(close - s) + 1;
+		if (hl < len) {
+			if (s[hl] != ':')
+				return -1;
+			port = s + hl + 1;
+		}
+	} else if (colon && memchr(colon + 1, ':', len - (size_t)(colon - s) - 1) == NULL) {
+		hl = (size_t)(colon - s);	/* one colon: IPv4:PORT */
+		port = colon + 1;
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (addr_from_literal(host, 0, &a) < 0)
+		return -1;
+	return port == NULL ? 0 : parse_uint(port, len - (size_t)(port - s), 65535, &p) < 0 || p < 1 ? -1 : 0;
+}
+
+/* "IP[:PORT][,...]": each server as server_ok(), and taken by c-ares. */
+static int servers_ok(const char *s, size_t len)
+{
+	const char *p = s, *end = s + len;
+
+	for (;;) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *stop = comma ? comma : end;
+
+		if (server_ok(p, (size_t)(stop - p)) < 0)
+			return -1;
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return dns_servers_valid(s);
+}
+
 static int store_string(const char **slot, const char *s, size_t len)
 {
 	char *copy = strndup(s, len);
@@ -404,7 +456,7 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 
 			memcpy(buf, s, len);
 			buf[len] = '\0';
-			if (o->type == OPT_SERVERS ? dns_servers_valid(buf) < 0
+			if (o->type == OPT_SERVERS ? servers_ok(buf, len) < 0
 						   : addr_from_literal(buf, 0, &a) < 0)
 				return -1;
 		}
@@ -452,7 +504,7 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 	case OPT_DAYS:
 		if (len + 2 > 64 || memchr(s, '\0', len) || str_problem(&(struct str_rule){ 64, "", true, false }, s, len, buf, sizeof(buf))) {
 			snprintf(why, wl, "'%s' is not a range (N, N:, ~:N, N:M or @N:M)",
-				 shown(s, len, buf, sizeof(buf)));
+				 opt_shown(s, len, buf, sizeof(buf)));
 			return -1;
 		}
 		/* for days, a bare N means "N:": alert when fewer than N are left */
@@ -502,7 +554,7 @@ int opt_apply(const struct opt *o, const char *s, size_t len, enum opt_from from
 		if (o->type != OPT_READ_PATH || from != FROM_ARGV || access(s, R_OK) == 0)
 			return 0;
 		opt_display_name(o, name, sizeof(name));
-		snprintf(msg, msg_size, "%s: cannot read '%s': %s", name, shown(s, len, b, sizeof(b)),
+		snprintf(msg, msg_size, "%s: cannot read '%s': %s", name, opt_shown(s, len, b, sizeof(b)),
 			 strerror(errno));
 		return -1;
 	}
@@ -515,11 +567,11 @@ int opt_apply(const struct opt *o, const char *s, size_t len, enum opt_from from
 			 from == FROM_ARGV ? name : key, why);
 	else if (from == FROM_YAML)
 		snprintf(msg, msg_size, "'%s' must be %s, not '%s'%s%s%s", key, ti->expect,
-			 shown(s, len, b, sizeof(b)), why[0] ? " (" : "", why, why[0] ? ")" : "");
+			 opt_shown(s, len, b, sizeof(b)), why[0] ? " (" : "", why, why[0] ? ")" : "");
 	else if (o->type == OPT_TEXT && len == 0)
 		snprintf(msg, msg_size, "%s: %s must not be empty", name, o->arg);
 	else
-		snprintf(msg, msg_size, "%s: '%s' %s%s%s%s", name, shown(s, len, b, sizeof(b)),
+		snprintf(msg, msg_size, "%s: '%s' %s%s%s%s", name, opt_shown(s, len, b, sizeof(b)),
 			 ti->is_not, why[0] ? " (" : "", why, why[0] ? ")" : "");
 	return -1;
 }
@@ -625,18 +677,51 @@ static int usage_error(const struct binary *b, const char *usage, struct strbuf 
 	return 3;
 }
 
-/* The name getopt rejected, for messages: "-Z", "--bogus" (no "=value"),
- * with control bytes shown as '?'. */
-static const char *bad_name(char **argv, int idx, int optopt_c, char *buf, size_t n)
+/* Why getopt refused the word at argv[idx] (optopt as getopt left it):
+ * an unknown short option inside a cluster ("-vZv": optopt 'Z'), a flag
+ * given a value ("--tls=1": optopt is the row's val), an ambiguous or an
+ * unknown long option.  Values are quoted with control bytes as '?'. */
+static void refused_option(char **argv, int idx, int opt, const struct option *lo, char *msg,
+			   size_t size)
+{
+	char b[64], word[64], list[256] = "";
+	size_t n, matches = 0;
+
+	if (opt != 0 && opt < 256) {	/* a short option; a byte >= 0x80 comes as < 0 */
+		snprintf(word, sizeof(word), "-%c", (char)opt);
+		snprintf(msg, size, "unknown option '%s'", opt_shown(word, strlen(word), b, sizeof(b)));
+		return;
+	}
+	if (opt >= 256) {
+		snprintf(msg, size, "option '--%s' takes no value", lo[opt - 256].name);
+		return;
+	}
+	n = strcspn(argv[idx], "=");
+	if (n > 2 && strncmp(argv[idx], "--", 2) == 0)
+		for (const struct option *o = lo; o->name; o++)
+			if (strncmp(argv[idx] + 2, o->name, n - 2) == 0 && ++matches <= 4)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s--%s",
+					 matches > 1 ? ", " : "", o->name);
+	opt_shown(argv[idx], n, b, sizeof(b));
+	if (matches > 1)
+		snprintf(msg, size, "option '%s' is ambiguous (%s%s)", b, list, matches > 4 ? ", ..." : "");
+	else
+		snprintf(msg, size, "unknown option '%s'", b);
+}
+
+/* The name of an option that lacks its argument: "-p", "--dns-server". */
+static const char *missing_name(char **argv, int idx, int opt, const struct option *lo,
+				char *buf, size_t size)
 {
 	char raw[64];
 
-	if (optopt_c > ' ' && optopt_c < 127)
-		snprintf(raw, sizeof(raw), "-%c", optopt_c);
+	if (opt != 0 && opt < 256)
+		snprintf(raw, sizeof(raw), "-%c", (char)opt);
+	else if (opt >= 256)
+		snprintf(raw, sizeof(raw), "--%s", lo[opt - 256].name);
 	else
-		snprintf(raw, sizeof(raw), "%s", argv[idx]);
-	raw[strcspn(raw, "=")] = '\0';
-	return shown(raw, strlen(raw), buf, n);
+		snprintf(raw, sizeof(raw), "%.*s", (int)strcspn(argv[idx], "="), argv[idx]);
+	return opt_shown(raw, strlen(raw), buf, size);
 }
 
 int options_getopt(const struct binary *b, const char *usage, int argc, char **argv,
@@ -671,12 +756,13 @@ int options_getopt(const struct binary *b, const char *usage, int argc, char **a
 	while ((c = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
 		const struct opt *o = NULL;
 
-		if (c == '?')
-			return usage_error(b, usage, out, "unknown option '%s'",
-					   bad_name(argv, optind - 1, optopt, name, sizeof(name)));
+		if (c == '?') {
+			refused_option(argv, optind - 1, optopt, lo, msg, sizeof(msg));
+			return usage_error(b, usage, out, "%s", msg);
+		}
 		if (c == ':')
 			return usage_error(b, usage, out, "option '%s' needs an argument",
-					   bad_name(argv, optind - 1, optopt, name, sizeof(name)));
+					   missing_name(argv, optind - 1, optopt, lo, name, sizeof(name)));
 		if (c >= 256)
 			o = row[c - 256];
 		for (size_t i = 0; o == NULL && i < n; i++)
@@ -721,7 +807,7 @@ int options_parse(const struct binary *b, int argc, char **argv, struct check_cf
 		return rc;
 	if (first < argc)
 		return usage_error(b, usage, out, "unexpected argument '%s'",
-				   shown(argv[first], strlen(argv[first]), b64, sizeof(b64)));
+				   opt_shown(argv[first], strlen(argv[first]), b64, sizeof(b64)));
 	if (cfg->host == NULL && cfg->mx_domain == NULL)
 		return usage_error(b, usage, out, "-H/--hostname or -M/--mx is required");
 	if (cfg->host && cfg->mx_domain)

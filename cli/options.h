@@ -124,6 +124,10 @@ void options_defaults(unsigned bins, const struct opt_dest *d);
 /* Free the strings options put in cfg, and zero it. */
 void options_free(struct check_cfg *cfg);
 
+/* s[0..len) as messages quote it: at most 40 bytes (then "..."), control
+ * bytes shown as '?'; into buf (size at least 48), which is returned. */
+const char *opt_shown(const char *s, size_t len, char *buf, size_t size);
+
 /* "-H/--hostname", "--sni", "-S" for messages. */
 void opt_display_name(const struct opt *o, char *out, size_t size);
 

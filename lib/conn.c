@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +29,14 @@ struct conn {
 struct conn *conn_adopt(int fd, const struct deadline *dl, struct tls_lazy *tls,
 			struct strbuf *transcript)
 {
-	struct conn *c = malloc(sizeof(*c));
+	struct conn *c;
+	int fl = fcntl(fd, F_GETFL);
 
+	/* every wait is a poll() against the deadline: a blocking socket
+	 * would ignore it */
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return NULL;
+	c = malloc(sizeof(*c));
 	if (c == NULL)
 		return NULL;
 	c->fd = fd;
@@ -144,6 +151,9 @@ int conn_send_proxy_header(struct conn *c, int version, struct probe_err *e)
 	if (c->fd < 0 || getsockname(c->fd, (struct sockaddr *)&l.ss, &l.len) < 0 ||
 	    getpeername(c->fd, (struct sockaddr *)&p.ss, &p.len) < 0)
 		return err_set(e, ERR_IO, "PROXY", "cannot read socket addresses");
+	if ((l.ss.ss_family != AF_INET && l.ss.ss_family != AF_INET6) ||
+	    l.ss.ss_family != p.ss.ss_family)
+		return err_set(e, ERR_INTERNAL, "PROXY", "a PROXY header needs a TCP/IP connection");
 	if (version == 1) {
 		addr_format(&l);
 		addr_format(&p);

@@ -32,7 +32,8 @@ struct conn *conn_open(const struct addr *a, const struct addr *source, const st
  * transcript (old may already be closed).  NULL with e. */
 struct conn *conn_reopen(const struct conn *old, struct probe_err *e);
 
-/* Take over a connected socket fd (tests, and sockets made elsewhere). */
+/* Take over a connected socket fd (tests, and sockets made elsewhere); it
+ * is made non-blocking.  NULL when out of memory or fd is not usable. */
 struct conn *conn_adopt(int fd, const struct deadline *dl, struct tls_lazy *tls,
 			struct strbuf *transcript);
 

@@ -28,7 +28,7 @@ const char *err_kind_name(enum err_kind kind)
 		[ERR_TIMEOUT] = "timeout", [ERR_CLOSED] = "reset",
 		[ERR_IO] = "reset",	   [ERR_PROTOCOL] = "protocol",
 		[ERR_REJECTED] = "refused", [ERR_TLS] = "tls",
-		[ERR_VERIFY] = "verify",
+		[ERR_VERIFY] = "verify",   [ERR_CONFIG] = "config",
 	};
 
 	if ((unsigned)kind < sizeof(names) / sizeof(names[0]))

@@ -18,12 +18,13 @@ enum err_kind {
 	ERR_REJECTED,	/* a well-formed reply refusing a step (554 greeting, no STARTTLS) */
 	ERR_TLS,	/* the TLS handshake or a TLS record failed */
 	ERR_VERIFY,	/* the certificate (chain, name, dates, DANE) does not hold */
+	ERR_CONFIG,	/* the runner's configuration or output cannot be used */
 };
 
 struct probe_err {
 	enum err_kind kind;
 	char stage[16];		/* "dns", "connect", "banner", "ehlo", ... */
-	char msg[256];		/* full sentence fragment, already sanitised */
+	char msg[512];		/* full sentence fragment, already sanitised */
 };
 
 /* Fill e (if not NULL) with kind, stage and a printf-style message; returns -1. */
@@ -31,7 +32,7 @@ int err_set(struct probe_err *e, enum err_kind kind, const char *stage,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* A short word for a kind, for metrics and JSON: timeout, refused (connect
- * or a step), reset, protocol, tls, verify, dns, internal. */
+ * or a step), reset, protocol, tls, verify, dns, internal, config. */
 const char *err_kind_name(enum err_kind kind);
 
 #endif

@@ -1,8 +1,8 @@
 /* smtp.h - SMTP reply parsing (pure functions over bytes) and EHLO keywords.
  *
  * RFC 5321 §4.2: a reply is one or more lines "NNN-text" ending with a line
- * "NNN text" (or just "NNN"); every line carries the same code.  Limits
- * (SPEC §7): a line may be up to SMTP_LINE_MAX bytes (RFC 5321 §4.5.3.1.5
+ * "NNN text" (or just "NNN"); every line carries the same code.  Limits:
+ * a line may be up to SMTP_LINE_MAX bytes (RFC 5321 §4.5.3.1.5
  * says 512, real servers send up to 1000; we tolerate 4096), a reply up to
  * SMTP_REPLY_MAX_LINES lines and SMTP_REPLY_MAX_BYTES bytes.  Anything past
  * that is a malformed reply, so memory is bounded whatever a server sends. */

@@ -9,9 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#ifndef MTAPROBE_LIBDIR
-#define MTAPROBE_LIBDIR "/usr/lib/mtaprobe"
-#endif
+/* MTAPROBE_LIBDIR, where the module is installed, comes from the Makefile. */
 #define TLS_MODULE "mtaprobe-tls.so"
 
 /* Linked in by the runner; absent (NULL) in the plugins. */

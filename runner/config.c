@@ -924,7 +924,7 @@ static int bound_stream(struct loader *ld)
 	return rc < 0 ? -1 : 0;
 }
 
-int config_load_string(const char *yaml, size_t len, const char *name, struct config *cfg,
+static int load_string(const char *yaml, size_t len, const char *name, struct config *cfg,
 		       char *err, size_t err_size)
 {
 	struct schema sc;
@@ -966,7 +966,7 @@ int config_load_string(const char *yaml, size_t len, const char *name, struct co
 	return rc;
 }
 
-int config_load(const char *path, struct config *cfg, char *err, size_t err_size)
+static int load_file(const char *path, struct config *cfg, char *err, size_t err_size)
 {
 	FILE *f = fopen(path, "re");
 	char *buf;
@@ -990,11 +990,30 @@ int config_load(const char *path, struct config *cfg, char *err, size_t err_size
 		snprintf(err, err_size, "%s: cannot read: %s", path, strerror(errno));
 		rc = -1;
 	} else {
-		rc = config_load_string(buf, len, path, cfg, err, err_size);
+		rc = load_string(buf, len, path, cfg, err, err_size);
 	}
 	fclose(f);
 	free(buf);
 	return rc;
+}
+
+int config_load_string(const char *yaml, size_t len, const char *name, struct config *cfg,
+		       struct probe_err *e)
+{
+	if (load_string(yaml, len, name, cfg, e->msg, sizeof(e->msg)) == 0)
+		return 0;
+	e->kind = ERR_CONFIG;
+	snprintf(e->stage, sizeof(e->stage), "config");
+	return -1;
+}
+
+int config_load(const char *path, struct config *cfg, struct probe_err *e)
+{
+	if (load_file(path, cfg, e->msg, sizeof(e->msg)) == 0)
+		return 0;
+	e->kind = ERR_CONFIG;
+	snprintf(e->stage, sizeof(e->stage), "config");
+	return -1;
 }
 
 void config_free(struct config *cfg)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "checks/check.h"
+#include "lib/err.h"
 
 enum check_kind { CK_PORT = 0, CK_BANNER, CK_STARTTLS, CK_CERT, CK_RELAY, CK_COUNT };
 
@@ -44,14 +45,14 @@ struct config {
 	struct target *targets;
 };
 
-/* Load path into *cfg.  Returns 0, or -1 with a message "FILE:LINE:COLUMN:
- * what was wrong, what was expected" in err (err_size bytes); on error
- * nothing needs freeing. */
-int config_load(const char *path, struct config *cfg, char *err, size_t err_size);
+/* Load path into *cfg.  Returns 0, or -1 with e (ERR_CONFIG, step "config",
+ * the message "FILE:LINE:COLUMN: what was wrong, what was expected"); on
+ * error nothing needs freeing. */
+int config_load(const char *path, struct config *cfg, struct probe_err *e);
 
 /* The same from a string (tests); name is used in messages. */
 int config_load_string(const char *yaml, size_t len, const char *name, struct config *cfg,
-		       char *err, size_t err_size);
+		       struct probe_err *e);
 
 void config_free(struct config *cfg);
 

@@ -1,13 +1,15 @@
-/* atomic.h - replace a file so that readers see the old or the new
+/* file_replace.h - replace a file so that readers see the old or the new
  * contents, never a mix, an empty or a partial file. */
 #ifndef MTAPROBE_FILE_REPLACE_H
 #define MTAPROBE_FILE_REPLACE_H
 
 #include <stddef.h>
 
+#include "lib/err.h"
+
 /* Write data to PATH.tmp in the same directory, fsync it, rename it over
  * path, fsync the directory.  On any failure PATH.tmp is removed, path is
- * left as it was, and -1 is returned with the reason in err. */
-int file_replace(const char *path, const char *data, size_t len, char *err, size_t err_size);
+ * left as it was, and -1 is returned with e (ERR_CONFIG, step "output"). */
+int file_replace(const char *path, const char *data, size_t len, struct probe_err *e);
 
 #endif

@@ -97,7 +97,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		first++;
 	}
 	if (first < argc)
-		return bad("unexpected argument '%s'", argv[first]);
+		return bad("unexpected argument '%s'",
+			   opt_shown(argv[first], strlen(argv[first]), msg, sizeof(msg)));
 	if (!a->config && !a->quick.cfg.host && !a->quick.cfg.mx_domain)
 		return bad("%s", "give -c FILE, a HOST or --mx DOMAIN");
 	if (a->config && (a->quick.cfg.host || a->quick.cfg.mx_domain))
@@ -134,7 +135,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct run run;
 	struct strbuf out;
-	char err[1024];
+	struct probe_err e;
 	enum out_format fmt;
 	const char *path;
 	int rc = parse_args(argc, argv, &a);
@@ -142,8 +143,8 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		goto done_args;
 	if (a.config) {
-		if (config_load(a.config, &cfg, err, sizeof(err)) < 0) {
-			fprintf(stderr, "mtaprobe: %s\n", err);
+		if (config_load(a.config, &cfg, &e) < 0) {
+			fprintf(stderr, "mtaprobe: %s\n", e.msg);
 			rc = 3;
 			goto done_args;
 		}
@@ -161,8 +162,8 @@ int main(int argc, char **argv)
 	}
 	/* -j, when given, wins over the config's concurrency */
 	if (runner_run(&cfg, a.jobs ? a.jobs : cfg.concurrency,
-		       !a.quiet && isatty(2) ? progress : NULL, NULL, &run, err, sizeof(err)) < 0) {
-		fprintf(stderr, "mtaprobe: %s\n", err);
+		       !a.quiet && isatty(2) ? progress : NULL, NULL, &run, &e) < 0) {
+		fprintf(stderr, "mtaprobe: %s\n", e.msg);
 		rc = 3;
 		goto done;
 	}
@@ -178,8 +179,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mtaprobe: output too large, nothing written\n");
 		rc = 3;
 	} else if (path) {
-		if (file_replace(path, strbuf_str(&out), out.len, err, sizeof(err)) < 0) {
-			fprintf(stderr, "mtaprobe: %s; the previous file is left as it was\n", err);
+		if (file_replace(path, strbuf_str(&out), out.len, &e) < 0) {
+			fprintf(stderr, "mtaprobe: %s; the previous file is left as it was\n", e.msg);
 			rc = 3;
 		}
 	} else if (fwrite(strbuf_str(&out), 1, out.len, stdout) != out.len || fflush(stdout) != 0) {

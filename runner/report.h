@@ -1,5 +1,5 @@
 /* report.h - a run rendered as a Prometheus textfile, a JSON document, or a
- * table for a person (SPEC §6).  Into a strbuf; the caller writes it. */
+ * table for a person.  Into a strbuf; the caller writes it. */
 #ifndef MTAPROBE_REPORT_H
 #define MTAPROBE_REPORT_H
 

@@ -141,7 +141,7 @@ static void *worker(void *arg)
 }
 
 int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *progress_arg,
-	       struct run *run, char *err, size_t err_size)
+	       struct run *run, struct probe_err *e)
 {
 	struct pool p = { .cfg = cfg, .run = run, .progress = progress, .progress_arg = progress_arg };
 	struct ctx_cache *ctxs = calloc(1, sizeof(*ctxs));
@@ -165,7 +165,7 @@ int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *p
 	up = calloc(nworkers, sizeof(*up));
 	if (run->items == NULL || p.first_item == NULL || tid == NULL || up == NULL || ctxs == NULL) {
 		free(up);
-		snprintf(err, err_size, "out of memory");
+		err_set(e, ERR_INTERNAL, "runner", "out of memory");
 		free(run->items);
 		run->items = NULL;
 		free(p.first_item);

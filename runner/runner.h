@@ -33,9 +33,9 @@ struct run {
 typedef void (*progress_fn)(size_t done, size_t total, void *arg);
 
 /* Run everything in cfg with at most jobs targets at once.  Returns 0, or
- * -1 with err when nothing could be run (out of memory). */
+ * -1 with e when nothing could be run (out of memory). */
 int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *progress_arg,
-	       struct run *run, char *err, size_t err_size);
+	       struct run *run, struct probe_err *e);
 void run_free(struct run *run);
 
 /* The check definition for a kind. */

@@ -17,7 +17,34 @@
 
 static int load(const char *yaml, struct config *cfg, char *err, size_t err_size)
 {
-	return config_load_string(yaml, strlen(yaml), "t.yaml", cfg, err, err_size);
+	struct probe_err e;
+	int rc = config_load_string(yaml, strlen(yaml), "t.yaml", cfg, &e);
+
+	if (rc < 0)
+		snprintf(err, err_size, "%s", e.msg);
+	return rc;
+}
+
+/* The same for len bytes, and for a file: the message copied into err. */
+static int load_n(const char *yaml, size_t len, const char *name, struct config *cfg, char *err,
+		  size_t err_size)
+{
+	struct probe_err e;
+	int rc = config_load_string(yaml, len, name, cfg, &e);
+
+	if (rc < 0)
+		snprintf(err, err_size, "%s", e.msg);
+	return rc;
+}
+
+static int load_path(const char *path, struct config *cfg, char *err, size_t err_size)
+{
+	struct probe_err e;
+	int rc = config_load(path, cfg, &e);
+
+	if (rc < 0)
+		snprintf(err, err_size, "%s", e.msg);
+	return rc;
 }
 
 /* Load yaml that must be good; fails the test with the message if not. */
@@ -702,12 +729,12 @@ static void test_limits(void **state)
 	assert_non_null(s);
 	memset(s, '#', big);
 	s[big] = '\0';
-	assert_int_equal(config_load_string(s, big, "big.yaml", &cfg, err, sizeof(err)), -1);
+	assert_int_equal(load_n(s, big, "big.yaml", &cfg, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "big.yaml: larger than 1 MiB"));
 	/* a nesting bomb stops at once instead of taking libyaml minutes */
 	memset(s, '[', big - 1);
 	memcpy(s, "a: ", 3);
-	assert_int_equal(config_load_string(s, big - 1, "deep.yaml", &cfg, err, sizeof(err)), -1);
+	assert_int_equal(load_n(s, big - 1, "deep.yaml", &cfg, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "deep.yaml:1:19: nested more than 16 levels deep"));
 	free(s);
 }
@@ -742,11 +769,11 @@ static void test_file(void **state)
 
 	(void)state;
 	memset(&zero, 0, sizeof(zero));
-	assert_int_equal(config_load("tests/no-such-config.yaml", &cfg, err, sizeof(err)), -1);
+	assert_int_equal(load_path("tests/no-such-config.yaml", &cfg, err, sizeof(err)), -1);
 	assert_string_equal(err,
 			    "tests/no-such-config.yaml: cannot open: No such file or directory");
 	assert_memory_equal(&cfg, &zero, sizeof(cfg));
-	assert_int_equal(config_load("tests", &cfg, err, sizeof(err)), -1);
+	assert_int_equal(load_path("tests", &cfg, err, sizeof(err)), -1);
 	assert_string_equal(err, "tests: cannot read: Is a directory");
 	assert_memory_equal(&cfg, &zero, sizeof(cfg));
 }
@@ -793,7 +820,7 @@ static void test_sample(void **state)
 	     min_tls = false, mx = false, tls = false;
 
 	(void)state;
-	if (config_load("conf/mtaprobe.yaml", &cfg, err, sizeof(err)) != 0)
+	if (load_path("conf/mtaprobe.yaml", &cfg, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	assert_string_equal(cfg.path, "conf/mtaprobe.yaml");
 	assert_int_equal(cfg.format, OUT_PROMETHEUS);

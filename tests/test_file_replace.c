@@ -33,6 +33,18 @@ struct fx {
 	char dir[PATH_MAX];
 };
 
+
+/* file_replace with the message copied into err, as the tests read it. */
+static int replace(const char *path, const char *data, size_t len, char *err, size_t err_size)
+{
+	struct probe_err e = { 0 };
+	int rc = file_replace(path, data, len, &e);
+
+	if (rc < 0)
+		snprintf(err, err_size, "%s", e.msg);
+	return rc;
+}
+
 static int setup(void **state)
 {
 	const char *base = getenv("TMPDIR");
@@ -166,7 +178,7 @@ static void test_replaces_existing(void **state)
 
 	path_in(fx, path, sizeof(path), "out.prom");
 	write_file(path, "old contents, longer than the new ones\n", 39);
-	assert_int_equal(file_replace(path, data, sizeof(data) - 1, err, sizeof(err)), 0);
+	assert_int_equal(replace(path, data, sizeof(data) - 1, err, sizeof(err)), 0);
 	assert_contents(path, data, sizeof(data) - 1);
 	assert_no_tmp(path);
 	assert_int_equal(count_fds(), fds);
@@ -180,7 +192,7 @@ static void test_creates_new(void **state)
 
 	path_in(fx, path, sizeof(path), "new.json");
 	assert_false(exists(path));
-	assert_int_equal(file_replace(path, "{}\n", 3, err, sizeof(err)), 0);
+	assert_int_equal(replace(path, "{}\n", 3, err, sizeof(err)), 0);
 	assert_contents(path, "{}\n", 3);
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
@@ -195,11 +207,11 @@ static void test_zero_length(void **state)
 
 	path_in(fx, path, sizeof(path), "out.prom");
 	write_file(path, "old\n", 4);
-	assert_int_equal(file_replace(path, "", 0, err, sizeof(err)), 0);
+	assert_int_equal(replace(path, "", 0, err, sizeof(err)), 0);
 	assert_contents(path, "", 0);
 	assert_no_tmp(path);
 	/* and from empty to something again */
-	assert_int_equal(file_replace(path, "x\n", 2, err, sizeof(err)), 0);
+	assert_int_equal(replace(path, "x\n", 2, err, sizeof(err)), 0);
 	assert_contents(path, "x\n", 2);
 }
 
@@ -216,9 +228,9 @@ static void test_binary_and_large(void **state)
 	for (size_t i = 0; i < len; i++)
 		data[i] = (char)(i * 131 % 251);	/* includes NUL bytes */
 	path_in(fx, path, sizeof(path), "big");
-	assert_int_equal(file_replace(path, data, len, err, sizeof(err)), 0);
+	assert_int_equal(replace(path, data, len, err, sizeof(err)), 0);
 	assert_contents(path, data, len);
-	assert_int_equal(file_replace(path, "a\0b", 3, err, sizeof(err)), 0);
+	assert_int_equal(replace(path, "a\0b", 3, err, sizeof(err)), 0);
 	assert_contents(path, "a\0b", 3);
 	assert_no_tmp(path);
 	free(data);
@@ -239,7 +251,7 @@ static void test_reader_keeps_old(void **state)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_int_equal(fstat(fd, &before), 0);
-	assert_int_equal(file_replace(path, "new\n", 4, err, sizeof(err)), 0);
+	assert_int_equal(replace(path, "new\n", 4, err, sizeof(err)), 0);
 	n = read(fd, buf, sizeof(buf));
 	assert_int_equal(n, 4);
 	assert_memory_equal(buf, "old\n", 4);
@@ -259,7 +271,7 @@ static void test_stale_tmp(void **state)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	write_file(path, "old\n", 4);
 	write_file(tmp, "half-written junk from a killed run, longer than new\n", 53);
-	assert_int_equal(file_replace(path, "new\n", 4, err, sizeof(err)), 0);
+	assert_int_equal(replace(path, "new\n", 4, err, sizeof(err)), 0);
 	assert_contents(path, "new\n", 4);
 	assert_no_tmp(path);
 }
@@ -274,7 +286,7 @@ static void test_relative_path(void **state)
 
 	assert_true(cwd >= 0);
 	assert_int_equal(chdir(fx->dir), 0);
-	rc = file_replace("rel.prom", "r\n", 2, err, sizeof(err));
+	rc = replace("rel.prom", "r\n", 2, err, sizeof(err));
 	assert_int_equal(fchdir(cwd), 0);
 	close(cwd);
 	assert_int_equal(rc, 0);
@@ -296,7 +308,7 @@ static void test_tmp_symlink_not_followed(void **state)
 	write_file(path, "old\n", 4);
 	write_file(victim, "precious\n", 9);
 	assert_int_equal(symlink(victim, tmp), 0);
-	(void)file_replace(path, "new\n", 4, err, sizeof(err));
+	(void)replace(path, "new\n", 4, err, sizeof(err));
 	assert_contents(victim, "precious\n", 9);
 }
 
@@ -393,7 +405,7 @@ static void test_failures(void **state)
 		had_tmp = exists(tmp);
 		fds = count_fds();
 
-		rc = file_replace(path, "new\n", 4, err, sizeof(err));
+		rc = replace(path, "new\n", 4, err, sizeof(err));
 
 		if (rc != -1)
 			fail_msg("%s: returned %d", scenes[i].what, rc);
@@ -440,7 +452,7 @@ static void test_path_too_long(void **state)
 	n = (size_t)snprintf(path, sizeof(path), "%s/", fx->dir);
 	memset(path + n, 'p', sizeof(path) - n - 1);
 	path[sizeof(path) - 1] = '\0';
-	assert_int_equal(file_replace(path, "new\n", 4, err, sizeof(err)), -1);
+	assert_int_equal(replace(path, "new\n", 4, err, sizeof(err)), -1);
 	assert_true(err[0] != '\0');
 }
 
@@ -468,7 +480,7 @@ static void test_write_fails(void **state)
 	lim = old_lim;
 	lim.rlim_cur = 64 * 1024;
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	rc = file_replace(path, data, len, err, sizeof(err));
+	rc = replace(path, data, len, err, sizeof(err));
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
 	assert_int_equal(sigaction(SIGXFSZ, &old_sa, NULL), 0);
 
@@ -491,7 +503,7 @@ static void test_small_err(void **state)
 
 	assert_non_null(err);
 	path_in(fx, path, sizeof(path), "no-such-dir/out.prom");
-	assert_int_equal(file_replace(path, "new\n", 4, err, 8), -1);
+	assert_int_equal(replace(path, "new\n", 4, err, 8), -1);
 	assert_int_equal(strlen(err), 7);
 	free(err);
 }

@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "checks/check.h"
+#include "cli/options.h"
 #include "lib/tls.h"
 
 extern const struct tls_ops mtaprobe_tls_ops;
@@ -172,7 +173,8 @@ static void cfg_days(struct check_cfg *cfg, const char *w, const char *c)
 {
 	char why[64];
 
-	check_cfg_init(cfg, 25);
+	memset(cfg, 0, sizeof(*cfg));
+	options_defaults(BIN_CERT, &(struct opt_dest){ cfg, NULL, NULL });
 	range_parse(w, &cfg->days_warn, why, sizeof(why));
 	range_parse(c, &cfg->days_crit, why, sizeof(why));
 }
