@@ -127,6 +127,26 @@ static void test_usage_errors(void **state)
 	}
 }
 
+/* check_smtp's -q/--ignore-quit-failure is taken and changes nothing: our
+ * verdict never depends on the reply to QUIT. */
+static void test_check_smtp_compat(void **state)
+{
+	struct check_cfg cfg, plain;
+	struct strbuf b;
+	const char *a[] = { "-H", "mx.example.org", "-q", "--ignore-quit-failure", NULL };
+	const char *p[] = { "-H", "mx.example.org", NULL };
+
+	(void)state;
+	assert_int_equal(parse(&cfg, &b, a), -1);
+	strbuf_free(&b);
+	assert_int_equal(parse(&plain, &b, p), -1);
+	strbuf_free(&b);
+	assert_int_equal(cfg.verbose, plain.verbose);
+	assert_int_equal(cfg.timeout_state, plain.timeout_state);
+	options_free(&cfg);
+	options_free(&plain);
+}
+
 static void test_help_and_version(void **state)
 {
 	struct check_cfg cfg;
@@ -155,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_option),
 		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_check_smtp_compat),
 		cmocka_unit_test(test_help_and_version),
 	};
 	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
