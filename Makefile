@@ -5,6 +5,7 @@
 #   make demo       real Postfix on loopback, every plugin against it
 #   make bench      instructions / wall / peak RSS next to check_smtp, check_tcp
 #   make fuzz       libFuzzer on the reply parser (clang)
+#   make format     clang-format the sources (make check runs format-check)
 #   make install    binaries into $(DESTDIR)$(PLUGINDIR)
 
 CC       ?= cc
@@ -48,7 +49,7 @@ UNIT     := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
 # them visible, and linked into the unit tests ahead of the archives.
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/unit/%.o,$(shell grep -l '^UNITTEST ' $(foreach l,$(LAYERS),$(l)/*.c)))
 
-.PHONY: all check unit demo bench fuzz install clean deps-build deps-test
+.PHONY: all check unit demo bench fuzz install clean deps-build deps-test format format-check
 all: $(BINS) $(BUILD)/smtpsim
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
@@ -137,6 +138,12 @@ install: all
 	install -m 755 $(BUILD)/mtaprobe $(DESTDIR)$(PREFIX)/bin/
 
 	install -m 644 $(BUILD)/mtaprobe-tls.so $(DESTDIR)$(LIBDIR)/
+
+SOURCES = $(wildcard lib/*.[ch] checks/*.[ch] cli/*.[ch] runner/*.[ch] plugins/*.[ch] tests/*.[ch])
+format:
+	clang-format -i $(SOURCES)
+format-check:
+	@tests/format_check.sh
 
 clean:
 	rm -rf build

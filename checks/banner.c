@@ -1,5 +1,6 @@
-/* banner.c - check_mta_banner: greeting, EHLO (HELO fallback), QUIT.  The client sends nothing before the whole greeting
- * has arrived: early talkers are dropped by postscreen and greet_pause. */
+/* banner.c - check_mta_banner: greeting, EHLO (HELO fallback), QUIT.  The client sends nothing
+ * before the whole greeting has arrived: early talkers are dropped by postscreen and greet_pause.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,8 @@ static void fcrdns(const struct check_cfg *cfg, const struct conn *c, struct res
 		goto out;
 	snprintf(greet, sizeof(greet), "%.*s", (int)strcspn(r->greeting, " "), r->greeting);
 	if (dns_query(rev, DNS_T_PTR, cfg->dns_servers, conn_deadline(c), buf, 65536, m, &e) < 0) {
-		result_raise(r, STATE_WARNING, "FCrDNS: PTR lookup for %s failed: %s", r->address, e.msg);
+		result_raise(r, STATE_WARNING, "FCrDNS: PTR lookup for %s failed: %s", r->address,
+			     e.msg);
 		goto out;
 	}
 	for (int i = 0; i < m->nanswers && n < PTR_MAX; i++)
@@ -41,7 +43,8 @@ static void fcrdns(const struct check_cfg *cfg, const struct conn *c, struct res
 	for (int i = 0; i < n && !confirmed[0]; i++) {
 		struct addr_list *al = malloc(sizeof(*al));
 
-		if (al && dns_resolve(names[i], r->port, AF_UNSPEC, cfg->dns_servers, conn_deadline(c), al, &e) == 0)
+		if (al && dns_resolve(names[i], r->port, AF_UNSPEC, cfg->dns_servers,
+				      conn_deadline(c), al, &e) == 0)
 			for (size_t k = 0; k < al->n; k++)
 				if (strcmp(al->v[k].text, r->address) == 0)
 					snprintf(confirmed, sizeof(confirmed), "%s", names[i]);
@@ -50,15 +53,17 @@ static void fcrdns(const struct check_cfg *cfg, const struct conn *c, struct res
 		free(al);
 	}
 	if (!confirmed[0]) {
-		result_raise(r, STATE_WARNING, "FCrDNS: PTR %s does not resolve back to %s", names[0],
-			     r->address);
+		result_raise(r, STATE_WARNING, "FCrDNS: PTR %s does not resolve back to %s",
+			     names[0], r->address);
 		goto out;
 	}
 	if (strcasecmp(gname, confirmed) != 0)
-		result_raise(r, STATE_WARNING, "FCrDNS: greeting name '%s' differs from the PTR name %s",
-			     gname, confirmed);
+		result_raise(r, STATE_WARNING,
+			     "FCrDNS: greeting name '%s' differs from the PTR name %s", gname,
+			     confirmed);
 	else
-		result_raise(r, STATE_OK, "FCrDNS: %s is %s, as the greeting says", r->address, confirmed);
+		result_raise(r, STATE_OK, "FCrDNS: %s is %s, as the greeting says", r->address,
+			     confirmed);
 out:
 	free(buf);
 	free(m);
@@ -94,7 +99,8 @@ static void require_extensions(const struct check_cfg *cfg, const struct smtp_ca
 			if (!smtp_caps_has(caps, kw)) {
 				size_t m = strlen(missing);
 
-				snprintf(missing + m, sizeof(missing) - m, "%s%s", m ? "," : "", kw);
+				snprintf(missing + m, sizeof(missing) - m, "%s%s", m ? "," : "",
+					 kw);
 			}
 		}
 		p += n + (p[n] == ',');

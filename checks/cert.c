@@ -14,10 +14,10 @@
 /* TLSA records of _PORT._tcp.HOST (RFC 7672 §2.2), asked before the
  * handshake so that the answer is ready to match against the chain. */
 struct dane {
-	bool looked;		/* a lookup was made */
-	bool ad;		/* DNSSEC-authenticated per the resolver */
+	bool looked; /* a lookup was made */
+	bool ad;     /* DNSSEC-authenticated per the resolver */
 	int n;
-	struct tlsa *rec;	/* n records */
+	struct tlsa *rec; /* n records */
 };
 
 static void dane_lookup(const struct check_cfg *cfg, const struct conn *c, struct result *r,
@@ -33,17 +33,20 @@ static void dane_lookup(const struct check_cfg *cfg, const struct conn *c, struc
 	if (buf == NULL || m == NULL)
 		goto out;
 	if (addr_from_literal(cfg->host, 0, &lit) == 0) {
-		result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "DANE", "--dane needs a host name to look up TLSA records, not an address");
+		result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "DANE",
+			    "--dane needs a host name to look up TLSA records, not an address");
 		goto out;
 	}
 	snprintf(name, sizeof(name), "_%d._tcp.%s", cfg->port, cfg->host);
-	if (dns_query(name, DNS_T_TLSA, cfg->dns_servers, conn_deadline(c), buf, 65536, m, &e) < 0) {
+	if (dns_query(name, DNS_T_TLSA, cfg->dns_servers, conn_deadline(c), buf, 65536, m, &e) <
+	    0) {
 		result_raise(r, STATE_WARNING, "DANE: TLSA lookup failed: %s", e.msg);
 		goto out;
 	}
 	d->looked = true;
 	if (m->rcode != DNS_RCODE_NOERROR && m->rcode != DNS_RCODE_NXDOMAIN) {
-		result_raise(r, STATE_WARNING, "DANE: TLSA lookup for %s failed (rcode %d)", name, m->rcode);
+		result_raise(r, STATE_WARNING, "DANE: TLSA lookup for %s failed (rcode %d)", name,
+			     m->rcode);
 		d->looked = false;
 		goto out;
 	}
@@ -52,8 +55,9 @@ static void dane_lookup(const struct check_cfg *cfg, const struct conn *c, struc
 	for (int i = 0; d->rec && i < m->nanswers; i++)
 		if (dns_rr_tlsa(m, &m->answers[i], &d->rec[d->n]) == 0)
 			d->n++;
-	strbuf_printf(&r->detail, "DANE: %d TLSA record%s at %s%s\n", d->n, d->n == 1 ? "" : "s", name,
-		      d->n ? (d->ad ? ", DNSSEC-authenticated" : ", not authenticated (no AD bit)") : "");
+	strbuf_printf(
+		&r->detail, "DANE: %d TLSA record%s at %s%s\n", d->n, d->n == 1 ? "" : "s", name,
+		d->n ? (d->ad ? ", DNSSEC-authenticated" : ", not authenticated (no AD bit)") : "");
 out:
 	free(buf);
 	free(m);
@@ -62,7 +66,8 @@ out:
 /* Match the live session's chain; raise what DANE says.  Returns true when
  * an authenticated DANE-EE record matched: the certificate is then
  * authenticated by DNSSEC, and PKIX verification does not decide. */
-static bool dane_judge(const struct conn *c, struct result *r, const struct dane *d, const char *what)
+static bool dane_judge(const struct conn *c, struct result *r, const struct dane *d,
+		       const char *what)
 {
 	int depth = -1, i;
 
@@ -74,17 +79,19 @@ static bool dane_judge(const struct conn *c, struct result *r, const struct dane
 	}
 	i = conn_tlsa_match(c, d->rec, d->n, &depth);
 	if (i < 0) {
-		result_fail(r, STATE_CRITICAL, ERR_VERIFY, "DANE", "DANE: none of %d TLSA records matches the %s chain",
-			     d->n, what);
+		result_fail(r, STATE_CRITICAL, ERR_VERIFY, "DANE",
+			    "DANE: none of %d TLSA records matches the %s chain", d->n, what);
 		return false;
 	}
 	if (!d->ad)
-		result_raise(r, STATE_WARNING,
-			     "DANE: TLSA %u %u %u matched, but the records are not DNSSEC-authenticated "
-			     "(AD bit not set by the resolver)", d->rec[i].usage, d->rec[i].selector,
-			     d->rec[i].mtype);
+		result_raise(
+			r, STATE_WARNING,
+			"DANE: TLSA %u %u %u matched, but the records are not DNSSEC-authenticated "
+			"(AD bit not set by the resolver)",
+			d->rec[i].usage, d->rec[i].selector, d->rec[i].mtype);
 	else
-		result_raise(r, STATE_OK, "DANE: TLSA %u %u %u matched the %s (DNSSEC-authenticated)",
+		result_raise(r, STATE_OK,
+			     "DANE: TLSA %u %u %u matched the %s (DNSSEC-authenticated)",
 			     d->rec[i].usage, d->rec[i].selector, d->rec[i].mtype,
 			     depth == 0 ? "certificate" : "issuer");
 	return d->ad && d->rec[i].usage == 3;
@@ -112,8 +119,8 @@ static double days_left(int64_t not_after, int64_t now)
  * (unless no_verify), weak signatures and keys, raised on r.  Lowers
  * *chain_days to the earliest expiry in the chain; returns the leaf's
  * whole days left. */
-UNITTEST double check_cert_judge(const struct check_cfg *cfg, struct result *r, const struct tls_facts *f,
-		    int64_t now, double *chain_days)
+UNITTEST double check_cert_judge(const struct check_cfg *cfg, struct result *r,
+				 const struct tls_facts *f, int64_t now, double *chain_days)
 {
 	const struct cert_facts *leaf = &f->chain[0];
 	double days = days_left(leaf->not_after, now);
@@ -130,20 +137,22 @@ UNITTEST double check_cert_judge(const struct check_cfg *cfg, struct result *r, 
 	if (now > leaf->not_after) {
 		double ago = floor((double)(now - leaf->not_after) / 86400.0);
 
-		result_fail(r, STATE_CRITICAL, ERR_VERIFY, "certificate", "%s certificate expired %.0f day%s ago (%s)", what, ago,
-			     ago == 1 ? "" : "s", when);
-	}
-	else if (now < leaf->not_before)
-		result_fail(r, STATE_CRITICAL, ERR_VERIFY, "certificate", "%s certificate is not valid before %s", what,
-			     (date_text(leaf->not_before, when, sizeof(when)), when));
+		result_fail(r, STATE_CRITICAL, ERR_VERIFY, "certificate",
+			    "%s certificate expired %.0f day%s ago (%s)", what, ago,
+			    ago == 1 ? "" : "s", when);
+	} else if (now < leaf->not_before)
+		result_fail(r, STATE_CRITICAL, ERR_VERIFY, "certificate",
+			    "%s certificate is not valid before %s", what,
+			    (date_text(leaf->not_before, when, sizeof(when)), when));
 	else
-		result_raise(r, range_alerts(&cfg->days_crit, days)	 ? STATE_CRITICAL
-				: range_alerts(&cfg->days_warn, days) ? STATE_WARNING
-								 : STATE_OK,
+		result_raise(r,
+			     range_alerts(&cfg->days_crit, days)   ? STATE_CRITICAL
+			     : range_alerts(&cfg->days_warn, days) ? STATE_WARNING
+								   : STATE_OK,
 			     "%s certificate expires in %.0f days (%s)", what, days, when);
 	if (!cfg->no_verify && f->verify_code != 0)
-		result_fail(r, STATE_CRITICAL, ERR_VERIFY, "verify", "%s certificate verification failed: %s", what,
-			     f->verify_reason);
+		result_fail(r, STATE_CRITICAL, ERR_VERIFY, "verify",
+			    "%s certificate verification failed: %s", what, f->verify_reason);
 	/* Weak algorithms: the leaf and any intermediate (a root's own
 	 * self-signature is never checked by clients, so it does not count). */
 	for (int i = 0; i < f->ncerts; i++) {
@@ -182,9 +191,9 @@ static void fetch_other(const struct check_cfg *cfg, struct conn *c, struct resu
 	    r->tls[1].ncerts > 0 && r->tls[1].chain[0].key_type != first) {
 		r->ntls = 2;
 		*dane_ee2 = dane_judge(nc, r, d, r->tls[1].chain[0].key_name);
-	}
-	else
-		strbuf_printf(&r->detail, "no %s certificate offered\n", first == KEY_RSA ? "ECDSA" : "RSA");
+	} else
+		strbuf_printf(&r->detail, "no %s certificate offered\n",
+			      first == KEY_RSA ? "ECDSA" : "RSA");
 	conn_free(nc);
 	result_free(&scratch);
 }
@@ -204,16 +213,17 @@ static void cert_dialogue(const struct check_cfg *cfg, struct conn *c, struct re
 		goto out;
 	r->ntls = 1;
 	if (r->tls[0].ncerts == 0) {
-		result_fail(r, STATE_CRITICAL, ERR_TLS, "handshake", "the server sent no certificate");
+		result_fail(r, STATE_CRITICAL, ERR_TLS, "handshake",
+			    "the server sent no certificate");
 		goto out;
 	}
 	dane_ee[0] = dane_judge(c, r, &d, r->tls[0].chain[0].key_name);
-	if (!check_implicit_tls(cfg)) {	/* be polite: the session is over */
+	if (!check_implicit_tls(cfg)) { /* be polite: the session is over */
 		smtp_reply_init(&rep);
 		check_quit(c, &rep);
 		smtp_reply_free(&rep);
 	}
-	conn_close(c);	/* before asking again: some servers limit connections */
+	conn_close(c); /* before asking again: some servers limit connections */
 	fetch_other(cfg, c, r, &d, &dane_ee[1]);
 	for (int i = 0; i < r->ntls; i++) {
 		struct check_cfg judged = *cfg;
@@ -224,8 +234,10 @@ static void cert_dialogue(const struct check_cfg *cfg, struct conn *c, struct re
 		if (dane_ee[i]) {
 			judged.no_verify = true;
 			if (r->tls[i].verify_code)
-				strbuf_printf(&r->detail, "PKIX verification (%s) not judged: DANE-EE matched\n",
-					      r->tls[i].verify_reason);
+				strbuf_printf(
+					&r->detail,
+					"PKIX verification (%s) not judged: DANE-EE matched\n",
+					r->tls[i].verify_reason);
 		}
 		check_tls_detail(r, &r->tls[i]);
 		left = check_cert_judge(&judged, r, &r->tls[i], now, &chain_days);
@@ -234,7 +246,9 @@ static void cert_dialogue(const struct check_cfg *cfg, struct conn *c, struct re
 	}
 	leaf = &r->tls[0].chain[0];
 	snprintf(r->facts, sizeof(r->facts), "%s, issuer %s%s", leaf->subject, leaf->issuer,
-		 cfg->no_verify ? "" : r->tls[0].verify_code ? "" : ", verified");
+		 cfg->no_verify		 ? ""
+		 : r->tls[0].verify_code ? ""
+					 : ", verified");
 	result_perf(r, "days", days, "", 0, &cfg->days_warn, &cfg->days_crit);
 	result_perf(r, "chain_days", chain_days, "", 0, NULL, NULL);
 	r->perf[r->nperf - 1].has_min = false;

@@ -21,43 +21,43 @@
  * it (options_free()).  A copy made with = only borrows them. */
 struct check_cfg {
 	const char *host;
-	const char *mx_domain;	/* -M: every address of every MX host of it */
+	const char *mx_domain; /* -M: every address of every MX host of it */
 	int port;
-	int family;		/* AF_UNSPEC, AF_INET, AF_INET6 */
-	double timeout;		/* seconds */
+	int family;	/* AF_UNSPEC, AF_INET, AF_INET6 */
+	double timeout; /* seconds */
 	enum state timeout_state;
-	struct range warn, crit;	/* -w/-c on the check's timing, in seconds */
-	struct range days_warn, days_crit;	/* check_mta_cert's -w/-c: days left */
-	const char *ehlo;	/* NULL: this host's FQDN or our address literal */
+	struct range warn, crit;	   /* -w/-c on the check's timing, in seconds */
+	struct range days_warn, days_crit; /* check_mta_cert's -w/-c: days left */
+	const char *ehlo;		   /* NULL: this host's FQDN or our address literal */
 	const char *dns_servers;
-	const char *source;	/* local address literal to bind, or NULL */
-	int proxy_protocol;	/* 0, 1 or 2 */
+	const char *source; /* local address literal to bind, or NULL */
+	int proxy_protocol; /* 0, 1 or 2 */
 	bool all_addresses;
 	int verbose;
 
 	/* TLS, every plugin */
-	bool tls;		/* -s: implicit TLS on connect */
-	bool no_tls;		/* --no-tls: plain even on port 465 */
-	const char *sni;	/* NULL: the host name, none for IP literals */
+	bool tls;	 /* -s: implicit TLS on connect */
+	bool no_tls;	 /* --no-tls: plain even on port 465 */
+	const char *sni; /* NULL: the host name, none for IP literals */
 	const char *ca_file, *ca_path;
-	struct tls_ctx *tls_ctx;	/* shared context (runner); NULL: made on demand */
+	struct tls_ctx *tls_ctx; /* shared context (runner); NULL: made on demand */
 
 	/* check_mta_banner */
-	bool fcrdns;		/* PTR must resolve back; greeting name should match */
+	bool fcrdns; /* PTR must resolve back; greeting name should match */
 	const char *expect;
-	const char *require_ext;	/* comma-separated EHLO keywords */
+	const char *require_ext; /* comma-separated EHLO keywords */
 
 	/* check_mta_starttls */
-	int min_tls;		/* lowest acceptable version, 0x0303 = TLS 1.2 */
+	int min_tls; /* lowest acceptable version, 0x0303 = TLS 1.2 */
 
 	/* check_mta_cert */
 	bool no_verify;
-	bool dane;		/* TLSA at _PORT._tcp.HOST must match */
+	bool dane; /* TLSA at _PORT._tcp.HOST must match */
 
 	/* check_mta_relay */
-	const char *relay_from;		/* NULL: mtaprobe@example.org */
-	const char *relay_to;		/* NULL: mtaprobe@example.net */
-	const char *relay_domain;	/* NULL: from the greeting, else -H */
+	const char *relay_from;	  /* NULL: mtaprobe@example.org */
+	const char *relay_to;	  /* NULL: mtaprobe@example.net */
+	const char *relay_domain; /* NULL: from the greeting, else -H */
 	bool relay_thorough;
 	bool relay_starttls;
 };
@@ -75,12 +75,12 @@ enum state check_err_state(const struct check_cfg *cfg, const struct probe_err *
 void check_fail(const struct check_cfg *cfg, struct result *r, const struct probe_err *e);
 
 struct check_def {
-	const char *name;		/* "PORT", "BANNER" */
-	const char *threshold_label;	/* timing -w/-c apply to: "connect", "banner",
-					 * "handshake"; NULL: the dialogue judges them */
-	const char *threshold_what;	/* "connect", "greeting" for messages */
-	bool own_tls;			/* the dialogue sets up TLS itself (STARTTLS) */
-	bool unreachable_unknown;	/* DNS/connect failure is UNKNOWN, not CRITICAL */
+	const char *name;	     /* "PORT", "BANNER" */
+	const char *threshold_label; /* timing -w/-c apply to: "connect", "banner",
+				      * "handshake"; NULL: the dialogue judges them */
+	const char *threshold_what;  /* "connect", "greeting" for messages */
+	bool own_tls;		     /* the dialogue sets up TLS itself (STARTTLS) */
+	bool unreachable_unknown;    /* DNS/connect failure is UNKNOWN, not CRITICAL */
 	/* The check's own dialogue on a connected c; fills r.  May be NULL. */
 	void (*dialogue)(const struct check_cfg *cfg, struct conn *c, struct result *r);
 };

@@ -61,7 +61,7 @@ static void probe_addr(const struct check_cfg *cfg, const struct check_def *def,
 	*connected = c != NULL;
 	if (c == NULL)
 		return;
-	r->err = (struct probe_err){ 0 };	/* an earlier address's failure is history */
+	r->err = (struct probe_err){ 0 }; /* an earlier address's failure is history */
 	r->t.connect = us_to_s(mono_now_us() - conn_started_us(c));
 	converse(cfg, def, c, r);
 	conn_free(c);
@@ -81,8 +81,8 @@ static void apply_thresholds(const struct check_cfg *cfg, const struct check_def
 	if (v < 0)
 		return;
 	if (range_alerts(&cfg->crit, v))
-		result_raise(r, STATE_CRITICAL, "%s took %.3fs (critical %s)", def->threshold_what, v,
-			     cfg->crit.text);
+		result_raise(r, STATE_CRITICAL, "%s took %.3fs (critical %s)", def->threshold_what,
+			     v, cfg->crit.text);
 	else if (range_alerts(&cfg->warn, v))
 		result_raise(r, STATE_WARNING, "%s took %.3fs (warning %s)", def->threshold_what, v,
 			     cfg->warn.text);
@@ -113,7 +113,7 @@ struct job {
 	struct check_cfg cfg;
 	const struct check_def *def;
 	const struct addr *a, *src;
-	const struct probe_err *dns_err;	/* the MX host did not resolve */
+	const struct probe_err *dns_err; /* the MX host did not resolve */
 	const struct deadline *dl;
 	struct tls_lazy *tlsl;
 	struct result *r;
@@ -167,8 +167,8 @@ static struct result *children(struct result *r, size_t n)
 
 /* -A: every address of the host. */
 static void probe_all(const struct check_cfg *cfg, const struct check_def *def,
-		      const struct addr_list *al, const struct addr *src,
-		      const struct deadline *dl, struct tls_lazy *tlsl, struct result *r)
+		      const struct addr_list *al, const struct addr *src, const struct deadline *dl,
+		      struct tls_lazy *tlsl, struct result *r)
 {
 	struct job jobs[ADDR_LIST_MAX];
 
@@ -177,7 +177,8 @@ static void probe_all(const struct check_cfg *cfg, const struct check_def *def,
 	for (size_t i = 0; i < al->n; i++) {
 		result_init(&r->children[i], r->check, r->host, r->port);
 		r->children[i].t.dns = r->t.dns;
-		jobs[i] = (struct job){ *cfg, def, &al->v[i], src, NULL, dl, tlsl, &r->children[i] };
+		jobs[i] =
+			(struct job){ *cfg, def, &al->v[i], src, NULL, dl, tlsl, &r->children[i] };
 	}
 	run_jobs(jobs, al->n, r);
 }
@@ -206,12 +207,14 @@ static void probe_mx(const struct check_cfg *cfg, const struct check_def *def,
 	}
 	if (mx->null_mx) {
 		r->t.dns = us_to_s(mono_now_us() - t0);
-		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "DNS", "Null MX (RFC 7505): %s accepts no mail", cfg->mx_domain);
+		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "DNS",
+			    "Null MX (RFC 7505): %s accepts no mail", cfg->mx_domain);
 		goto out;
 	}
 	if (mx->implicit)
-		strbuf_printf(&r->detail, "no MX records: the domain's own addresses are used "
-					  "(RFC 5321 5.1)\n");
+		strbuf_printf(&r->detail,
+			      "no MX records: the domain's own addresses are used "
+			      "(RFC 5321 5.1)\n");
 	for (int i = 0; i < mx->n; i++)
 		names[i] = mx->host[i].name;
 	dns_resolve_many(names, (size_t)mx->n, cfg->port, src ? src->ss.ss_family : cfg->family,
@@ -265,7 +268,8 @@ void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct 
 	}
 	if (cfg->source) {
 		if (addr_from_literal(cfg->source, 0, &src) < 0) {
-			result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "connect", "--source %s is not an IP address", cfg->source);
+			result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "connect",
+				    "--source %s is not an IP address", cfg->source);
 			goto out;
 		}
 		srcp = &src;

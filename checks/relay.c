@@ -1,7 +1,7 @@
-/* relay.c - check_mta_relay: prove the server refuses to relay.  For each sender/recipient pair: MAIL FROM, RCPT TO,
- * RSET.  Never DATA, BDAT or a message body: whatever the server says, no
- * mail can come of this check.  Reconnects when the server drops the
- * session (421 or close) and tries that pair once more. */
+/* relay.c - check_mta_relay: prove the server refuses to relay.  For each sender/recipient pair:
+ * MAIL FROM, RCPT TO, RSET.  Never DATA, BDAT or a message body: whatever the server says, no mail
+ * can come of this check.  Reconnects when the server drops the session (421 or close) and tries
+ * that pair once more. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 
 struct pair {
 	char from[320], to[320];
-	bool local;	/* the recipient is in the server's own domain or address */
+	bool local; /* the recipient is in the server's own domain or address */
 };
 
 enum outcome { PAIR_REFUSED, PAIR_ACCEPTED, PAIR_TEMPFAIL, PAIR_DROPPED, PAIR_ERROR };
@@ -164,7 +164,7 @@ static enum outcome try_pair(struct conn *c, const struct pair *p, struct smtp_r
 	if (rep->code == 421)
 		return PAIR_DROPPED;
 	if (rep->code / 100 == 5)
-		return PAIR_REFUSED;	/* the sender alone was refused: no relay */
+		return PAIR_REFUSED; /* the sender alone was refused: no relay */
 	if (rep->code / 100 != 2)
 		return PAIR_TEMPFAIL;
 	snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>", p->to);
@@ -225,7 +225,8 @@ static bool catch_all(const struct check_cfg *cfg, struct conn *c, const char *d
 	char said[300];
 	enum outcome o;
 
-	snprintf(ctl.from, sizeof(ctl.from), "%s", cfg->relay_from ? cfg->relay_from : "mtaprobe@example.org");
+	snprintf(ctl.from, sizeof(ctl.from), "%s",
+		 cfg->relay_from ? cfg->relay_from : "mtaprobe@example.org");
 	snprintf(ctl.to, sizeof(ctl.to), "mtaprobe-no-such-user@%s", domain);
 	smtp_reply_init(&rep);
 	o = try_pair(c, &ctl, &rep, said, sizeof(said), &e);
@@ -234,30 +235,35 @@ static bool catch_all(const struct check_cfg *cfg, struct conn *c, const char *d
 	smtp_reply_free(&rep);
 	strbuf_printf(&r->detail, "control: <%s> -> <%s>: %s%s\n", ctl.from, ctl.to, said,
 		      o == PAIR_ACCEPTED ? " (any local part is taken: tricks addressed to "
-					   "the server's own domain are inconclusive)" : "");
+					   "the server's own domain are inconclusive)"
+					 : "");
 	return o == PAIR_ACCEPTED;
 }
 
 static void verdict(struct result *r, int npairs, const char *accepted, int inconclusive)
 {
 	if (r->relay_accepted > 3)
-		result_raise(r, STATE_CRITICAL, "OPEN RELAY: RCPT accepted for %s and %d more (-v lists them)",
+		result_raise(r, STATE_CRITICAL,
+			     "OPEN RELAY: RCPT accepted for %s and %d more (-v lists them)",
 			     accepted, r->relay_accepted - 3);
 	else if (r->relay_accepted > 0)
 		result_raise(r, STATE_CRITICAL, "OPEN RELAY: RCPT accepted for %s", accepted);
 	else if (inconclusive > 0)
 		result_raise(r, STATE_WARNING,
 			     "inconclusive: %d address tricks accepted, but the server takes any "
-			     "recipient in its own domain (local delivery or relay?)", inconclusive);
+			     "recipient in its own domain (local delivery or relay?)",
+			     inconclusive);
 	else if (r->relay_tests == 0)
 		result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "relay", "no relay test could be made");
 	else if (r->relay_tests < npairs)
 		result_raise(r, STATE_WARNING, "inconclusive: only %d of %d relay tests made",
 			     r->relay_tests, npairs);
 	else if (r->relay_tempfail > 0)
-		result_raise(r, STATE_WARNING, "inconclusive: %d of %d relay tests temporarily refused",
+		result_raise(r, STATE_WARNING,
+			     "inconclusive: %d of %d relay tests temporarily refused",
 			     r->relay_tempfail, npairs);
-	snprintf(r->facts, sizeof(r->facts), "%d of %d relay tests refused", r->relay_refused, npairs);
+	snprintf(r->facts, sizeof(r->facts), "%d of %d relay tests refused", r->relay_refused,
+		 npairs);
 	result_perf(r, "accepted", r->relay_accepted, "", 0, NULL, NULL);
 	result_perf(r, "refused", r->relay_refused, "", 0, NULL, NULL);
 	result_perf(r, "tempfail", r->relay_tempfail, "", 0, NULL, NULL);
@@ -315,13 +321,15 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 				break;
 		}
 		if (o == PAIR_ERROR) {
-			strbuf_printf(&r->detail, "<%s> -> <%s>: %s\n", pairs[i].from, pairs[i].to, said);
+			strbuf_printf(&r->detail, "<%s> -> <%s>: %s\n", pairs[i].from, pairs[i].to,
+				      said);
 			break;
 		}
 		r->relay_tests++;
 		if (o == PAIR_ACCEPTED && catchall && pairs[i].local) {
 			inconclusive++;
-			strbuf_printf(&r->detail, "<%s> -> <%s>: accepted, inconclusive (catch-all) %s\n",
+			strbuf_printf(&r->detail,
+				      "<%s> -> <%s>: accepted, inconclusive (catch-all) %s\n",
 				      pairs[i].from, pairs[i].to, said);
 			goto next;
 		}
@@ -329,14 +337,17 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 		r->relay_refused += o == PAIR_REFUSED;
 		r->relay_tempfail += o == PAIR_TEMPFAIL;
 		strbuf_printf(&r->detail, "<%s> -> <%s>: %s %s\n", pairs[i].from, pairs[i].to,
-			      o == PAIR_ACCEPTED ? "ACCEPTED" : o == PAIR_REFUSED ? "refused" : "tempfail",
+			      o == PAIR_ACCEPTED  ? "ACCEPTED"
+			      : o == PAIR_REFUSED ? "refused"
+						  : "tempfail",
 			      said);
 		if (o == PAIR_ACCEPTED && r->relay_accepted <= 3) {
 			char one[700], clean[700];
 			size_t m = strlen(accepted);
 
 			/* the first three in the summary, every one in -v */
-			snprintf(one, sizeof(one), "<%s> -> <%s> (%s)", pairs[i].from, pairs[i].to, said);
+			snprintf(one, sizeof(one), "<%s> -> <%s> (%s)", pairs[i].from, pairs[i].to,
+				 said);
 			sanitize(clean, sizeof(clean), one, strlen(one), 150);
 			snprintf(accepted + m, sizeof(accepted) - m, "%s%s", m ? "; " : "", clean);
 		}
@@ -346,7 +357,7 @@ next:
 		if ((i + 1) % RELAY_PAIRS_PER_SESSION == 0) {
 			check_quit(cur, &rep);
 		} else if (conn_command(cur, "RSET", &rep, "RSET", &e) == 0) {
-			continue;	/* RFC 5321 §4.1.1.5: RSET ends the transaction */
+			continue; /* RFC 5321 §4.1.1.5: RSET ends the transaction */
 		}
 		if (resume(cfg, c, &cur, r) < 0)
 			break;

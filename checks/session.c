@@ -16,7 +16,8 @@ static void first_line(const struct smtp_reply *rep, char *out, size_t out_size)
 	const char *s = smtp_reply_line(rep, 0, &len);
 	char clean[256];
 
-	snprintf(out, out_size, "%d %s", rep->code, s ? sanitize(clean, sizeof(clean), s, len, 160) : "");
+	snprintf(out, out_size, "%d %s", rep->code,
+		 s ? sanitize(clean, sizeof(clean), s, len, 160) : "");
 }
 
 void check_ehlo_name(const struct check_cfg *cfg, const struct conn *c, char *out, size_t out_size)
@@ -37,7 +38,8 @@ void check_ehlo_name(const struct check_cfg *cfg, const struct conn *c, char *ou
 	}
 	/* RFC 5321 §4.1.4: without a usable FQDN, an address literal. */
 	if (conn_local_addr(c, &local) == 0) {
-		snprintf(out, out_size, local.ss.ss_family == AF_INET6 ? "[IPv6:%s]" : "[%s]", local.text);
+		snprintf(out, out_size, local.ss.ss_family == AF_INET6 ? "[IPv6:%s]" : "[%s]",
+			 local.text);
 		return;
 	}
 	snprintf(out, out_size, "%s", host);
@@ -101,7 +103,8 @@ int check_greeting(const struct check_cfg *cfg, struct conn *c, struct result *r
 
 		s = smtp_reply_line(rep, i, &len);
 		strbuf_printf(&r->detail, "greeting: %d%c%s\n", rep->code,
-			      i + 1 < rep->nlines ? '-' : ' ', sanitize(clean, sizeof(clean), s, len, 400));
+			      i + 1 < rep->nlines ? '-' : ' ',
+			      sanitize(clean, sizeof(clean), s, len, 400));
 	}
 	if (rep->code == 220)
 		return 0;
@@ -136,7 +139,8 @@ int check_ehlo(const struct check_cfg *cfg, struct conn *c, struct result *r,
 	}
 	first_line(rep, ehlo_reply, sizeof(ehlo_reply));
 	if (rep->code / 100 != 5) {
-		result_fail(r, STATE_WARNING, ERR_REJECTED, "EHLO", "EHLO %s refused: %s", name, ehlo_reply);
+		result_fail(r, STATE_WARNING, ERR_REJECTED, "EHLO", "EHLO %s refused: %s", name,
+			    ehlo_reply);
 		return 0;
 	}
 	/* RFC 5321 §4.1.4: a client may fall back to HELO. */
@@ -147,12 +151,13 @@ int check_ehlo(const struct check_cfg *cfg, struct conn *c, struct result *r,
 	}
 	r->t.ehlo = us_to_s(mono_now_us() - t0);
 	if (rep->code == 250) {
-		strbuf_printf(&r->detail, "EHLO refused (%s), HELO accepted: no extensions\n", ehlo_reply);
+		strbuf_printf(&r->detail, "EHLO refused (%s), HELO accepted: no extensions\n",
+			      ehlo_reply);
 		return 0;
 	}
 	first_line(rep, helo_reply, sizeof(helo_reply));
-	result_fail(r, STATE_WARNING, ERR_REJECTED, "HELO", "EHLO and HELO %s refused: %s / %s", name,
-		    ehlo_reply, helo_reply);
+	result_fail(r, STATE_WARNING, ERR_REJECTED, "HELO", "EHLO and HELO %s refused: %s / %s",
+		    name, ehlo_reply, helo_reply);
 	return 0;
 }
 
@@ -196,7 +201,7 @@ int check_handshake(const struct check_cfg *cfg, struct conn *c, struct result *
 		snprintf(verify, sizeof(verify), "%s", sni[0] ? sni : cfg->host);
 	t0 = mono_now_us();
 	rc = conn_start_tls(c, sni[0] ? sni : NULL, verify, want, f, &r->err);
-	if (rc == 0 || r->err.kind != ERR_INTERNAL)	/* a handshake was tried */
+	if (rc == 0 || r->err.kind != ERR_INTERNAL) /* a handshake was tried */
 		r->t.handshake = us_to_s(mono_now_us() - t0);
 	if (rc < 0)
 		check_fail(cfg, r, &r->err);
@@ -232,7 +237,8 @@ int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result
 		char line[300];
 
 		first_line(&rep, line, sizeof(line));
-		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "STARTTLS", "STARTTLS refused: %s", line);
+		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "STARTTLS", "STARTTLS refused: %s",
+			    line);
 		check_quit(c, &rep);
 		goto out;
 	}
@@ -241,7 +247,8 @@ int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result
 	if (conn_pending(c) > 0) {
 		result_fail(r, STATE_CRITICAL, ERR_PROTOCOL, "STARTTLS",
 			    "server sent %zu bytes after its 220 to STARTTLS, before TLS "
-			     "(response injection)", conn_pending(c));
+			    "(response injection)",
+			    conn_pending(c));
 		goto out;
 	}
 	rc = check_handshake(cfg, c, r, want, f);

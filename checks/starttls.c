@@ -1,6 +1,6 @@
-/* starttls.c - check_mta_starttls, STARTTLS offered and working: EHLO, STARTTLS, handshake with SNI, EHLO again over
- * TLS.  On implicit TLS (465, -s) the handshake comes first, then greeting
- * and EHLO over TLS. */
+/* starttls.c - check_mta_starttls, STARTTLS offered and working: EHLO, STARTTLS, handshake with
+ * SNI, EHLO again over TLS.  On implicit TLS (465, -s) the handshake comes first, then greeting and
+ * EHLO over TLS. */
 #include <stdio.h>
 
 #include "checks/session.h"
@@ -24,14 +24,16 @@ static void starttls_dialogue(const struct check_cfg *cfg, struct conn *c, struc
 	case -1:
 		goto out;
 	case 0:
-		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "EHLO", "EHLO over TLS was not accepted");
+		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "EHLO",
+			    "EHLO over TLS was not accepted");
 		break;
 	}
 	if (cfg->min_tls && f->version < cfg->min_tls)
 		result_raise(r, STATE_WARNING, "%s is below the minimum %s", f->version_name,
 			     tls_version_name(cfg->min_tls));
 	snprintf(r->facts, sizeof(r->facts), "%s%s %s (handshake %.3fs)",
-		 implicit ? "implicit TLS: " : "STARTTLS: ", f->version_name, f->cipher, r->t.handshake);
+		 implicit ? "implicit TLS: " : "STARTTLS: ", f->version_name, f->cipher,
+		 r->t.handshake);
 	check_quit(c, &rep);
 out:
 	smtp_reply_free(&rep);

@@ -16,8 +16,8 @@
 #include "lib/tls.h"
 
 #define OFF(field) offsetof(struct check_cfg, field)
-#define TIMED (BIN_PORT | BIN_BANNER | BIN_STARTTLS | BIN_RELAY)
-#define ALL (BIN_PLUGINS | BIN_RUNNER)
+#define TIMED	   (BIN_PORT | BIN_BANNER | BIN_STARTTLS | BIN_RELAY)
+#define ALL	   (BIN_PLUGINS | BIN_RUNNER)
 
 const char *const check_names[CHECK_KINDS] = { "port", "banner", "starttls", "cert", "relay" };
 
@@ -28,18 +28,21 @@ const struct opt option_table[] = {
 	  NULL, "name", 0, 0, RK_NAME, 0 },
 	{ "hostname", 'H', OPT_HOST, "HOST", "name or IP literal of the server", NULL, "host",
 	  BIN_PLUGINS, OFF(host), 0, 0 },
-	{ "mx", 'M', OPT_DOMAIN, "DOMAIN", "check every MX host of DOMAIN, every address of each, at once",
-	  NULL, "mx", ALL, OFF(mx_domain), 0, 0 },
+	{ "mx", 'M', OPT_DOMAIN, "DOMAIN",
+	  "check every MX host of DOMAIN, every address of each, at once", NULL, "mx", ALL,
+	  OFF(mx_domain), 0, 0 },
 	{ "all-addresses", 'A', OPT_FLAG, NULL,
 	  "check every address of HOST, not just the first that connects", NULL, NULL, BIN_PLUGINS,
 	  OFF(all_addresses), 0, 0 },
 	{ "port", 'p', OPT_PORT, "PORT", "TCP port", "25", "port", ALL, OFF(port), 0, 0 },
-	{ "tls", 's', OPT_IMPLICIT_TLS, NULL, "implicit TLS (SMTPS) on connect; default on port 465",
-	  NULL, "tls", BIN_PLUGINS, OFF(tls), 0, 0 },
+	{ "tls", 's', OPT_IMPLICIT_TLS, NULL,
+	  "implicit TLS (SMTPS) on connect; default on port 465", NULL, "tls", BIN_PLUGINS,
+	  OFF(tls), 0, 0 },
 	{ "no-tls", 0, OPT_FLAG, NULL, "plain connect even on port 465", NULL, NULL, BIN_PLUGINS,
 	  OFF(no_tls), 0, 0 },
-	{ "sni", 0, OPT_HOST, "NAME", "TLS server name (default: the host name, none for IP literals)",
-	  NULL, "sni", BIN_PLUGINS, OFF(sni), 0, 0 },
+	{ "sni", 0, OPT_HOST, "NAME",
+	  "TLS server name (default: the host name, none for IP literals)", NULL, "sni",
+	  BIN_PLUGINS, OFF(sni), 0, 0 },
 	{ "ehlo", 'F', OPT_EHLO, "NAME",
 	  "EHLO name (default: this host's FQDN, else our address literal)", NULL, "ehlo",
 	  BIN_PLUGINS, OFF(ehlo), 0, 0 },
@@ -49,8 +52,8 @@ const struct opt option_table[] = {
 	  "10", "timeout", ALL, OFF(timeout), 0, 0 },
 	{ "checks", 0, OPT_CHECKS, "LIST", "the checks to run: port,banner,starttls,cert,relay",
 	  "port,banner,starttls,cert,relay", "checks", BIN_RUNNER, 0, RK_CHECKS, 0 },
-	{ "warning", 'w', OPT_DAYS, "DAYS", "warning threshold", "30", "cert_days.warning", BIN_CERT,
-	  OFF(days_warn), 0, 0 },
+	{ "warning", 'w', OPT_DAYS, "DAYS", "warning threshold", "30", "cert_days.warning",
+	  BIN_CERT, OFF(days_warn), 0, 0 },
 	{ "critical", 'c', OPT_DAYS, "DAYS", "critical threshold", "14", "cert_days.critical",
 	  BIN_CERT, OFF(days_crit), 0, 0 },
 	{ "warning", 'w', OPT_RANGE, "RANGE", "warning threshold", NULL, "time.warning", TIMED,
@@ -64,21 +67,24 @@ const struct opt option_table[] = {
 	  BIN_PLUGINS, OFF(ca_file), 0, 0 },
 	{ "ca-path", 0, OPT_READ_PATH, "DIR",
 	  "trust anchors from a hashed directory (default: the system's,\n"
-	  "looked up per issuer, not loaded whole)", NULL, "ca_path", BIN_PLUGINS, OFF(ca_path), 0, 0 },
+	  "looked up per issuer, not loaded whole)",
+	  NULL, "ca_path", BIN_PLUGINS, OFF(ca_path), 0, 0 },
 	{ "no-verify", 0, OPT_FLAG, NULL, "do not judge chain and host-name verification", NULL,
 	  "no_verify", BIN_CERT, OFF(no_verify), 0, 0 },
-	{ "starttls", 'S', OPT_IGNORED, NULL, "accepted for check_smtp users; STARTTLS is the default",
-	  NULL, NULL, BIN_STARTTLS | BIN_CERT, 0, 0, 0 },
+	{ "starttls", 'S', OPT_IGNORED, NULL,
+	  "accepted for check_smtp users; STARTTLS is the default", NULL, NULL,
+	  BIN_STARTTLS | BIN_CERT, 0, 0, 0 },
 	{ "dane", 0, OPT_FLAG, NULL,
 	  "look up TLSA at _PORT._tcp.HOST: with records, the chain must\n"
 	  "match one (usages 2, 3); records not DNSSEC-authenticated\n"
-	  "(no AD bit from the resolver): WARNING", NULL, "dane", BIN_CERT, OFF(dane), 0, 0 },
+	  "(no AD bit from the resolver): WARNING",
+	  NULL, "dane", BIN_CERT, OFF(dane), 0, 0 },
 	{ "fcrdns", 0, OPT_FLAG, NULL,
 	  "the address's PTR name must resolve back to the address, and\n"
-	  "the greeting's host name should be that name, else WARNING", NULL, "fcrdns", BIN_BANNER,
-	  OFF(fcrdns), 0, 0 },
-	{ "expect", 'e', OPT_TEXT, "TEXT", "greeting must contain TEXT, else WARNING", NULL, "expect",
-	  BIN_BANNER, OFF(expect), 0, 0 },
+	  "the greeting's host name should be that name, else WARNING",
+	  NULL, "fcrdns", BIN_BANNER, OFF(fcrdns), 0, 0 },
+	{ "expect", 'e', OPT_TEXT, "TEXT", "greeting must contain TEXT, else WARNING", NULL,
+	  "expect", BIN_BANNER, OFF(expect), 0, 0 },
 	{ "require-ext", 0, OPT_KEYWORDS, "EXT[,EXT...]",
 	  "each EHLO keyword must be advertised, else WARNING", NULL, "require_ext", BIN_BANNER,
 	  OFF(require_ext), 0, 0 },
@@ -88,12 +94,12 @@ const struct opt option_table[] = {
 	  "relay.to", BIN_RELAY, OFF(relay_to), 0, 0 },
 	{ "thorough", 0, OPT_FLAG, NULL,
 	  "add the classic address tricks (percent hack, quoted\n"
-	  "local parts, source routes, bang paths, address literals)", NULL, "relay.thorough",
-	  BIN_RELAY, OFF(relay_thorough), 0, 0 },
+	  "local parts, source routes, bang paths, address literals)",
+	  NULL, "relay.thorough", BIN_RELAY, OFF(relay_thorough), 0, 0 },
 	{ "domain", 0, OPT_DOMAIN, "DOMAIN",
 	  "the server's own domain for the spoofed sender and the\n"
-	  "tricks (default: the greeting's host name, else -H)", NULL, NULL, BIN_RELAY,
-	  OFF(relay_domain), 0, 0 },
+	  "tricks (default: the greeting's host name, else -H)",
+	  NULL, NULL, BIN_RELAY, OFF(relay_domain), 0, 0 },
 	{ "starttls", 'S', OPT_FLAG, NULL, "test after STARTTLS (relay policy often differs)", NULL,
 	  NULL, BIN_RELAY, OFF(relay_starttls), 0, 0 },
 	{ "dns-server", 0, OPT_SERVERS, "IP[:PORT][,...]",
@@ -110,24 +116,26 @@ const struct opt option_table[] = {
 	  OFF(proxy_protocol), 0, 0 },
 	{ NULL, 0, OPT_LABELS, NULL, "extra Prometheus labels, a mapping of names to strings", NULL,
 	  "labels", 0, 0, RK_LABELS, 0 },
-	{ "config", 'c', OPT_PATH, "FILE", "YAML configuration (see conf/mtaprobe.yaml)", NULL, NULL,
-	  BIN_RUNNER, 0, RK_CONFIG, 0 },
+	{ "config", 'c', OPT_PATH, "FILE", "YAML configuration (see conf/mtaprobe.yaml)", NULL,
+	  NULL, BIN_RUNNER, 0, RK_CONFIG, 0 },
 	{ "format", 'f', OPT_FORMAT, "FORMAT", "prometheus (default with -c), json or text", NULL,
 	  NULL, BIN_RUNNER, 0, RK_FORMAT, 0 },
 	{ "output", 'o', OPT_PATH, "FILE",
 	  "write there, atomically (FILE.tmp, fsync, rename); a failed run\n"
 	  "leaves FILE as it was; default: the config's output path, else\n"
-	  "standard output", NULL, NULL, BIN_RUNNER, 0, RK_OUTPUT, 0 },
+	  "standard output",
+	  NULL, NULL, BIN_RUNNER, 0, RK_OUTPUT, 0 },
 	{ "jobs", 'j', OPT_JOBS, "N",
 	  "targets in flight (default: the config's concurrency, else 32;\n"
-	  "each target's checks run side by side)", NULL, NULL, BIN_RUNNER, 0, RK_JOBS, 0 },
+	  "each target's checks run side by side)",
+	  NULL, NULL, BIN_RUNNER, 0, RK_JOBS, 0 },
 	{ "quiet", 'q', OPT_FLAG, NULL, "no progress on the terminal", NULL, NULL, BIN_RUNNER, 0,
 	  RK_QUIET, 0 },
 	{ "ignore-quit-failure", 'q', OPT_IGNORED, NULL,
 	  "accepted for check_smtp users: a failed QUIT never changes the state", NULL, NULL,
 	  BIN_PLUGINS, 0, 0, 0 },
-	{ "verbose", 'v', OPT_COUNT, NULL, "more detail; -vvv prints the SMTP transcript", NULL, NULL,
-	  BIN_PLUGINS, OFF(verbose), 0, 0 },
+	{ "verbose", 'v', OPT_COUNT, NULL, "more detail; -vvv prints the SMTP transcript", NULL,
+	  NULL, BIN_PLUGINS, OFF(verbose), 0, 0 },
 	{ "help", 'h', OPT_HELP, NULL, "this help", NULL, NULL, ALL, 0, 0, 0 },
 	{ "version", 'V', OPT_VERSION, NULL, "version line", NULL, NULL, ALL, 0, 0, 0 },
 };
@@ -140,15 +148,15 @@ const size_t option_count = sizeof(option_table) / sizeof(option_table[0]);
  * refused everywhere. */
 struct str_rule {
 	size_t max;
-	const char *reject;	/* bytes refused besides control bytes */
+	const char *reject; /* bytes refused besides control bytes */
 	bool ascii;
 	bool need_at;
 };
 
 struct type_info {
-	const char *expect;	/* YAML: "'KEY' must be EXPECT, not 'VALUE'" */
-	const char *is_not;	/* argv: "NAME: 'VALUE' IS_NOT" */
-	struct str_rule rule;	/* strings: max 0 for non-strings */
+	const char *expect;   /* YAML: "'KEY' must be EXPECT, not 'VALUE'" */
+	const char *is_not;   /* argv: "NAME: 'VALUE' IS_NOT" */
+	struct str_rule rule; /* strings: max 0 for non-strings */
 };
 
 static const struct type_info types[] = {
@@ -160,30 +168,39 @@ static const struct type_info types[] = {
 	[OPT_EHLO] = { "an EHLO name", "is not an EHLO name", { 255, " ", false, false } },
 	[OPT_TEXT] = { "a non-empty string", "cannot be used", { 1024, "", false, false } },
 	[OPT_NAME] = { "a target name", "is not a target name", { 255, "", false, false } },
-	[OPT_PATH] = { "a file or directory name", "is not a file name", { 4095, "", false, false } },
-	[OPT_READ_PATH] = { "a file or directory name", "is not a file name",
+	[OPT_PATH] = { "a file or directory name",
+		       "is not a file name",
+		       { 4095, "", false, false } },
+	[OPT_READ_PATH] = { "a file or directory name",
+			    "is not a file name",
 			    { 4095, "", false, false } },
-	[OPT_MAIL] = { "a mail address (user@domain)", "is not a mail address (user@domain)",
+	[OPT_MAIL] = { "a mail address (user@domain)",
+		       "is not a mail address (user@domain)",
 		       { 254, " <>", true, true } },
-	[OPT_SERVERS] = { "a list of IP[:PORT]", "is not a list of IP[:PORT]",
+	[OPT_SERVERS] = { "a list of IP[:PORT]",
+			  "is not a list of IP[:PORT]",
 			  { 1024, " ", true, false } },
 	[OPT_ADDRESS] = { "an IP address", "is not an IP address", { 64, " ", true, false } },
 	[OPT_KEYWORDS] = { "EHLO keywords (letters, digits, '-')",
-			   "is not a comma-separated list of EHLO keywords", { 0 } },
+			   "is not a comma-separated list of EHLO keywords",
+			   { 0 } },
 	[OPT_LABELS] = { "a label value", "is not a label value", { 1024, "", false, false } },
 	[OPT_PORT] = { "an integer 1-65535", "is not a port number (1-65535)", { 0 } },
 	[OPT_TIMEOUT] = { "a number of seconds, more than 0 and at most 3600",
 			  "is not SECONDS[:STATE] (seconds more than 0 and at most 3600, state "
-			  "ok, warning, critical or unknown)", { 0 } },
+			  "ok, warning, critical or unknown)",
+			  { 0 } },
 	[OPT_RANGE] = { "a number or a range (N, N:, ~:N, N:M, @N:M)", NULL, { 0 } },
 	[OPT_DAYS] = { "a number or a range (N, N:, ~:N, N:M, @N:M)", NULL, { 0 } },
 	[OPT_PROXY] = { "1 or 2", "must be 1 or 2", { 0 } },
 	[OPT_TLS_VERSION] = { "a TLS version (1.0, 1.1, 1.2, 1.3 or TLSv1.x)",
-			      "is not 1.0, 1.1, 1.2 or 1.3", { 0 } },
+			      "is not 1.0, 1.1, 1.2 or 1.3",
+			      { 0 } },
 	[OPT_JOBS] = { "an integer 1-1024", "is not a number 1-1024", { 0 } },
 	[OPT_FORMAT] = { "prometheus, json or text", "is not prometheus, json or text", { 0 } },
 	[OPT_CHECKS] = { "a list of checks (port, banner, starttls, cert, relay)",
-			 "is not a list of checks (port, banner, starttls, cert, relay)", { 0 } },
+			 "is not a list of checks (port, banner, starttls, cert, relay)",
+			 { 0 } },
 };
 
 const char *opt_expect(const struct opt *o)
@@ -209,7 +226,7 @@ const char *opt_shown(const char *s, size_t len, char *buf, size_t size)
 
 	if (cut > 40) {
 		cut = 40;
-		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)	/* not inside UTF-8 */
+		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80) /* not inside UTF-8 */
 			cut--;
 	}
 	for (i = 0; i < cut && i + 4 < size; i++)
@@ -219,6 +236,10 @@ const char *opt_shown(const char *s, size_t len, char *buf, size_t size)
 		snprintf(buf + i, size - i, "...");
 	return buf;
 }
+
+/* What a range may hold before range_parse() judges it: a value with
+ * control bytes is refused here, so its echo can be shown safely. */
+static const struct str_rule range_chars = { 60, "", true, false };
 
 /* Why s breaks rule r, or NULL when it does not. */
 static const char *str_problem(const struct str_rule *r, const char *s, size_t len, char *buf,
@@ -272,7 +293,8 @@ static int parse_decimal(const char *s, size_t len, double *out)
 		whole = len;
 	if (whole < len && s[whole] == '.')
 		frac = strspn(s + whole + 1, "0123456789");
-	if (whole + frac == 0 || whole > 9 || frac > 9 || whole + (whole < len && s[whole] == '.') + frac != len)
+	if (whole + frac == 0 || whole > 9 || frac > 9 ||
+	    whole + (whole < len && s[whole] == '.') + frac != len)
 		return -1;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
@@ -383,7 +405,7 @@ static int server_ok(const char *s, size_t len)
 			port = s + hl + 1;
 		}
 	} else if (colon && memchr(colon + 1, ':', len - (size_t)(colon - s) - 1) == NULL) {
-		hl = (size_t)(colon - s);	/* one colon: IPv4:PORT */
+		hl = (size_t)(colon - s); /* one colon: IPv4:PORT */
 		port = colon + 1;
 	}
 	if (hl == 0 || hl >= sizeof(host))
@@ -392,7 +414,9 @@ static int server_ok(const char *s, size_t len)
 	host[hl] = '\0';
 	if (addr_from_literal(host, 0, &a) < 0)
 		return -1;
-	return port == NULL ? 0 : parse_uint(port, len - (size_t)(port - s), 65535, &p) < 0 || p < 1 ? -1 : 0;
+	return port == NULL							    ? 0
+	       : parse_uint(port, len - (size_t)(port - s), 65535, &p) < 0 || p < 1 ? -1
+										    : 0;
 }
 
 /* "IP[:PORT][,...]": each server as server_ok(), and taken by c-ares. */
@@ -463,7 +487,8 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 						   : addr_from_literal(buf, 0, &a) < 0)
 				return -1;
 		}
-		return store_string(slot, s, len) < 0 ? (snprintf(why, wl, "out of memory"), -1) : 0;
+		return store_string(slot, s, len) < 0 ? (snprintf(why, wl, "out of memory"), -1)
+						      : 0;
 	}
 	switch (o->type) {
 	case OPT_FLAG:
@@ -474,7 +499,8 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 		else if (parse_bool(s, &b) < 0)
 			return -1;
 		if (o->type == OPT_FAMILY)
-			*(int *)slot = b ? o->val : *(int *)slot == o->val ? AF_UNSPEC : *(int *)slot;
+			*(int *)slot =
+				b ? o->val : (*(int *)slot == o->val ? AF_UNSPEC : *(int *)slot);
 		else
 			*(bool *)slot = b;
 		/* tls: false in YAML says "plain, even on port 465" */
@@ -505,7 +531,7 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 		return 0;
 	case OPT_RANGE:
 	case OPT_DAYS:
-		if (len + 2 > 64 || memchr(s, '\0', len) || str_problem(&(struct str_rule){ 64, "", true, false }, s, len, buf, sizeof(buf))) {
+		if (str_problem(&range_chars, s, len, buf, sizeof(buf))) {
 			snprintf(why, wl, "'%s' is not a range (N, N:, ~:N, N:M or @N:M)",
 				 opt_shown(s, len, buf, sizeof(buf)));
 			return -1;
@@ -540,8 +566,8 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 	}
 }
 
-int opt_apply(const struct opt *o, const char *s, size_t len, enum opt_from from,
-	      const char *key, const struct opt_dest *d, char *msg, size_t msg_size)
+int opt_apply(const struct opt *o, const char *s, size_t len, enum opt_from from, const char *key,
+	      const struct opt_dest *d, char *msg, size_t msg_size)
 {
 	const struct type_info *ti = &types[o->type];
 	char why[512], name[64], b[64];
@@ -553,24 +579,26 @@ int opt_apply(const struct opt *o, const char *s, size_t len, enum opt_from from
 		snprintf(msg, msg_size, "%s is not taken here", o->name ? o->name : o->yaml);
 		return -1;
 	}
-	if (o->type == OPT_IGNORED || parse_value(o, s, len, from, d, slot, why, sizeof(why)) == 0) {
+	if (o->type == OPT_IGNORED ||
+	    parse_value(o, s, len, from, d, slot, why, sizeof(why)) == 0) {
 		if (o->type != OPT_READ_PATH || from != FROM_ARGV || access(s, R_OK) == 0)
 			return 0;
 		opt_display_name(o, name, sizeof(name));
-		snprintf(msg, msg_size, "%s: cannot read '%s': %s", name, opt_shown(s, len, b, sizeof(b)),
-			 strerror(errno));
+		snprintf(msg, msg_size, "%s: cannot read '%s': %s", name,
+			 opt_shown(s, len, b, sizeof(b)), strerror(errno));
 		return -1;
 	}
 	if (key == NULL)
 		key = o->yaml;
 	opt_display_name(o, name, sizeof(name));
 	if (ti->is_not == NULL && o->type != OPT_FLAG && o->type != OPT_IMPLICIT_TLS &&
-	    o->type != OPT_FAMILY)	/* ranges: the parser's reason says it all */
+	    o->type != OPT_FAMILY) /* ranges: the parser's reason says it all */
 		snprintf(msg, msg_size, from == FROM_ARGV ? "%s: %s" : "'%s': %s",
 			 from == FROM_ARGV ? name : key, why);
 	else if (from == FROM_YAML)
 		snprintf(msg, msg_size, "'%s' must be %s, not '%s'%s%s%s", key, ti->expect,
-			 opt_shown(s, len, b, sizeof(b)), why[0] ? " (" : "", why, why[0] ? ")" : "");
+			 opt_shown(s, len, b, sizeof(b)), why[0] ? " (" : "", why,
+			 why[0] ? ")" : "");
 	else if (o->type == OPT_TEXT && len == 0)
 		snprintf(msg, msg_size, "%s: %s must not be empty", name, o->arg);
 	else
@@ -587,7 +615,8 @@ void options_defaults(unsigned bins, const struct opt_dest *d)
 		const struct opt *o = &option_table[i];
 
 		if (o->dflt && (o->bins & bins) && slot_of(o, d) != NULL)
-			opt_apply(o, o->dflt, strlen(o->dflt), FROM_ARGV, NULL, d, msg, sizeof(msg));
+			opt_apply(o, o->dflt, strlen(o->dflt), FROM_ARGV, NULL, d, msg,
+				  sizeof(msg));
 	}
 }
 
@@ -626,9 +655,11 @@ static void help_row(struct strbuf *out, const struct binary *b, const struct op
 	snprintf(help, sizeof(help), "%.*s", nl ? (int)(nl - o->help) : (int)strlen(o->help),
 		 o->help);
 	if ((o->type == OPT_RANGE || o->type == OPT_DAYS) && b->threshold_help)
-		snprintf(help + strlen(help), sizeof(help) - strlen(help), ": %s", b->threshold_help);
+		snprintf(help + strlen(help), sizeof(help) - strlen(help), ": %s",
+			 b->threshold_help);
 	if (o->dflt && o->type != OPT_CHECKS)
-		snprintf(help + strlen(help), sizeof(help) - strlen(help), " (default %s)", o->dflt);
+		snprintf(help + strlen(help), sizeof(help) - strlen(help), " (default %s)",
+			 o->dflt);
 	if (nl)
 		snprintf(help + strlen(help), sizeof(help) - strlen(help), "%s", nl);
 	for (h = help; (nl = strchr(h, '\n')) != NULL; h = nl + 1) {
@@ -647,11 +678,12 @@ void options_help(const struct binary *b, const char *usage, struct strbuf *out)
 		if (option_table[i].name && (option_table[i].bins & b->bit))
 			help_row(out, b, &option_table[i]);
 	if (b->def)
-		strbuf_printf(out,
-			      "\nRANGE is N (alert if < 0 or > N), N: (alert if < N), ~:N (alert if > N),\n"
-			      "N:M (alert outside N..M) or @N:M (alert inside); decimals allowed.\n"
-			      "Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also --help, --version\n"
-			      "and usage errors).\n");
+		strbuf_printf(
+			out,
+			"\nRANGE is N (alert if < 0 or > N), N: (alert if < N), ~:N (alert if > N),\n"
+			"N:M (alert outside N..M) or @N:M (alert inside); decimals allowed.\n"
+			"Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also --help, --version\n"
+			"and usage errors).\n");
 	strbuf_printf(out, "\nExamples:\n%s", b->examples);
 }
 
@@ -690,9 +722,10 @@ static void refused_option(char **argv, int idx, int opt, const struct option *l
 	char b[64], word[64], list[256] = "";
 	size_t n, matches = 0;
 
-	if (opt != 0 && opt < 256) {	/* a short option; a byte >= 0x80 comes as < 0 */
+	if (opt != 0 && opt < 256) { /* a short option; a byte >= 0x80 comes as < 0 */
 		snprintf(word, sizeof(word), "-%c", (char)opt);
-		snprintf(msg, size, "unknown option '%s'", opt_shown(word, strlen(word), b, sizeof(b)));
+		snprintf(msg, size, "unknown option '%s'",
+			 opt_shown(word, strlen(word), b, sizeof(b)));
 		return;
 	}
 	if (opt >= 256) {
@@ -707,14 +740,15 @@ static void refused_option(char **argv, int idx, int opt, const struct option *l
 					 matches > 1 ? ", " : "", o->name);
 	opt_shown(argv[idx], n, b, sizeof(b));
 	if (matches > 1)
-		snprintf(msg, size, "option '%s' is ambiguous (%s%s)", b, list, matches > 4 ? ", ..." : "");
+		snprintf(msg, size, "option '%s' is ambiguous (%s%s)", b, list,
+			 matches > 4 ? ", ..." : "");
 	else
 		snprintf(msg, size, "unknown option '%s'", b);
 }
 
 /* The name of an option that lacks its argument: "-p", "--dns-server". */
-static const char *missing_name(char **argv, int idx, int opt, const struct option *lo,
-				char *buf, size_t size)
+static const char *missing_name(char **argv, int idx, int opt, const struct option *lo, char *buf,
+				size_t size)
 {
 	char raw[64];
 
@@ -754,7 +788,7 @@ int options_getopt(const struct binary *b, const char *usage, int argc, char **a
 	}
 	lo[n] = (struct option){ 0 };
 	shortopts[k] = '\0';
-	optind = 0;	/* GNU: full re-initialisation, so tests may parse again */
+	optind = 0; /* GNU: full re-initialisation, so tests may parse again */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
 		const struct opt *o = NULL;
@@ -764,8 +798,9 @@ int options_getopt(const struct binary *b, const char *usage, int argc, char **a
 			return usage_error(b, usage, out, "%s", msg);
 		}
 		if (c == ':')
-			return usage_error(b, usage, out, "option '%s' needs an argument",
-					   missing_name(argv, optind - 1, optopt, lo, name, sizeof(name)));
+			return usage_error(
+				b, usage, out, "option '%s' needs an argument",
+				missing_name(argv, optind - 1, optopt, lo, name, sizeof(name)));
 		if (c >= 256)
 			o = row[c - 256];
 		for (size_t i = 0; o == NULL && i < n; i++)
@@ -800,7 +835,8 @@ int options_parse(const struct binary *b, int argc, char **argv, struct check_cf
 
 	snprintf(usage, sizeof(usage),
 		 "Usage: %s -H HOST|-M DOMAIN [-p PORT] [-w RANGE] [-c RANGE] [-t SEC[:STATE]] "
-		 "[options]\n", b->prog);
+		 "[options]\n",
+		 b->prog);
 	memset(cfg, 0, sizeof(*cfg));
 	options_defaults(b->bit, &d);
 	rc = options_getopt(b, usage, argc, argv, &d, out, &first);

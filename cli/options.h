@@ -25,17 +25,17 @@ enum {
 	BIN_STARTTLS = 1 << 2,
 	BIN_CERT = 1 << 3,
 	BIN_RELAY = 1 << 4,
-	BIN_RUNNER = 1 << 5,	/* mtaprobe's own command line */
+	BIN_RUNNER = 1 << 5, /* mtaprobe's own command line */
 	BIN_PLUGINS = BIN_PORT | BIN_BANNER | BIN_STARTTLS | BIN_CERT | BIN_RELAY,
 };
 
 enum opt_type {
 	/* no argument */
-	OPT_FLAG,		/* a bool; YAML true/false */
-	OPT_IMPLICIT_TLS,	/* -s; YAML tls: false also means "not even on 465" */
-	OPT_FAMILY,		/* -4/-6: val is AF_INET or AF_INET6; YAML true/false */
-	OPT_COUNT,		/* repeatable: -vvv */
-	OPT_IGNORED,		/* accepted for check_smtp users, changes nothing */
+	OPT_FLAG,	  /* a bool; YAML true/false */
+	OPT_IMPLICIT_TLS, /* -s; YAML tls: false also means "not even on 465" */
+	OPT_FAMILY,	  /* -4/-6: val is AF_INET or AF_INET6; YAML true/false */
+	OPT_COUNT,	  /* repeatable: -vvv */
+	OPT_IGNORED,	  /* accepted for check_smtp users, changes nothing */
 	OPT_HELP,
 	OPT_VERSION,
 	/* strings, kept as copies (options_free) */
@@ -45,22 +45,22 @@ enum opt_type {
 	OPT_TEXT,
 	OPT_NAME,
 	OPT_PATH,
-	OPT_READ_PATH,		/* a path that must be readable when given on argv */
+	OPT_READ_PATH, /* a path that must be readable when given on argv */
 	OPT_MAIL,
-	OPT_SERVERS,		/* IP[:PORT][,...] */
-	OPT_ADDRESS,		/* an IP literal */
-	OPT_KEYWORDS,		/* EHLO keywords "A,B" (YAML: or a list), kept as "A,B" */
+	OPT_SERVERS,  /* IP[:PORT][,...] */
+	OPT_ADDRESS,  /* an IP literal */
+	OPT_KEYWORDS, /* EHLO keywords "A,B" (YAML: or a list), kept as "A,B" */
 	/* numbers */
-	OPT_PORT,		/* int 1-65535 */
-	OPT_TIMEOUT,		/* SEC[:STATE] into timeout and timeout_state */
-	OPT_RANGE,		/* struct range */
-	OPT_DAYS,		/* struct range; a bare N means "N:" (fewer than N) */
-	OPT_PROXY,		/* int 1 or 2 */
-	OPT_TLS_VERSION,	/* int 0x0301..0x0304 */
-	OPT_JOBS,		/* int 1-1024 */
-	OPT_FORMAT,		/* int: enum out_format order, prometheus|json|text */
-	OPT_CHECKS,		/* unsigned bit mask of check_names[]; YAML a list */
-	OPT_LABELS,		/* YAML only: a mapping of strings (the loader's) */
+	OPT_PORT,	 /* int 1-65535 */
+	OPT_TIMEOUT,	 /* SEC[:STATE] into timeout and timeout_state */
+	OPT_RANGE,	 /* struct range */
+	OPT_DAYS,	 /* struct range; a bare N means "N:" (fewer than N) */
+	OPT_PROXY,	 /* int 1 or 2 */
+	OPT_TLS_VERSION, /* int 0x0301..0x0304 */
+	OPT_JOBS,	 /* int 1-1024 */
+	OPT_FORMAT,	 /* int: enum out_format order, prometheus|json|text */
+	OPT_CHECKS,	 /* unsigned bit mask of check_names[]; YAML a list */
+	OPT_LABELS,	 /* YAML only: a mapping of strings (the loader's) */
 };
 
 /* Rows whose value the runner keeps (opt_dest.slot says where). */
@@ -77,17 +77,17 @@ enum runner_key {
 };
 
 struct opt {
-	const char *name;	/* long option; NULL: YAML only */
-	char short_name;	/* 0: long only */
+	const char *name; /* long option; NULL: YAML only */
+	char short_name;  /* 0: long only */
 	enum opt_type type;
-	const char *arg;	/* argument's name for --help, NULL for none */
-	const char *help;	/* '\n' breaks lines in --help */
-	const char *dflt;	/* applied as if given, NULL: none */
-	const char *yaml;	/* per-target key ("ca_file", "relay.from"), NULL: none */
-	unsigned bins;		/* the binaries whose command line takes it */
-	size_t off;		/* where it lands in struct check_cfg ... */
-	enum runner_key rk;	/* ... or, if set, where the runner says */
-	int val;		/* OPT_FAMILY: the family */
+	const char *arg;    /* argument's name for --help, NULL for none */
+	const char *help;   /* '\n' breaks lines in --help */
+	const char *dflt;   /* applied as if given, NULL: none */
+	const char *yaml;   /* per-target key ("ca_file", "relay.from"), NULL: none */
+	unsigned bins;	    /* the binaries whose command line takes it */
+	size_t off;	    /* where it lands in struct check_cfg ... */
+	enum runner_key rk; /* ... or, if set, where the runner says */
+	int val;	    /* OPT_FAMILY: the family */
 };
 
 extern const struct opt option_table[];
@@ -112,8 +112,8 @@ enum opt_from { FROM_ARGV, FROM_YAML };
 /* Validate s[0..len) for row o and store it.  0, or -1 with the reason in
  * msg: from argv "-X/--name: 'VALUE' is not ..." (the whole message), from
  * YAML "'KEY' must be ..., not 'VALUE'" (key: o->yaml, or the given key). */
-int opt_apply(const struct opt *o, const char *s, size_t len, enum opt_from from,
-	      const char *key, const struct opt_dest *d, char *msg, size_t msg_size);
+int opt_apply(const struct opt *o, const char *s, size_t len, enum opt_from from, const char *key,
+	      const struct opt_dest *d, char *msg, size_t msg_size);
 
 /* YAML's words for what row o takes ("an integer 1-65535"). */
 const char *opt_expect(const struct opt *o);
@@ -133,16 +133,16 @@ void opt_display_name(const struct opt *o, char *out, size_t size);
 
 /* A binary: its name, what it checks, its --help. */
 struct binary {
-	const char *prog;		/* "check_mta_banner" */
-	unsigned bit;			/* BIN_BANNER */
-	const struct check_def *def;	/* NULL: the runner */
-	const char *purpose;		/* one paragraph for --help */
-	const char *threshold_help;	/* what -w/-c measure */
+	const char *prog;	     /* "check_mta_banner" */
+	unsigned bit;		     /* BIN_BANNER */
+	const struct check_def *def; /* NULL: the runner */
+	const char *purpose;	     /* one paragraph for --help */
+	const char *threshold_help;  /* what -w/-c measure */
 	const char *examples;
 };
 
-extern const struct binary binary_port, binary_banner, binary_starttls, binary_cert,
-	binary_relay, binary_runner;
+extern const struct binary binary_port, binary_banner, binary_starttls, binary_cert, binary_relay,
+	binary_runner;
 /* Every binary, plugins first, for generators of man pages and configs. */
 extern const struct binary *const binaries[6];
 

@@ -14,15 +14,15 @@
 #include "lib/sanitize.h"
 
 struct conn {
-	int fd;				/* -1 once closed */
-	const struct tls_ops *tlsops;	/* set with tls once TLS is up */
+	int fd;			      /* -1 once closed */
+	const struct tls_ops *tlsops; /* set with tls once TLS is up */
 	struct tls_session *tls;
 	const struct deadline *dl;
-	struct strbuf *transcript;	/* optional, not owned */
-	struct tls_lazy *tlsl;		/* the check's TLS context, made on first use */
-	const struct addr *peer, *source;	/* to reconnect; NULL when adopted */
-	int64_t started_us;		/* when connect() began */
-	size_t start, len;		/* unread bytes are buf[start..start+len) */
+	struct strbuf *transcript;	  /* optional, not owned */
+	struct tls_lazy *tlsl;		  /* the check's TLS context, made on first use */
+	const struct addr *peer, *source; /* to reconnect; NULL when adopted */
+	int64_t started_us;		  /* when connect() began */
+	size_t start, len;		  /* unread bytes are buf[start..start+len) */
 	char buf[SMTP_LINE_MAX + 2 + 2048];
 };
 
@@ -153,7 +153,8 @@ int conn_send_proxy_header(struct conn *c, int version, struct probe_err *e)
 		return err_set(e, ERR_IO, "PROXY", "cannot read socket addresses");
 	if ((l.ss.ss_family != AF_INET && l.ss.ss_family != AF_INET6) ||
 	    l.ss.ss_family != p.ss.ss_family)
-		return err_set(e, ERR_INTERNAL, "PROXY", "a PROXY header needs a TCP/IP connection");
+		return err_set(e, ERR_INTERNAL, "PROXY",
+			       "a PROXY header needs a TCP/IP connection");
 	if (version == 1) {
 		addr_format(&l);
 		addr_format(&p);
@@ -163,11 +164,11 @@ int conn_send_proxy_header(struct conn *c, int version, struct probe_err *e)
 		return conn_write(c, buf, n, "PROXY", e);
 	}
 	memcpy(buf, sig, 12);
-	buf[12] = 0x21;	/* version 2, PROXY command */
+	buf[12] = 0x21; /* version 2, PROXY command */
 	if (l.ss.ss_family == AF_INET) {
 		const struct sockaddr_in *ls = (const void *)&l.ss, *ps = (const void *)&p.ss;
 
-		buf[13] = 0x11;	/* TCP over IPv4 */
+		buf[13] = 0x11; /* TCP over IPv4 */
 		buf[14] = 0, buf[15] = 12;
 		memcpy(buf + 16, &ls->sin_addr, 4);
 		memcpy(buf + 20, &ps->sin_addr, 4);
@@ -177,7 +178,7 @@ int conn_send_proxy_header(struct conn *c, int version, struct probe_err *e)
 	} else {
 		const struct sockaddr_in6 *ls = (const void *)&l.ss, *ps = (const void *)&p.ss;
 
-		buf[13] = 0x21;	/* TCP over IPv6 */
+		buf[13] = 0x21; /* TCP over IPv6 */
 		buf[14] = 0, buf[15] = 36;
 		memcpy(buf + 16, &ls->sin6_addr, 16);
 		memcpy(buf + 32, &ps->sin6_addr, 16);
@@ -227,12 +228,11 @@ static void log_line(struct conn *c, const char *dir, const char *s, size_t n)
 
 static int timeout_err(struct conn *c, const char *stage, struct probe_err *e, const char *what)
 {
-	return err_set(e, ERR_TIMEOUT, stage, "timeout after %.1fs %s",
-		       deadline_elapsed(c->dl), what);
+	return err_set(e, ERR_TIMEOUT, stage, "timeout after %.1fs %s", deadline_elapsed(c->dl),
+		       what);
 }
 
-int conn_write(struct conn *c, const void *data, size_t len, const char *stage,
-	       struct probe_err *e)
+int conn_write(struct conn *c, const void *data, size_t len, const char *stage, struct probe_err *e)
 {
 	const char *p = data;
 
@@ -260,7 +260,8 @@ int conn_write(struct conn *c, const void *data, size_t len, const char *stage,
 			continue;
 		}
 		if (errno == EPIPE || errno == ECONNRESET)
-			return err_set(e, ERR_CLOSED, stage, "connection closed by the server while sending");
+			return err_set(e, ERR_CLOSED, stage,
+				       "connection closed by the server while sending");
 		return err_set(e, ERR_IO, stage, "send: %s", strerror(errno));
 	}
 	return 0;
@@ -309,8 +310,7 @@ static int fill(struct conn *c, const char *stage, struct probe_err *e)
 	}
 }
 
-int conn_read_reply(struct conn *c, struct smtp_reply *r, const char *stage,
-		    struct probe_err *e)
+int conn_read_reply(struct conn *c, struct smtp_reply *r, const char *stage, struct probe_err *e)
 {
 	char why[128];
 
@@ -329,9 +329,11 @@ int conn_read_reply(struct conn *c, struct smtp_reply *r, const char *stage,
 			if (rc < 0)
 				return -1;
 			if (rc == 0)
-				return err_set(e, ERR_CLOSED, stage, r->nlines
-					       ? "connection closed by the server in the middle of a reply"
-					       : "connection closed by the server");
+				return err_set(
+					e, ERR_CLOSED, stage,
+					r->nlines
+						? "connection closed by the server in the middle of a reply"
+						: "connection closed by the server");
 			continue;
 		}
 		log_line(c, "S:", c->buf + c->start, ll);
@@ -345,8 +347,8 @@ int conn_read_reply(struct conn *c, struct smtp_reply *r, const char *stage,
 	}
 }
 
-int conn_command(struct conn *c, const char *cmd, struct smtp_reply *r,
-		 const char *stage, struct probe_err *e)
+int conn_command(struct conn *c, const char *cmd, struct smtp_reply *r, const char *stage,
+		 struct probe_err *e)
 {
 	char line[1024];
 	int n = snprintf(line, sizeof(line), "%s\r\n", cmd);

@@ -51,8 +51,7 @@ int conn_write(struct conn *c, const void *data, size_t len, const char *stage,
 
 /* Read one whole SMTP reply into r (reset first).  Returns 0, or -1 with e:
  * ERR_TIMEOUT, ERR_CLOSED, ERR_IO, ERR_PROTOCOL (malformed / over limits). */
-int conn_read_reply(struct conn *c, struct smtp_reply *r, const char *stage,
-		    struct probe_err *e);
+int conn_read_reply(struct conn *c, struct smtp_reply *r, const char *stage, struct probe_err *e);
 
 /* Send "cmd\r\n" and read the reply. */
 int conn_command(struct conn *c, const char *cmd, struct smtp_reply *r, const char *stage,

@@ -8,8 +8,8 @@
 #include <stdint.h>
 
 struct deadline {
-	int64_t start_us;	/* monotonic time the check started */
-	int64_t at_us;		/* monotonic time it must end */
+	int64_t start_us; /* monotonic time the check started */
+	int64_t at_us;	  /* monotonic time it must end */
 };
 
 /* Monotonic clock in microseconds. */
@@ -25,6 +25,9 @@ int deadline_left_ms(const struct deadline *d);
 double deadline_elapsed(const struct deadline *d);
 
 /* Seconds between two monotonic timestamps. */
-static inline double us_to_s(int64_t us) { return (double)us / 1e6; }
+static inline double us_to_s(int64_t us)
+{
+	return (double)us / 1e6;
+}
 
 #endif

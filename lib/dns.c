@@ -24,7 +24,7 @@ struct gai_state {
 	int status;
 	struct addr_list *out;
 	int family;
-	int *pending;		/* counts down to 0 when every query is done */
+	int *pending; /* counts down to 0 when every query is done */
 };
 
 static void gai_done(void *arg, int status, int timeouts, struct ares_addrinfo *res)
@@ -76,8 +76,9 @@ static void drive(ares_channel ch, const int *busy, const struct deadline *dl)
 		if (left == 0)
 			return;
 		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-			short ev = (short)((bits & (1u << i) ? POLLIN : 0) |
-					   (bits & (1u << (i + ARES_GETSOCK_MAXNUM)) ? POLLOUT : 0));
+			short ev =
+				(short)((bits & (1u << i) ? POLLIN : 0) |
+					(bits & (1u << (i + ARES_GETSOCK_MAXNUM)) ? POLLOUT : 0));
 			if (ev)
 				pfd[n++] = (struct pollfd){ .fd = socks[i], .events = ev };
 		}
@@ -92,7 +93,10 @@ static void drive(ares_channel ch, const int *busy, const struct deadline *dl)
 			continue;
 		}
 		for (int i = 0; i < n; i++)
-			ares_process_fd(ch, (pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) ? pfd[i].fd : ARES_SOCKET_BAD,
+			ares_process_fd(ch,
+					(pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
+						? pfd[i].fd
+						: ARES_SOCKET_BAD,
 					(pfd[i].revents & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD);
 	}
 }
@@ -164,7 +168,7 @@ int dns_resolve(const char *host, int port, int family, const char *servers,
 		drive(ch, &pending, dl);
 		st.pending = NULL;
 	}
-	ares_destroy(ch);	/* runs the callback with ARES_EDESTRUCTION if pending */
+	ares_destroy(ch); /* runs the callback with ARES_EDESTRUCTION if pending */
 	if (!st.done || st.status == ARES_EDESTRUCTION || deadline_left_ms(dl) == 0)
 		if (out->n == 0)
 			return err_set(e, ERR_TIMEOUT, "DNS", "timeout after %.1fs resolving %s",
@@ -188,9 +192,8 @@ static int channel(ares_channel *ch, const char *servers, struct probe_err *e)
 	return 0;
 }
 
-int dns_resolve_many(const char *const *names, size_t n, int port, int family,
-		     const char *servers, const struct deadline *dl, struct addr_list *out,
-		     struct probe_err *errs)
+int dns_resolve_many(const char *const *names, size_t n, int port, int family, const char *servers,
+		     const struct deadline *dl, struct addr_list *out, struct probe_err *errs)
 {
 	struct ares_addrinfo_hints hints = { .ai_family = family, .ai_socktype = SOCK_STREAM };
 	struct gai_state st[MX_MAX * 2];
@@ -324,7 +327,7 @@ int dns_mx(const char *domain, const char *servers, const struct deadline *dl, s
 	/* RFC 7505 §3: a single MX of preference 0 with the root as host */
 	if (mx->n == 1 && mx->host[0].pref == 0 && mx->host[0].name[0] == '\0')
 		mx->null_mx = true;
-	if (mx->n == 0) {	/* RFC 5321 §5.1: the domain itself */
+	if (mx->n == 0) { /* RFC 5321 §5.1: the domain itself */
 		mx->implicit = true;
 		mx->n = 1;
 		snprintf(mx->host[0].name, sizeof(mx->host[0].name), "%s", domain);

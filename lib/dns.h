@@ -28,9 +28,8 @@ int dns_servers_valid(const char *servers);
 /* Resolve n names at once on one channel (all queries in flight together)
  * into out[i] (each an addr_list; errs[i] set for those that failed).
  * Returns how many resolved. */
-int dns_resolve_many(const char *const *names, size_t n, int port, int family,
-		     const char *servers, const struct deadline *dl, struct addr_list *out,
-		     struct probe_err *errs);
+int dns_resolve_many(const char *const *names, size_t n, int port, int family, const char *servers,
+		     const struct deadline *dl, struct addr_list *out, struct probe_err *errs);
 
 /* One raw query for name/type, with the AD bit set so the resolver says
  * whether it validated (RFC 6840 §5.7).  The answer's bytes land in buf
@@ -47,9 +46,9 @@ struct mx_set {
 		uint16_t pref;
 		char name[DNS_NAME_MAX];
 	} host[MX_MAX];
-	bool null_mx;		/* RFC 7505 "0 .": the domain accepts no mail */
-	bool implicit;		/* no MX: the domain itself (RFC 5321 §5.1) */
-	bool ad;		/* the answer was DNSSEC-authenticated */
+	bool null_mx;  /* RFC 7505 "0 .": the domain accepts no mail */
+	bool implicit; /* no MX: the domain itself (RFC 5321 §5.1) */
+	bool ad;       /* the answer was DNSSEC-authenticated */
 };
 
 /* The MX set of domain, sorted by preference.  0, or -1 with e

@@ -14,7 +14,7 @@ static uint16_t get16(const uint8_t *p)
 int dns_name_read(const uint8_t *buf, size_t len, size_t off, char *out, size_t out_size,
 		  size_t *next)
 {
-	size_t o = 0, total = 0, pos = off, limit = off;	/* pointers must go below limit */
+	size_t o = 0, total = 0, pos = off, limit = off; /* pointers must go below limit */
 	bool jumped = false;
 
 	if (out_size == 0)
@@ -25,13 +25,13 @@ int dns_name_read(const uint8_t *buf, size_t len, size_t off, char *out, size_t 
 		if (pos >= len)
 			return -1;
 		l = buf[pos];
-		if ((l & 0xC0) == 0xC0) {	/* RFC 1035 §4.1.4 compression */
+		if ((l & 0xC0) == 0xC0) { /* RFC 1035 §4.1.4 compression */
 			size_t to;
 
 			if (pos + 1 >= len)
 				return -1;
 			to = (size_t)(l & 0x3F) << 8 | buf[pos + 1];
-			if (to >= limit)	/* forward or self: could loop */
+			if (to >= limit) /* forward or self: could loop */
 				return -1;
 			if (!jumped)
 				*next = pos + 2;
@@ -40,7 +40,7 @@ int dns_name_read(const uint8_t *buf, size_t len, size_t off, char *out, size_t 
 			pos = to;
 			continue;
 		}
-		if (l & 0xC0)		/* 0x40, 0x80: obsolete/extended labels */
+		if (l & 0xC0) /* 0x40, 0x80: obsolete/extended labels */
 			return -1;
 		if (l == 0) {
 			if (!jumped)
@@ -102,7 +102,8 @@ int dns_msg_parse(const uint8_t *buf, size_t len, struct dns_msg *m, char *why, 
 		rr.rdlen = get16(buf + off + 8);
 		rr.rdoff = off + 10;
 		if (rr.rdoff + rr.rdlen > len) {
-			snprintf(why, why_len, "answer record %u runs past the end of the message", i + 1);
+			snprintf(why, why_len, "answer record %u runs past the end of the message",
+				 i + 1);
 			return -1;
 		}
 		off = rr.rdoff + rr.rdlen;
@@ -154,8 +155,8 @@ int dns_rr_tlsa(const struct dns_msg *m, const struct dns_rr *rr, struct tlsa *t
 	return 0;
 }
 
-size_t dns_query_build(uint8_t *out, size_t out_size, uint16_t id, const char *name,
-		       uint16_t type, bool ad)
+size_t dns_query_build(uint8_t *out, size_t out_size, uint16_t id, const char *name, uint16_t type,
+		       bool ad)
 {
 	size_t o = 12, n = strlen(name);
 
@@ -166,9 +167,9 @@ size_t dns_query_build(uint8_t *out, size_t out_size, uint16_t id, const char *n
 	memset(out, 0, 12);
 	out[0] = (uint8_t)(id >> 8);
 	out[1] = (uint8_t)id;
-	out[2] = 0x01;			/* RD */
-	out[3] = ad ? 0x20 : 0;		/* AD */
-	out[5] = 1;			/* one question */
+	out[2] = 0x01;		/* RD */
+	out[3] = ad ? 0x20 : 0; /* AD */
+	out[5] = 1;		/* one question */
 	for (size_t i = 0; i < n;) {
 		size_t l = strcspn(name + i, ".");
 
@@ -183,7 +184,7 @@ size_t dns_query_build(uint8_t *out, size_t out_size, uint16_t id, const char *n
 	out[o++] = (uint8_t)(type >> 8);
 	out[o++] = (uint8_t)type;
 	out[o++] = 0;
-	out[o++] = 1;			/* class IN */
+	out[o++] = 1; /* class IN */
 	return o;
 }
 

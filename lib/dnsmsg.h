@@ -9,35 +9,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DNS_T_A 1
-#define DNS_T_PTR 12
-#define DNS_T_MX 15
+#define DNS_T_A	   1
+#define DNS_T_PTR  12
+#define DNS_T_MX   15
 #define DNS_T_AAAA 28
-#define DNS_T_OPT 41
+#define DNS_T_OPT  41
 #define DNS_T_TLSA 52
 
-#define DNS_RCODE_NOERROR 0
+#define DNS_RCODE_NOERROR  0
 #define DNS_RCODE_SERVFAIL 2
 #define DNS_RCODE_NXDOMAIN 3
 
 #define DNS_MAX_ANSWERS 64
-#define DNS_NAME_MAX 256	/* text form with dots, no trailing dot, NUL */
+#define DNS_NAME_MAX	256 /* text form with dots, no trailing dot, NUL */
 
 struct dns_rr {
 	char name[DNS_NAME_MAX];
 	uint16_t type, cls;
 	uint32_t ttl;
 	uint16_t rdlen;
-	size_t rdoff;		/* offset of the RDATA in the message */
+	size_t rdoff; /* offset of the RDATA in the message */
 };
 
 struct dns_msg {
-	const uint8_t *buf;	/* not owned; must outlive the struct */
+	const uint8_t *buf; /* not owned; must outlive the struct */
 	size_t len;
 	uint16_t id;
-	bool qr, tc, ad;	/* response, truncated, authenticated data */
+	bool qr, tc, ad; /* response, truncated, authenticated data */
 	int rcode;
-	int nanswers;		/* answer-section records kept */
+	int nanswers; /* answer-section records kept */
 	struct dns_rr answers[DNS_MAX_ANSWERS];
 };
 
@@ -70,8 +70,8 @@ int dns_rr_tlsa(const struct dns_msg *m, const struct dns_rr *rr, struct tlsa *t
 /* A query for name/type with RD set; ad sets the AD bit (RFC 6840 §5.7: ask
  * the resolver to say whether it validated).  Returns the length, or 0 if
  * name is not a valid domain name or out is too small. */
-size_t dns_query_build(uint8_t *out, size_t out_size, uint16_t id, const char *name,
-		       uint16_t type, bool ad);
+size_t dns_query_build(uint8_t *out, size_t out_size, uint16_t id, const char *name, uint16_t type,
+		       bool ad);
 
 /* "4.3.2.1.in-addr.arpa" / nibbles ".ip6.arpa" for an address in text
  * form; 0 or -1. */

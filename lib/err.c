@@ -5,8 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int err_set(struct probe_err *e, enum err_kind kind, const char *stage,
-	    const char *fmt, ...)
+int err_set(struct probe_err *e, enum err_kind kind, const char *stage, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -23,12 +22,10 @@ int err_set(struct probe_err *e, enum err_kind kind, const char *stage,
 const char *err_kind_name(enum err_kind kind)
 {
 	static const char *const names[] = {
-		[ERR_NONE] = "none",	   [ERR_INTERNAL] = "internal",
-		[ERR_RESOLVE] = "dns",	   [ERR_CONNECT] = "refused",
-		[ERR_TIMEOUT] = "timeout", [ERR_CLOSED] = "reset",
-		[ERR_IO] = "reset",	   [ERR_PROTOCOL] = "protocol",
-		[ERR_REJECTED] = "refused", [ERR_TLS] = "tls",
-		[ERR_VERIFY] = "verify",   [ERR_CONFIG] = "config",
+		[ERR_NONE] = "none",	   [ERR_INTERNAL] = "internal", [ERR_RESOLVE] = "dns",
+		[ERR_CONNECT] = "refused", [ERR_TIMEOUT] = "timeout",	[ERR_CLOSED] = "reset",
+		[ERR_IO] = "reset",	   [ERR_PROTOCOL] = "protocol", [ERR_REJECTED] = "refused",
+		[ERR_TLS] = "tls",	   [ERR_VERIFY] = "verify",	[ERR_CONFIG] = "config",
 	};
 
 	if ((unsigned)kind < sizeof(names) / sizeof(names[0]))

@@ -7,7 +7,8 @@
 /* Problems in order of severity, joined by "; ", then the facts. */
 void nagios_own_summary(const struct result *r, char *out, size_t out_size)
 {
-	static const enum state order[] = { STATE_CRITICAL, STATE_WARNING, STATE_UNKNOWN, STATE_OK };
+	static const enum state order[] = { STATE_CRITICAL, STATE_WARNING, STATE_UNKNOWN,
+					    STATE_OK };
 	size_t o = 0;
 
 	o += (size_t)snprintf(out, out_size, "%s", r->target);
@@ -32,7 +33,8 @@ void nagios_summary(const struct result *r, char *out, size_t out_size)
 	for (size_t i = 0; i < r->nchildren; i++) {
 		if (r->children[i].state == STATE_OK)
 			nok++;
-		if (state_worst(r->children[worst].state, r->children[i].state) != r->children[worst].state)
+		if (state_worst(r->children[worst].state, r->children[i].state) !=
+		    r->children[worst].state)
 			worst = i;
 	}
 	if (nok == r->nchildren) {
@@ -111,10 +113,11 @@ void nagios_output(const struct result *r, int verbosity, struct strbuf *b)
 			const struct result *c = &r->children[i];
 			char prefix[320];
 
-			snprintf(prefix, sizeof(prefix), "%s_%s", c->host, c->address[0] ? c->address : "none");
+			snprintf(prefix, sizeof(prefix), "%s_%s", c->host,
+				 c->address[0] ? c->address : "none");
 			perf_all(c, prefix, b);
 		}
-		if (b->len == mark)	/* nothing after all: drop " | " */
+		if (b->len == mark) /* nothing after all: drop " | " */
 			b->len -= 3, b->s[b->len] = '\0';
 	}
 	strbuf_append(b, "\n", 1);

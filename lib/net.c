@@ -43,8 +43,8 @@ int addr_from_literal(const char *s, int port, struct addr *a)
 void addr_format(struct addr *a)
 {
 	const void *p = a->ss.ss_family == AF_INET6
-		? (const void *)&((struct sockaddr_in6 *)&a->ss)->sin6_addr
-		: (const void *)&((struct sockaddr_in *)&a->ss)->sin_addr;
+				? (const void *)&((struct sockaddr_in6 *)&a->ss)->sin6_addr
+				: (const void *)&((struct sockaddr_in *)&a->ss)->sin_addr;
 
 	if (inet_ntop(a->ss.ss_family, p, a->text, sizeof(a->text)) == NULL)
 		snprintf(a->text, sizeof(a->text), "?");
@@ -79,8 +79,8 @@ int net_wait(int fd, short events, const struct deadline *dl)
 	}
 }
 
-int net_connect(const struct addr *a, const struct addr *source,
-		const struct deadline *dl, int budget_ms, struct probe_err *e)
+int net_connect(const struct addr *a, const struct addr *source, const struct deadline *dl,
+		int budget_ms, struct probe_err *e)
 {
 	struct deadline attempt = *dl;
 	int64_t t0 = mono_now_us();
@@ -91,7 +91,8 @@ int net_connect(const struct addr *a, const struct addr *source,
 		attempt.at_us = t0 + (int64_t)budget_ms * 1000;
 	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return err_set(e, ERR_CONNECT, "connect", "cannot create socket: %s", strerror(errno));
+		return err_set(e, ERR_CONNECT, "connect", "cannot create socket: %s",
+			       strerror(errno));
 	if (source != NULL && bind(fd, (const struct sockaddr *)&source->ss, source->len) < 0) {
 		err_set(e, ERR_CONNECT, "connect", "cannot bind to source address %s: %s",
 			source->text, strerror(errno));

@@ -13,7 +13,7 @@
 struct addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char text[48];		/* numeric form, no brackets, no port */
+	char text[48]; /* numeric form, no brackets, no port */
 };
 
 #define ADDR_LIST_MAX 32
@@ -37,8 +37,8 @@ void addr_target(char *out, size_t out_size, const char *host, const struct addr
 /* Connect a non-blocking, close-on-exec TCP socket to a, optionally bound to
  * source (NULL: any), waiting at most budget_ms and never past dl.  Returns
  * the connected fd, or -1 with e filled (ERR_CONNECT, ERR_TIMEOUT). */
-int net_connect(const struct addr *a, const struct addr *source,
-		const struct deadline *dl, int budget_ms, struct probe_err *e);
+int net_connect(const struct addr *a, const struct addr *source, const struct deadline *dl,
+		int budget_ms, struct probe_err *e);
 
 /* Wait until fd is readable (events POLLIN) or writable (POLLOUT) before the
  * deadline.  Returns 1 ready, 0 deadline reached, -1 poll error. */

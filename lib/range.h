@@ -10,12 +10,12 @@
 #include <stdbool.h>
 
 struct range {
-	bool set;		/* false: no threshold given, never alerts */
-	bool inside;		/* '@': alert when inside */
-	bool low_inf;		/* start is -infinity ("~") */
-	bool high_inf;		/* end is +infinity ("N:") */
+	bool set;      /* false: no threshold given, never alerts */
+	bool inside;   /* '@': alert when inside */
+	bool low_inf;  /* start is -infinity ("~") */
+	bool high_inf; /* end is +infinity ("N:") */
 	double low, high;
-	char text[32];		/* as given, for perfdata */
+	char text[32]; /* as given, for perfdata */
 };
 
 /* Parse s into r.  Returns 0, or -1 with a reason in why (why_len bytes). */

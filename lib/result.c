@@ -107,8 +107,8 @@ void result_fail(struct result *r, enum state s, enum err_kind kind, const char 
 	va_end(ap);
 }
 
-void result_perf(struct result *r, const char *label, double value, const char *uom,
-		 int decimals, const struct range *warn, const struct range *crit)
+void result_perf(struct result *r, const char *label, double value, const char *uom, int decimals,
+		 const struct range *warn, const struct range *crit)
 {
 	struct perf *p;
 
@@ -128,19 +128,24 @@ void result_perf(struct result *r, const char *label, double value, const char *
 	p->min = 0;
 }
 
-void result_perf_timings(struct result *r, const char *thresholded,
-			 const struct range *warn, const struct range *crit)
+void result_perf_timings(struct result *r, const char *thresholded, const struct range *warn,
+			 const struct range *crit)
 {
-	const struct { const char *label; double v; } t[] = {
-		{ "dns", r->t.dns },	 { "connect", r->t.connect }, { "banner", r->t.banner },
-		{ "ehlo", r->t.ehlo },	 { "starttls", r->t.starttls },
-		{ "handshake", r->t.handshake }, { "time", r->t.total },
+	const struct {
+		const char *label;
+		double v;
+	} t[] = {
+		{ "dns", r->t.dns },	       { "connect", r->t.connect },
+		{ "banner", r->t.banner },     { "ehlo", r->t.ehlo },
+		{ "starttls", r->t.starttls }, { "handshake", r->t.handshake },
+		{ "time", r->t.total },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		bool th = thresholded && strcmp(thresholded, t[i].label) == 0;
 
 		if (t[i].v >= 0)
-			result_perf(r, t[i].label, t[i].v, "s", 6, th ? warn : NULL, th ? crit : NULL);
+			result_perf(r, t[i].label, t[i].v, "s", 6, th ? warn : NULL,
+				    th ? crit : NULL);
 	}
 }

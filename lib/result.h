@@ -22,7 +22,7 @@ const char *state_name(enum state s);
 enum state state_worst(enum state a, enum state b);
 
 #define RESULT_MAX_PROBLEMS 8
-#define RESULT_MAX_PERF 16
+#define RESULT_MAX_PERF	    16
 
 struct problem {
 	enum state state;
@@ -32,7 +32,7 @@ struct problem {
 struct perf {
 	char label[32];
 	double value;
-	const char *uom;	/* "s", "B", "" */
+	const char *uom; /* "s", "B", "" */
 	int decimals;
 	char warn[32], crit[32];
 	bool has_min;
@@ -45,36 +45,36 @@ struct timings {
 };
 
 struct result {
-	const char *check;		/* "PORT", "BANNER", ... */
+	const char *check; /* "PORT", "BANNER", ... */
 	enum state state;
-	char host[256];			/* as given */
-	char address[48];		/* address used, "" if none */
+	char host[256];	  /* as given */
+	char address[48]; /* address used, "" if none */
 	int port;
-	char target[320];		/* "host[addr]:port" */
-	char facts[512];		/* sanitised fact line, e.g. "220 mx ESMTP" */
+	char target[320]; /* "host[addr]:port" */
+	char facts[512];  /* sanitised fact line, e.g. "220 mx ESMTP" */
 	struct problem problems[RESULT_MAX_PROBLEMS];
 	int nproblems;
 	struct timings t;
 	struct perf perf[RESULT_MAX_PERF];
 	int nperf;
-	struct strbuf detail;		/* -v lines, '\n'-separated */
-	struct strbuf transcript;	/* -vvv SMTP transcript */
-	struct probe_err err;		/* the failure, if any */
+	struct strbuf detail;	  /* -v lines, '\n'-separated */
+	struct strbuf transcript; /* -vvv SMTP transcript */
+	struct probe_err err;	  /* the failure, if any */
 
 	/* facts for the runner */
-	int greeting_code;		/* 0 if no greeting read */
-	char greeting[512];		/* sanitised first line of the greeting */
+	int greeting_code;  /* 0 if no greeting read */
+	char greeting[512]; /* sanitised first line of the greeting */
 	bool has_size;
 	unsigned long long size;
-	int starttls_offered;		/* -1 not asked, 0 no, 1 yes */
-	int ntls;			/* handshakes whose facts are below */
-	struct tls_facts *tls;		/* [2], made by result_tls(); [1]: the other key
-					 * type of a dual-certificate server */
+	int starttls_offered;  /* -1 not asked, 0 no, 1 yes */
+	int ntls;	       /* handshakes whose facts are below */
+	struct tls_facts *tls; /* [2], made by result_tls(); [1]: the other key
+				* type of a dual-certificate server */
 
 	/* check_mta_relay */
 	int relay_tests, relay_accepted, relay_refused, relay_tempfail;
 
-	struct result *children;	/* with -A: one per address */
+	struct result *children; /* with -A: one per address */
 	size_t nchildren;
 };
 
@@ -98,12 +98,12 @@ void result_fail(struct result *r, enum state s, enum err_kind kind, const char 
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Append a perfdata item (label copied).  warn/crit may be NULL. */
-void result_perf(struct result *r, const char *label, double value, const char *uom,
-		 int decimals, const struct range *warn, const struct range *crit);
+void result_perf(struct result *r, const char *label, double value, const char *uom, int decimals,
+		 const struct range *warn, const struct range *crit);
 
 /* Perfdata for every phase timing reached (dns, connect, banner, ehlo, time),
  * thresholds attached to the label named by thresholded (or NULL). */
-void result_perf_timings(struct result *r, const char *thresholded,
-			 const struct range *warn, const struct range *crit);
+void result_perf_timings(struct result *r, const char *thresholded, const struct range *warn,
+			 const struct range *crit);
 
 #endif

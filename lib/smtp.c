@@ -74,8 +74,8 @@ static void parse_enhanced(struct smtp_reply *r, const char *t, size_t n)
 	r->enhanced[i] = '\0';
 }
 
-int smtp_reply_add_line(struct smtp_reply *r, const char *line, size_t len,
-			size_t term_len, char *why, size_t why_len)
+int smtp_reply_add_line(struct smtp_reply *r, const char *line, size_t len, size_t term_len,
+			char *why, size_t why_len)
 {
 	int code;
 	bool last;
@@ -130,8 +130,8 @@ int smtp_reply_add_line(struct smtp_reply *r, const char *line, size_t len,
 	return last ? 1 : 0;
 }
 
-int smtp_reply_parse(struct smtp_reply *r, const char *buf, size_t len,
-		     size_t *consumed, char *why, size_t why_len)
+int smtp_reply_parse(struct smtp_reply *r, const char *buf, size_t len, size_t *consumed, char *why,
+		     size_t why_len)
 {
 	size_t off = 0;
 
@@ -164,7 +164,7 @@ const char *smtp_reply_line(const struct smtp_reply *r, int i, size_t *len)
 	start = r->line_off[i];
 	end = i + 1 < r->nlines ? r->line_off[i + 1] - 1 : r->text.len;
 	if (start > r->text.len || end < start)
-		start = end = r->text.len;	/* text was truncated */
+		start = end = r->text.len; /* text was truncated */
 	*len = end - start;
 	return s + start;
 }

@@ -15,18 +15,18 @@
 
 #include "lib/strbuf.h"
 
-#define SMTP_LINE_MAX 4096
+#define SMTP_LINE_MAX	     4096
 #define SMTP_REPLY_MAX_LINES 100
 #define SMTP_REPLY_MAX_BYTES 65536
 
 struct smtp_reply {
-	int code;		/* 200..599 once the first line is parsed */
+	int code; /* 200..599 once the first line is parsed */
 	int nlines;
-	size_t nbytes;		/* raw bytes including line terminators */
-	bool bare_lf;		/* some line ended in LF without CR */
+	size_t nbytes; /* raw bytes including line terminators */
+	bool bare_lf;  /* some line ended in LF without CR */
 	bool done;
-	char enhanced[16];	/* RFC 3463 "x.y.z" of the first line, or "" */
-	struct strbuf text;	/* line texts (after "NNN-"), joined by '\n' */
+	char enhanced[16];  /* RFC 3463 "x.y.z" of the first line, or "" */
+	struct strbuf text; /* line texts (after "NNN-"), joined by '\n' */
 	uint32_t line_off[SMTP_REPLY_MAX_LINES];
 };
 
@@ -44,13 +44,13 @@ int smtp_next_line(const char *buf, size_t len, size_t *line_len, size_t *term_l
 /* Add one line (without terminator; term_len as from smtp_next_line) to r.
  * Returns 1 when the reply is complete, 0 when more lines must follow, -1
  * when malformed, with the reason in why. */
-int smtp_reply_add_line(struct smtp_reply *r, const char *line, size_t len,
-			size_t term_len, char *why, size_t why_len);
+int smtp_reply_add_line(struct smtp_reply *r, const char *line, size_t len, size_t term_len,
+			char *why, size_t why_len);
 
 /* Parse one whole reply from buf[0..len).  Returns 1 and sets *consumed,
  * 0 when more bytes are needed, -1 when malformed (reason in why). */
-int smtp_reply_parse(struct smtp_reply *r, const char *buf, size_t len,
-		     size_t *consumed, char *why, size_t why_len);
+int smtp_reply_parse(struct smtp_reply *r, const char *buf, size_t len, size_t *consumed, char *why,
+		     size_t why_len);
 
 /* Text of line i (0-based) of a parsed reply; *len set; NULL if no such line. */
 const char *smtp_reply_line(const struct smtp_reply *r, int i, size_t *len);
@@ -65,7 +65,7 @@ struct smtp_caps {
 	int nkw;
 	char kw[SMTP_MAX_KEYWORDS][24];
 	bool has_size;
-	unsigned long long size;	/* 0 when SIZE has no limit */
+	unsigned long long size; /* 0 when SIZE has no limit */
 };
 
 void smtp_caps_parse(const struct smtp_reply *ehlo, struct smtp_caps *caps);

@@ -9,8 +9,8 @@
 #include <stddef.h>
 
 struct strbuf {
-	char *s;		/* NUL-terminated, NULL until first append */
-	size_t len, cap, max;	/* max: hard limit on len */
+	char *s;	      /* NUL-terminated, NULL until first append */
+	size_t len, cap, max; /* max: hard limit on len */
 	bool truncated;
 };
 
@@ -19,8 +19,7 @@ void strbuf_init(struct strbuf *b, size_t max);
 void strbuf_free(struct strbuf *b);
 /* Append; on hitting max (or out of memory) truncates and returns -1. */
 int strbuf_append(struct strbuf *b, const char *s, size_t n);
-int strbuf_printf(struct strbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The contents, "" when empty. */
 const char *strbuf_str(const struct strbuf *b);
 

@@ -36,7 +36,7 @@ static const struct tls_ops *try_load(const char *path)
 		dlclose(h);
 		return NULL;
 	}
-	return ops;	/* stays loaded for the life of the process */
+	return ops; /* stays loaded for the life of the process */
 }
 
 static void load(void)
@@ -74,9 +74,14 @@ const struct tls_ops *tls_ops_get(char *why, size_t why_len)
 	return loaded;
 }
 
-static const struct { const char *a, *b; int v; } versions[] = {
-	{ "1.0", "TLSv1", 0x0301 },   { "1.1", "TLSv1.1", 0x0302 },
-	{ "1.2", "TLSv1.2", 0x0303 }, { "1.3", "TLSv1.3", 0x0304 },
+static const struct {
+	const char *a, *b;
+	int v;
+} versions[] = {
+	{ "1.0", "TLSv1", 0x0301 },
+	{ "1.1", "TLSv1.1", 0x0302 },
+	{ "1.2", "TLSv1.2", 0x0303 },
+	{ "1.3", "TLSv1.3", 0x0304 },
 };
 
 const char *tls_version_name(int version)

@@ -19,42 +19,42 @@
 #include "lib/dnsmsg.h"
 #include "lib/err.h"
 
-#define TLS_OPS_ABI 3
+#define TLS_OPS_ABI   3
 #define TLS_CHAIN_MAX 8
 
 enum key_type { KEY_UNKNOWN = 0, KEY_RSA, KEY_EC, KEY_ED25519, KEY_ED448, KEY_DSA };
 
 struct cert_facts {
-	int64_t not_before, not_after;	/* seconds since the epoch (UTC) */
+	int64_t not_before, not_after; /* seconds since the epoch (UTC) */
 	enum key_type key_type;
 	int key_bits;
-	char key_name[16];		/* "RSA", "EC", "ED25519" ... */
-	char sig_alg[48];		/* "sha256WithRSAEncryption" ... */
-	bool sig_weak;			/* MD5 or SHA-1 based signature */
+	char key_name[16]; /* "RSA", "EC", "ED25519" ... */
+	char sig_alg[48];  /* "sha256WithRSAEncryption" ... */
+	bool sig_weak;	   /* MD5 or SHA-1 based signature */
 	bool self_signed;
-	char subject[256];		/* RFC 2253, sanitised */
+	char subject[256]; /* RFC 2253, sanitised */
 	char issuer[256];
-	char sans[512];			/* "DNS:a, DNS:b, IP:1.2.3.4", sanitised */
-	unsigned char spki_sha256[32];	/* for DANE selector 1 */
-	unsigned char cert_sha256[32];	/* for DANE selector 0 */
+	char sans[512];		       /* "DNS:a, DNS:b, IP:1.2.3.4", sanitised */
+	unsigned char spki_sha256[32]; /* for DANE selector 1 */
+	unsigned char cert_sha256[32]; /* for DANE selector 0 */
 };
 
 struct tls_facts {
-	int version;			/* 0x0301 TLS 1.0 .. 0x0304 TLS 1.3 */
-	char version_name[16];		/* "TLSv1.3" */
+	int version;	       /* 0x0301 TLS 1.0 .. 0x0304 TLS 1.3 */
+	char version_name[16]; /* "TLSv1.3" */
 	char cipher[64];
-	char group[32];			/* key exchange group, "" if unknown */
-	long verify_code;		/* X509_V_OK (0) when chain and name verified */
-	char verify_reason[160];	/* OpenSSL's words for verify_code */
-	int ncerts;			/* chain as sent by the server, leaf first */
+	char group[32];		 /* key exchange group, "" if unknown */
+	long verify_code;	 /* X509_V_OK (0) when chain and name verified */
+	char verify_reason[160]; /* OpenSSL's words for verify_code */
+	int ncerts;		 /* chain as sent by the server, leaf first */
 	struct cert_facts chain[TLS_CHAIN_MAX];
 };
 
 /* Which server certificates a handshake may select (for dual RSA+ECDSA). */
 enum tls_want { TLS_WANT_ANY = 0, TLS_WANT_RSA, TLS_WANT_ECDSA };
 
-struct tls_ctx;		/* a client configuration (SSL_CTX); share it */
-struct tls_session;	/* one TLS connection on a socket */
+struct tls_ctx;	    /* a client configuration (SSL_CTX); share it */
+struct tls_session; /* one TLS connection on a socket */
 
 struct tls_ops {
 	int abi;

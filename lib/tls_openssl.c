@@ -60,7 +60,9 @@ static struct tls_ctx *ctx_new(const char *ca_file, const char *ca_path, char *w
 	 * table (TLS fetches ciphers from the provider; 2.3 M) and no error
 	 * strings of the crypto library (1 M; TLS's own are kept). */
 	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT |
-				 OPENSSL_INIT_NO_ADD_ALL_CIPHERS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
+				 OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
+				 OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
+			 NULL);
 	c = SSL_CTX_new(TLS_client_method());
 	if (c == NULL) {
 		snprintf(why, wl, "cannot create a TLS context");
@@ -170,9 +172,10 @@ static struct tls_session *handshake(struct tls_ctx *t, int fd, const char *sni,
 	 * present the other certificate: signature algorithms decide in TLS
 	 * 1.3, the cipher's authentication in TLS 1.2 and below. */
 	if (want == TLS_WANT_RSA) {
-		SSL_set1_sigalgs_list(s->ssl, "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:"
-					      "rsa_pss_rsae_sha512:RSA+SHA256:RSA+SHA384:"
-					      "RSA+SHA512:RSA+SHA1");
+		SSL_set1_sigalgs_list(s->ssl,
+				      "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:"
+				      "rsa_pss_rsae_sha512:RSA+SHA256:RSA+SHA384:"
+				      "RSA+SHA512:RSA+SHA1");
 		SSL_set_cipher_list(s->ssl, "aRSA:@SECLEVEL=0");
 	} else if (want == TLS_WANT_ECDSA) {
 		SSL_set1_sigalgs_list(s->ssl, "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ECDSA+SHA1");
@@ -311,8 +314,9 @@ static void cert_facts(X509 *x, struct cert_facts *f)
 		}
 		f->key_bits = EVP_PKEY_get_bits(pk);
 	}
-	snprintf(f->key_name, sizeof(f->key_name), "%s",
-		 (const char *[]){ "unknown", "RSA", "EC", "ED25519", "ED448", "DSA" }[f->key_type]);
+	snprintf(
+		f->key_name, sizeof(f->key_name), "%s",
+		(const char *[]){ "unknown", "RSA", "EC", "ED25519", "ED448", "DSA" }[f->key_type]);
 	snprintf(f->sig_alg, sizeof(f->sig_alg), "%s", OBJ_nid2ln(X509_get_signature_nid(x)));
 	if (OBJ_find_sigid_algs(X509_get_signature_nid(x), &mdnid, &pknid))
 		f->sig_weak = mdnid == NID_md5 || mdnid == NID_sha1 || mdnid == NID_md4 ||
@@ -337,7 +341,8 @@ static void facts(struct tls_session *s, struct tls_facts *f)
 	memset(f, 0, sizeof(*f));
 	f->version = SSL_version(s->ssl);
 	snprintf(f->version_name, sizeof(f->version_name), "%s", SSL_get_version(s->ssl));
-	snprintf(f->cipher, sizeof(f->cipher), "%s", SSL_CIPHER_get_name(SSL_get_current_cipher(s->ssl)));
+	snprintf(f->cipher, sizeof(f->cipher), "%s",
+		 SSL_CIPHER_get_name(SSL_get_current_cipher(s->ssl)));
 	gid = (int)SSL_get_negotiated_group(s->ssl);
 	group = gid ? SSL_group_to_name(s->ssl, gid) : NULL;
 	snprintf(f->group, sizeof(f->group), "%s", group ? group : "");
@@ -360,7 +365,8 @@ static int tlsa_data(X509 *x, int selector, int mtype, unsigned char *out, size_
 {
 	unsigned char *der = NULL;
 	unsigned int dlen = 0;
-	int len = selector == 0 ? i2d_X509(x, &der) : i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	int len =
+		selector == 0 ? i2d_X509(x, &der) : i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
 	int rc = -1;
 
 	if (len <= 0)
@@ -369,8 +375,8 @@ static int tlsa_data(X509 *x, int selector, int mtype, unsigned char *out, size_
 		memcpy(out, der, (size_t)len);
 		rc = len;
 	} else if ((mtype == 1 || mtype == 2) &&
-		   EVP_Digest(der, (size_t)len, out, &dlen, mtype == 1 ? EVP_sha256() : EVP_sha512(),
-			      NULL) == 1) {
+		   EVP_Digest(der, (size_t)len, out, &dlen,
+			      mtype == 1 ? EVP_sha256() : EVP_sha512(), NULL) == 1) {
 		rc = (int)dlen;
 	}
 	OPENSSL_free(der);
@@ -392,7 +398,8 @@ static int tlsa_match(struct tls_session *s, const struct tlsa *t, int n, int *d
 				continue;
 			len = tlsa_data(sk_X509_value(chain, d), t[i].selector, t[i].mtype, buf,
 					sizeof(buf));
-			if (len > 0 && (size_t)len == t[i].len && memcmp(buf, t[i].data, t[i].len) == 0) {
+			if (len > 0 && (size_t)len == t[i].len &&
+			    memcmp(buf, t[i].data, t[i].len) == 0) {
 				*depth = d;
 				ERR_clear_error();
 				return i;
@@ -421,7 +428,7 @@ static void tls_close(struct tls_session *s)
 {
 	if (s == NULL)
 		return;
-	SSL_shutdown(s->ssl);	/* one close_notify; the socket is non-blocking */
+	SSL_shutdown(s->ssl); /* one close_notify; the socket is non-blocking */
 	ERR_clear_error();
 	SSL_free(s->ssl);
 	free(s);

@@ -26,17 +26,17 @@
 #define CONFIG_MAX_DEPTH   16
 #define CONFIG_MAX_ANCHORS 100
 #define CONFIG_MAX_ALIASES 1000
-#define MAX_KEYS           32
-#define MAX_SUBKEYS        4
+#define MAX_KEYS	   32
+#define MAX_SUBKEYS	   4
 
 struct schema;
 
 struct loader {
-	const char *name;		/* the file, for messages */
-	const unsigned char *input;	/* for reader errors, which carry an offset only */
+	const char *name;	    /* the file, for messages */
+	const unsigned char *input; /* for reader errors, which carry an offset only */
 	size_t len;
 	yaml_document_t *doc;
-	const struct schema *schema;	/* the per-target keys */
+	const struct schema *schema; /* the per-target keys */
 	char *err;
 	size_t err_size;
 };
@@ -70,7 +70,7 @@ static const char *shown(const yaml_node_t *n, char *buf, size_t size)
 
 	if (cut > 40) {
 		cut = 40;
-		while (cut > 0 && (s[cut] & 0xc0) == 0x80)	/* not inside a UTF-8 sequence */
+		while (cut > 0 && (s[cut] & 0xc0) == 0x80) /* not inside a UTF-8 sequence */
 			cut--;
 	}
 	for (i = 0; i < cut && i + 4 < size; i++)
@@ -174,7 +174,7 @@ typedef int (*pair_fn)(struct loader *ld, size_t idx, const yaml_node_t *key,
 		       const yaml_node_t *val, void *ctx);
 
 struct keyset {
-	const char *where;	/* "in target", "at the top level", for messages */
+	const char *where; /* "in target", "at the top level", for messages */
 	const char *const *names;
 	size_t n;
 };
@@ -257,7 +257,8 @@ static void schema_build(struct schema *sc)
 		dot = strchr(o->yaml, '.');
 		len = dot ? (size_t)(dot - o->yaml) : strlen(o->yaml);
 		for (j = 0; j < sc->n; j++)
-			if (strlen(sc->k[j].name) == len && strncmp(sc->k[j].name, o->yaml, len) == 0)
+			if (strlen(sc->k[j].name) == len &&
+			    strncmp(sc->k[j].name, o->yaml, len) == 0)
 				break;
 		if (j == sc->n) {
 			if (sc->n == MAX_KEYS)
@@ -287,9 +288,9 @@ static const struct opt *row_of(enum runner_key rk)
 struct tctx {
 	struct target *t;
 	const struct schema *sc;
-	const yaml_node_t *name_node;	/* the target's own name:, for duplicate messages */
-	bool v4_here, v6_here;		/* ipv4/ipv6: true in the mapping being applied */
-	char *label_value;		/* where a label's value is checked into */
+	const yaml_node_t *name_node; /* the target's own name:, for duplicate messages */
+	bool v4_here, v6_here;	      /* ipv4/ipv6: true in the mapping being applied */
+	char *label_value;	      /* where a label's value is checked into */
 };
 
 static void *target_slot(void *ctx, const struct opt *o)
@@ -369,7 +370,8 @@ static int get_keyword_list(struct loader *ld, const yaml_node_t *n, const struc
 		rc = opt_apply(o, sval(item), item->data.scalar.length, FROM_YAML, NULL, &od, msg,
 			       sizeof(msg));
 		if (rc == 0 && used + strlen(one.require_ext) + 2 > sizeof(list))
-			rc = fail(ld, item, "'%s' is longer than %zu bytes", o->yaml, sizeof(list) - 1);
+			rc = fail(ld, item, "'%s' is longer than %zu bytes", o->yaml,
+				  sizeof(list) - 1);
 		else if (rc < 0)
 			fail(ld, item, "%s", msg);
 		else
@@ -391,8 +393,8 @@ static int get_keyword_list(struct loader *ld, const yaml_node_t *n, const struc
  * mtaprobe_tls_version_info, "kind" and "step" on mtaprobe_check_error_info). */
 static const char *label_name_problem(const char *s, size_t len)
 {
-	static const char *const builtin[] = { "target", "check", "host", "address", "port",
-					       "version", "kind", "step" };
+	static const char *const builtin[] = { "target", "check",   "host", "address",
+					       "port",	 "version", "kind", "step" };
 	static const char first[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_";
 
 	if (len == 0 || len > 100 || strchr(first, s[0]) == NULL ||
@@ -422,7 +424,8 @@ static int set_label(struct loader *ld, const yaml_node_t *key, char *value, str
 			    CONFIG_MAX_LABELS);
 	}
 	if (i == t->nlabels) {
-		if (set_string(ld, key, sval(key), key->data.scalar.length, &t->labels[i].name) < 0) {
+		if (set_string(ld, key, sval(key), key->data.scalar.length, &t->labels[i].name) <
+		    0) {
 			free(value);
 			return -1;
 		}
@@ -463,7 +466,7 @@ static int label_pair(struct loader *ld, const yaml_node_t *m, yaml_node_pair_t 
 	if (opt_apply(o, sval(val), val->data.scalar.length, FROM_YAML, what, &d, msg,
 		      sizeof(msg)) < 0)
 		return fail(ld, val, "%s", msg);
-	value = c->label_value;	/* set_label takes it over */
+	value = c->label_value; /* set_label takes it over */
 	c->label_value = NULL;
 	return set_label(ld, key, value, c->t);
 }
@@ -514,15 +517,16 @@ static int apply_row(struct loader *ld, struct tctx *c, const struct opt *o, con
 		if (val->type == YAML_SEQUENCE_NODE)
 			return get_keyword_list(ld, val, o, &d);
 		if (val->type != YAML_SCALAR_NODE)
-			return need_scalar(ld, val, key, "EHLO keywords (\"PIPELINING,SIZE\" or a list)");
+			return need_scalar(ld, val, key,
+					   "EHLO keywords (\"PIPELINING,SIZE\" or a list)");
 		break;
 	default:
 		break;
 	}
 	if (need_scalar(ld, val, key, opt_expect(o)) < 0)
 		return -1;
-	if (opt_apply(o, sval(val), val->data.scalar.length, FROM_YAML, key, &d, msg,
-		      sizeof(msg)) < 0)
+	if (opt_apply(o, sval(val), val->data.scalar.length, FROM_YAML, key, &d, msg, sizeof(msg)) <
+	    0)
 		return fail(ld, val, "%s", msg);
 	/* host and mx are one choice: setting one drops the other */
 	if (o->rk == RK_NONE && o->off == offsetof(struct check_cfg, host)) {
@@ -630,7 +634,7 @@ static int load_target(struct loader *ld, const yaml_node_t *item, const yaml_no
 	}
 	if (defaults != NULL && apply_target_map(ld, defaults, "defaults", &c) < 0)
 		return -1;
-	c.name_node = NULL;	/* a name from defaults is not this target's position */
+	c.name_node = NULL; /* a name from defaults is not this target's position */
 	if (apply_target_map(ld, item, "target", &c) < 0)
 		return -1;
 	if (t->cfg.host == NULL && t->cfg.mx_domain == NULL)
@@ -661,8 +665,7 @@ static int name_pos_cmp(const void *a, const void *b)
 /* Target names are the "target" label, so two alike would merge series.
  * Sorted, every repeat follows an equal name; the earliest repeat in the
  * file is the one to report. */
-static int check_unique_names(struct loader *ld, const struct config *cfg,
-			      const yaml_mark_t *marks)
+static int check_unique_names(struct loader *ld, const struct config *cfg, const yaml_mark_t *marks)
 {
 	struct name_pos *v = calloc(cfg->ntargets, sizeof(*v));
 	size_t best = cfg->ntargets, first = 0;
@@ -686,7 +689,8 @@ static int check_unique_names(struct loader *ld, const struct config *cfg,
 		;
 	fail_at(ld, v[best].mark.line, v[best].mark.column,
 		"duplicate target name '%s' (first at line %zu; names are the 'target' label "
-		"and must be unique)", v[best].name, v[first].mark.line + 1);
+		"and must be unique)",
+		v[best].name, v[first].mark.line + 1);
 	free(v);
 	return -1;
 }
@@ -717,7 +721,7 @@ static int load_targets(struct loader *ld, const yaml_node_t *seq, const yaml_no
 		yaml_node_t *item =
 			yaml_document_get_node(ld->doc, seq->data.sequence.items.start[i]);
 
-		cfg->ntargets = i + 1;	/* so config_free frees a half-built one */
+		cfg->ntargets = i + 1; /* so config_free frees a half-built one */
 		rc = load_target(ld, item, defaults, &cfg->targets[i], &marks[i]);
 	}
 	if (rc == 0)
@@ -748,8 +752,8 @@ static void *top_slot(void *ctx, const struct opt *o)
 }
 
 /* A top-level value with the runner's own option row rk (-f, -o, -j). */
-static int top_value(struct loader *ld, const yaml_node_t *val, const char *key,
-		     enum runner_key rk, struct config *cfg)
+static int top_value(struct loader *ld, const yaml_node_t *val, const char *key, enum runner_key rk,
+		     struct config *cfg)
 {
 	const struct opt *o = row_of(rk);
 	struct opt_dest d = { NULL, top_slot, cfg };
@@ -757,8 +761,8 @@ static int top_value(struct loader *ld, const yaml_node_t *val, const char *key,
 
 	if (need_scalar(ld, val, key, opt_expect(o)) < 0)
 		return -1;
-	if (opt_apply(o, sval(val), val->data.scalar.length, FROM_YAML, key, &d, msg,
-		      sizeof(msg)) < 0)
+	if (opt_apply(o, sval(val), val->data.scalar.length, FROM_YAML, key, &d, msg, sizeof(msg)) <
+	    0)
 		return fail(ld, val, "%s", msg);
 	return 0;
 }
@@ -928,8 +932,9 @@ static int load_string(const char *yaml, size_t len, const char *name, struct co
 		       char *err, size_t err_size)
 {
 	struct schema sc;
-	struct loader ld = { name, (const unsigned char *)(yaml ? yaml : ""), len, NULL, &sc, err,
-			     err_size };
+	struct loader ld = {
+		name, (const unsigned char *)(yaml ? yaml : ""), len, NULL, &sc, err, err_size
+	};
 	yaml_parser_t p;
 	yaml_document_t doc;
 	int rc;

@@ -27,9 +27,9 @@ struct label {
 /* One target with defaults applied: what its checks run with (filled by
  * the option table's YAML keys), and what the runner adds. */
 struct target {
-	struct check_cfg cfg;	/* owned: freed by config_free */
-	char *name;		/* default: host, or mx */
-	unsigned checks;	/* bit (1 << enum check_kind); default all five */
+	struct check_cfg cfg; /* owned: freed by config_free */
+	char *name;	      /* default: host, or mx */
+	unsigned checks;      /* bit (1 << enum check_kind); default all five */
 	int nlabels;
 	struct label labels[CONFIG_MAX_LABELS];
 };
@@ -38,7 +38,7 @@ enum out_format { OUT_PROMETHEUS = 0, OUT_JSON, OUT_TEXT };
 
 struct config {
 	char *path;		/* the file, for messages */
-	enum out_format format;	/* output: {format:}; default prometheus */
+	enum out_format format; /* output: {format:}; default prometheus */
 	char *output_path;	/* output: {path:}; NULL: stdout */
 	int concurrency;	/* default 32 */
 	size_t ntargets;

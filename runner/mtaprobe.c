@@ -25,11 +25,10 @@ static const char usage[] =
  * the check options of the terminal mode in quick (one target). */
 struct args {
 	const char *config, *output;
-	int format;		/* -1: not given */
-	int jobs;		/* 0: not given */
+	int format; /* -1: not given */
+	int jobs;   /* 0: not given */
 	bool quiet;
 	struct target quick;
-	bool any_check;		/* a check option was given (for the terminal mode) */
 };
 
 static void *args_slot(void *ctx, const struct opt *o)
@@ -180,7 +179,8 @@ int main(int argc, char **argv)
 		rc = 3;
 	} else if (path) {
 		if (file_replace(path, strbuf_str(&out), out.len, &e) < 0) {
-			fprintf(stderr, "mtaprobe: %s; the previous file is left as it was\n", e.msg);
+			fprintf(stderr, "mtaprobe: %s; the previous file is left as it was\n",
+				e.msg);
 			rc = 3;
 		}
 	} else if (fwrite(strbuf_str(&out), 1, out.len, stdout) != out.len || fflush(stdout) != 0) {

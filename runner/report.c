@@ -154,7 +154,7 @@ static bool v_not_after(const struct series *s, double *v, const char **n, const
 	if (!has_cert(s))
 		return false;
 	*v = (double)s->r->tls[0].chain[0].not_after;
-	for (int i = 1; i < s->r->ntls; i++)	/* a dual-certificate server: the earlier */
+	for (int i = 1; i < s->r->ntls; i++) /* a dual-certificate server: the earlier */
 		if (s->r->tls[i].ncerts > 0 && s->r->tls[i].chain[0].not_after < *v)
 			*v = (double)s->r->tls[i].chain[0].not_after;
 	return true;
@@ -195,18 +195,24 @@ static bool v_relay(const struct series *s, double *v, const char **n, const cha
 }
 
 static const struct family families[] = {
-	{ "mtaprobe_check_state", "State of the check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.", v_state },
+	{ "mtaprobe_check_state", "State of the check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+	  v_state },
 	{ "mtaprobe_check_success", "1 if the check was OK, else 0.", v_success },
 	{ "mtaprobe_check_duration_seconds", "Wall time of the whole check.", v_total },
 	{ "mtaprobe_connect_duration_seconds", "Time to establish the TCP connection.", v_connect },
-	{ "mtaprobe_banner_duration_seconds", "Time from the start of connect to the complete greeting.", v_banner },
+	{ "mtaprobe_banner_duration_seconds",
+	  "Time from the start of connect to the complete greeting.", v_banner },
 	{ "mtaprobe_tls_handshake_duration_seconds", "Time of the TLS handshake.", v_handshake },
 	{ "mtaprobe_starttls_offered", "1 if EHLO advertised STARTTLS, else 0.", v_starttls },
 	{ "mtaprobe_tls_version_info", "The negotiated TLS protocol version.", v_tls_version },
-	{ "mtaprobe_cert_not_after_timestamp_seconds", "Expiry of the server certificate (the earliest of a dual RSA+ECDSA server).", v_not_after },
-	{ "mtaprobe_cert_chain_earliest_not_after_timestamp_seconds", "Earliest expiry in the certificate chain sent by the server.", v_chain },
+	{ "mtaprobe_cert_not_after_timestamp_seconds",
+	  "Expiry of the server certificate (the earliest of a dual RSA+ECDSA server).",
+	  v_not_after },
+	{ "mtaprobe_cert_chain_earliest_not_after_timestamp_seconds",
+	  "Earliest expiry in the certificate chain sent by the server.", v_chain },
 	{ "mtaprobe_cert_verified", "1 if chain and host name verified, else 0.", v_verified },
-	{ "mtaprobe_relay_accepted", "Relay tests whose RCPT the server accepted (0: refuses to relay).", v_relay },
+	{ "mtaprobe_relay_accepted",
+	  "Relay tests whose RCPT the server accepted (0: refuses to relay).", v_relay },
 };
 
 struct fam_ctx {
@@ -246,20 +252,22 @@ void report_prometheus(const struct run *run, struct strbuf *b)
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		struct fam_ctx c = { &families[i], b };
 
-		strbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", families[i].name, families[i].help,
-			      families[i].name);
+		strbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", families[i].name,
+			      families[i].help, families[i].name);
 		each_series(run, fam_series, &c);
 	}
-	strbuf_printf(b, "# HELP mtaprobe_check_error_info The kind and step of the failure a check "
-			 "ended on (only for checks that failed).\n"
-			 "# TYPE mtaprobe_check_error_info gauge\n");
+	strbuf_printf(b,
+		      "# HELP mtaprobe_check_error_info The kind and step of the failure a check "
+		      "ended on (only for checks that failed).\n"
+		      "# TYPE mtaprobe_check_error_info gauge\n");
 	each_series(run, error_series, b);
-	strbuf_printf(b, "# HELP mtaprobe_run_timestamp_seconds When this run started.\n"
-			 "# TYPE mtaprobe_run_timestamp_seconds gauge\n"
-			 "mtaprobe_run_timestamp_seconds %lld\n"
-			 "# HELP mtaprobe_run_duration_seconds Wall time of this run.\n"
-			 "# TYPE mtaprobe_run_duration_seconds gauge\n"
-			 "mtaprobe_run_duration_seconds %.6f\n",
+	strbuf_printf(b,
+		      "# HELP mtaprobe_run_timestamp_seconds When this run started.\n"
+		      "# TYPE mtaprobe_run_timestamp_seconds gauge\n"
+		      "mtaprobe_run_timestamp_seconds %lld\n"
+		      "# HELP mtaprobe_run_duration_seconds Wall time of this run.\n"
+		      "# TYPE mtaprobe_run_duration_seconds gauge\n"
+		      "mtaprobe_run_duration_seconds %.6f\n",
 		      (long long)run->started, run->duration);
 }
 
@@ -313,7 +321,8 @@ static void json_result(struct strbuf *b, const struct run_item *it, const struc
 	json_num(b, "total", r->t.total, &first);
 	strbuf_append(b, "}", 1);
 	if (r->err.kind != ERR_NONE) {
-		strbuf_printf(b, ", \"error\": {\"kind\": \"%s\", \"step\": ", err_kind_name(r->err.kind));
+		strbuf_printf(b, ", \"error\": {\"kind\": \"%s\", \"step\": ",
+			      err_kind_name(r->err.kind));
 		json_str(b, r->err.stage);
 		strbuf_append(b, ", \"message\": ", 13);
 		json_str(b, r->err.msg);
@@ -324,7 +333,8 @@ static void json_result(struct strbuf *b, const struct run_item *it, const struc
 		json_str(b, r->greeting);
 	}
 	if (r->starttls_offered >= 0)
-		strbuf_printf(b, ", \"starttls_offered\": %s", r->starttls_offered ? "true" : "false");
+		strbuf_printf(b, ", \"starttls_offered\": %s",
+			      r->starttls_offered ? "true" : "false");
 	if (r->has_size)
 		strbuf_printf(b, ", \"size\": %llu", r->size);
 	if (r->ntls) {
@@ -347,10 +357,12 @@ static void json_result(struct strbuf *b, const struct run_item *it, const struc
 				json_str(b, c->subject);
 				strbuf_append(b, ", \"issuer\": ", 12);
 				json_str(b, c->issuer);
-				strbuf_printf(b, ", \"not_before\": %lld, \"not_after\": %lld, \"key\": \"%s\", "
-						 "\"bits\": %d, \"signature\": ",
-					      (long long)c->not_before, (long long)c->not_after, c->key_name,
-					      c->key_bits);
+				strbuf_printf(
+					b,
+					", \"not_before\": %lld, \"not_after\": %lld, \"key\": \"%s\", "
+					"\"bits\": %d, \"signature\": ",
+					(long long)c->not_before, (long long)c->not_after,
+					c->key_name, c->key_bits);
 				json_str(b, c->sig_alg);
 				strbuf_append(b, "}", 1);
 			}
@@ -359,9 +371,11 @@ static void json_result(struct strbuf *b, const struct run_item *it, const struc
 		strbuf_append(b, "]", 1);
 	}
 	if (it->kind == CK_RELAY && r->relay_tests)
-		strbuf_printf(b, ", \"relay\": {\"tests\": %d, \"accepted\": %d, \"refused\": %d, "
-				 "\"tempfail\": %d}",
-			      r->relay_tests, r->relay_accepted, r->relay_refused, r->relay_tempfail);
+		strbuf_printf(b,
+			      ", \"relay\": {\"tests\": %d, \"accepted\": %d, \"refused\": %d, "
+			      "\"tempfail\": %d}",
+			      r->relay_tests, r->relay_accepted, r->relay_refused,
+			      r->relay_tempfail);
 	if (r->nchildren) {
 		strbuf_append(b, ", \"children\": [", 15);
 		for (size_t k = 0; k < r->nchildren; k++) {
@@ -376,9 +390,11 @@ static void json_result(struct strbuf *b, const struct run_item *it, const struc
 
 void report_json(const struct run *run, struct strbuf *b)
 {
-	strbuf_printf(b, "{\"version\": \"%s\", \"run\": {\"timestamp\": %lld, \"duration_seconds\": %.6f, "
-			 "\"checks\": %zu}, \"results\": [",
-		      MTAPROBE_VERSION, (long long)run->started, run->duration, run->nitems);
+	strbuf_printf(
+		b,
+		"{\"version\": \"%s\", \"run\": {\"timestamp\": %lld, \"duration_seconds\": %.6f, "
+		"\"checks\": %zu}, \"results\": [",
+		MTAPROBE_VERSION, (long long)run->started, run->duration, run->nitems);
 	for (size_t i = 0; i < run->nitems; i++) {
 		strbuf_append(b, i ? ",\n  " : "\n  ", i ? 4 : 3);
 		json_result(b, &run->items[i], &run->items[i].r);
@@ -412,8 +428,9 @@ static void text_row(const struct series *s, void *arg)
 		fact++;
 	snprintf(addr, sizeof(addr), "%s", r->address[0] ? r->address : "-");
 	strbuf_printf(c->b, "%-16.16s %-8s %-24.24s %-28.28s %s%-8s%s %s\n", s->it->target->name,
-		      check_kind_name(s->it->kind), r->host, addr, c->colour ? colour_of(r->state) : "",
-		      state_name(r->state), c->colour ? "\033[0m" : "", fact);
+		      check_kind_name(s->it->kind), r->host, addr,
+		      c->colour ? colour_of(r->state) : "", state_name(r->state),
+		      c->colour ? "\033[0m" : "", fact);
 }
 
 void report_text(const struct run *run, bool colour, struct strbuf *b)

@@ -13,7 +13,7 @@
 const struct check_def *runner_check_def(enum check_kind kind)
 {
 	static const struct check_def *const defs[CK_COUNT] = {
-		[CK_PORT] = &check_port,     [CK_BANNER] = &check_banner,
+		[CK_PORT] = &check_port,	 [CK_BANNER] = &check_banner,
 		[CK_STARTTLS] = &check_starttls, [CK_CERT] = &check_cert,
 		[CK_RELAY] = &check_relay,
 	};
@@ -56,7 +56,8 @@ static struct tls_ctx *shared_ctx(struct ctx_cache *c, const struct target *t)
 	if (i == c->n && c->ops && c->n < sizeof(c->e) / sizeof(c->e[0])) {
 		c->e[i].ca_file = t->cfg.ca_file;
 		c->e[i].ca_path = t->cfg.ca_path;
-		c->e[i].ctx = c->ops->ctx_new(t->cfg.ca_file, t->cfg.ca_path, c->e[i].why, sizeof(c->e[i].why));
+		c->e[i].ctx = c->ops->ctx_new(t->cfg.ca_file, t->cfg.ca_path, c->e[i].why,
+					      sizeof(c->e[i].why));
 		c->n++;
 	}
 	if (i < c->n)
@@ -73,8 +74,8 @@ static bool needs_tls(const struct target *t, enum check_kind k)
 struct pool {
 	const struct config *cfg;
 	struct run *run;
-	size_t *first_item;	/* per target: index of its first item */
-	size_t next, done;	/* next target to take; targets finished */
+	size_t *first_item; /* per target: index of its first item */
+	size_t next, done;  /* next target to take; targets finished */
 	pthread_mutex_t mu;
 	struct ctx_cache *ctxs;
 	progress_fn progress;
@@ -89,7 +90,7 @@ struct item_job {
 static void *run_item(void *arg)
 {
 	struct item_job *j = arg;
-	struct check_cfg cc = j->it->target->cfg;	/* borrows the target's strings */
+	struct check_cfg cc = j->it->target->cfg; /* borrows the target's strings */
 
 	if (needs_tls(j->it->target, j->it->kind))
 		cc.tls_ctx = shared_ctx(j->p->ctxs, j->it->target);
@@ -143,7 +144,9 @@ static void *worker(void *arg)
 int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *progress_arg,
 	       struct run *run, struct probe_err *e)
 {
-	struct pool p = { .cfg = cfg, .run = run, .progress = progress, .progress_arg = progress_arg };
+	struct pool p = {
+		.cfg = cfg, .run = run, .progress = progress, .progress_arg = progress_arg
+	};
 	struct ctx_cache *ctxs = calloc(1, sizeof(*ctxs));
 	pthread_t *tid;
 	bool *up;
@@ -163,7 +166,8 @@ int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *p
 		nworkers = cfg->ntargets ? cfg->ntargets : 1;
 	tid = calloc(nworkers, sizeof(*tid));
 	up = calloc(nworkers, sizeof(*up));
-	if (run->items == NULL || p.first_item == NULL || tid == NULL || up == NULL || ctxs == NULL) {
+	if (run->items == NULL || p.first_item == NULL || tid == NULL || up == NULL ||
+	    ctxs == NULL) {
 		free(up);
 		err_set(e, ERR_INTERNAL, "runner", "out of memory");
 		free(run->items);
@@ -189,7 +193,7 @@ int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *p
 	for (size_t w = 0; w < nworkers; w++)
 		if (up[w])
 			pthread_join(tid[w], NULL);
-	if (p.done < cfg->ntargets)	/* no thread could be started at all */
+	if (p.done < cfg->ntargets) /* no thread could be started at all */
 		worker(&p);
 	run->duration = us_to_s(mono_now_us() - m0);
 	for (size_t i = 0; i < ctxs->n; i++)

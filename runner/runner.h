@@ -23,10 +23,10 @@ struct run_item {
 };
 
 struct run {
-	int64_t started;	/* wall clock, seconds since the epoch */
-	double duration;	/* seconds */
+	int64_t started; /* wall clock, seconds since the epoch */
+	double duration; /* seconds */
 	size_t nitems;
-	struct run_item *items;	/* targets x their checks, in config order */
+	struct run_item *items; /* targets x their checks, in config order */
 };
 
 /* Progress callback: done of total targets (may be NULL). */

@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	smtp_reply_init(&r);
 	while (off < size) {
 		size_t used = 0;
-		int rc = smtp_reply_parse(&r, (const char *)data + off, size - off, &used, why, sizeof(why));
+		int rc = smtp_reply_parse(&r, (const char *)data + off, size - off, &used, why,
+					  sizeof(why));
 
 		if (rc != 1)
 			break;

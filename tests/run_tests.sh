@@ -23,12 +23,14 @@ banned=$(grep -nE '\b(atoi|atol|sprintf|vsprintf|strcpy|strcat|gets|alarm|signal
 	lib/*.[ch] checks/*.[ch] cli/*.[ch] runner/*.[ch] plugins/*.c)
 if [ -z "$banned" ]; then echo "ok - no banned calls in the sources"; else
 	echo "not ok - banned calls:"; echo "$banned" | sed 's/^/#   /'; fi | tee -a "$log"
-# Nothing in plugins/ touches a socket (the brief's architecture).
+# Nothing in plugins/ touches a socket: a plugin is options and one call.
 sock=$(grep -nE '\b(socket|connect|send|recv|poll|SSL_[a-z_]+|ares_[a-z_]+)[[:space:]]*\(' plugins/*.c)
 if [ -z "$sock" ]; then echo "ok - plugins/ holds no network code"; else
 	echo "not ok - network calls in plugins/:"; echo "$sock" | sed 's/^/#   /'; fi | tee -a "$log"
-# Layering (Makefile, "Layers"): includes and symbols only go down.
-if [ -x tests/layers.sh ]; then tests/layers.sh "$B" 2>&1 | tee -a "$log"; fi
+# The layers: includes and symbols point down only, no cycles, headers
+# stand alone.  The style: what .clang-format describes (make format).
+tests/layers.sh "$B" 2>&1 | tee -a "$log"
+tests/format_check.sh 2>&1 | tee -a "$log"
 echo "# integration"
 tests/integration.sh "$B" 2>&1 | tee -a "$log"
 echo "# integration: relay"

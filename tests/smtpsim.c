@@ -50,15 +50,15 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#define MAX_LINE            4096        /* longest client line kept */
-#define RDBUF_SIZE          (3 * MAX_LINE)
-#define FLOOD_CHUNK         (256 * 1024)
-#define MAX_COUNT           1000000000ULL
-#define MAX_SECS            3600.0
-#define SEND_STALL_SECS     30          /* a send blocked this long = client gone */
-#define CONN_LIFETIME_SECS  300         /* hard cap per connection (SIGALRM) */
-#define CLOSE_LINGER_MS     1000        /* drain client input after our FIN */
-#define KILL_GRACE_MS       2000        /* SIGTERM -> SIGKILL for children */
+#define MAX_LINE	   4096 /* longest client line kept */
+#define RDBUF_SIZE	   (3 * MAX_LINE)
+#define FLOOD_CHUNK	   (256 * 1024)
+#define MAX_COUNT	   1000000000ULL
+#define MAX_SECS	   3600.0
+#define SEND_STALL_SECS	   30	/* a send blocked this long = client gone */
+#define CONN_LIFETIME_SECS 300	/* hard cap per connection (SIGALRM) */
+#define CLOSE_LINGER_MS	   1000 /* drain client input after our FIN */
+#define KILL_GRACE_MS	   2000 /* SIGTERM -> SIGKILL for children */
 
 /* ------------------------------------------------------------------ */
 /* Scenario model                                                      */
@@ -70,7 +70,7 @@ struct bytes {
 };
 
 enum op {
-	OP_SEND,        /* send / line */
+	OP_SEND, /* send / line */
 	OP_SLEEP,
 	OP_DRIP,
 	OP_FLOOD,
@@ -80,21 +80,21 @@ enum op {
 	OP_SILENCE,
 	OP_CLOSE,
 	OP_SERVE,
-	OP_TLS,         /* server-side TLS handshake, then TLS for the rest */
+	OP_TLS, /* server-side TLS handshake, then TLS for the rest */
 };
 
 struct step {
 	enum op op;
 	unsigned lineno;
-	struct bytes text;              /* send, drip, flood, expect */
-	double secs;                    /* sleep, drip */
-	unsigned long long count;       /* flood, garbage */
-	const struct tls_cfg *tls;      /* tls */
+	struct bytes text;	   /* send, drip, flood, expect */
+	double secs;		   /* sleep, drip */
+	unsigned long long count;  /* flood, garbage */
+	const struct tls_cfg *tls; /* tls */
 };
 
 /* One server context per distinct "tls NAME [VERSION]" (owned by g_tls). */
 struct tls_cfg {
-	char *desc;                     /* "NAME" or "NAME VERSION", for notes */
+	char *desc; /* "NAME" or "NAME VERSION", for notes */
 	SSL_CTX *ctx;
 };
 
@@ -103,8 +103,8 @@ enum rule_action { RA_SEND, RA_CLOSE, RA_TLS };
 struct rule {
 	struct bytes prefix;
 	enum rule_action action;
-	struct bytes text;              /* RA_TLS: the 220 sent before the handshake */
-	const struct tls_cfg *tls;      /* RA_TLS */
+	struct bytes text;	   /* RA_TLS: the 220 sent before the handshake */
+	const struct tls_cfg *tls; /* RA_TLS */
 	unsigned lineno;
 };
 
@@ -123,18 +123,18 @@ static struct scenario g_sc;
 static const char *g_scn_path;
 static unsigned g_lineno;
 static char *g_linebuf;
-static int g_tfd = -1;                  /* transcript fd */
+static int g_tfd = -1; /* transcript fd */
 static const char *g_pidfile;
-static int *g_lfds;                     /* listening sockets */
+static int *g_lfds; /* listening sockets */
 static char **g_lnames;
 static size_t g_nlfds;
-static pid_t *g_kids;                   /* children we forked */
+static pid_t *g_kids; /* children we forked */
 static size_t g_nkids, g_capkids;
 static volatile sig_atomic_t g_got_term, g_got_chld;
-static const char *g_pkidir;            /* -C: certificates for "tls" */
-static struct tls_cfg **g_tls;          /* every server context, for reuse */
+static const char *g_pkidir;   /* -C: certificates for "tls" */
+static struct tls_cfg **g_tls; /* every server context, for reuse */
 static size_t g_ntls;
-static unsigned g_tls_step_line;        /* line of the "tls" step, if any */
+static unsigned g_tls_step_line; /* line of the "tls" step, if any */
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
@@ -184,11 +184,26 @@ static void sb_escaped(struct sbuf *b, const char *p, size_t n, size_t max)
 		unsigned char c = (unsigned char)p[i];
 		char e[4] = { '\\', 0, 0, 0 };
 		switch (c) {
-		case '\r': e[1] = 'r'; sb_add(b, e, 2); break;
-		case '\n': e[1] = 'n'; sb_add(b, e, 2); break;
-		case '\t': e[1] = 't'; sb_add(b, e, 2); break;
-		case '\\': e[1] = '\\'; sb_add(b, e, 2); break;
-		case '"':  e[1] = '"'; sb_add(b, e, 2); break;
+		case '\r':
+			e[1] = 'r';
+			sb_add(b, e, 2);
+			break;
+		case '\n':
+			e[1] = 'n';
+			sb_add(b, e, 2);
+			break;
+		case '\t':
+			e[1] = 't';
+			sb_add(b, e, 2);
+			break;
+		case '\\':
+			e[1] = '\\';
+			sb_add(b, e, 2);
+			break;
+		case '"':
+			e[1] = '"';
+			sb_add(b, e, 2);
+			break;
 		default:
 			if (c < 0x20 || c >= 0x7f) {
 				e[1] = 'x';
@@ -211,8 +226,7 @@ static int prefix_match(const char *line, size_t n, const struct bytes *pfx)
 	if (n < pfx->n)
 		return 0;
 	for (i = 0; i < pfx->n; i++)
-		if (tolower((unsigned char)line[i]) !=
-		    tolower((unsigned char)pfx->p[i]))
+		if (tolower((unsigned char)line[i]) != tolower((unsigned char)pfx->p[i]))
 			return 0;
 	return 1;
 }
@@ -367,11 +381,21 @@ static void parse_escape(const char **sp, struct sbuf *b)
 	int h1, h2;
 
 	switch (*s) {
-	case 'r': sb_addc(b, '\r'); break;
-	case 'n': sb_addc(b, '\n'); break;
-	case 't': sb_addc(b, '\t'); break;
-	case '\\': sb_addc(b, '\\'); break;
-	case '"': sb_addc(b, '"'); break;
+	case 'r':
+		sb_addc(b, '\r');
+		break;
+	case 'n':
+		sb_addc(b, '\n');
+		break;
+	case 't':
+		sb_addc(b, '\t');
+		break;
+	case '\\':
+		sb_addc(b, '\\');
+		break;
+	case '"':
+		sb_addc(b, '"');
+		break;
 	case 'x':
 		h1 = hexval(s[1]);
 		h2 = h1 >= 0 ? hexval(s[2]) : -1;
@@ -519,9 +543,14 @@ static struct bytes parse_text_after(const char *s, const char *kw)
  */
 static const struct tls_cfg *parse_tls(const char *s, const char *what)
 {
-	static const struct { const char *name; int v; } vers[] = {
-		{ "1.0", TLS1_VERSION }, { "1.1", TLS1_1_VERSION },
-		{ "1.2", TLS1_2_VERSION }, { "1.3", TLS1_3_VERSION },
+	static const struct {
+		const char *name;
+		int v;
+	} vers[] = {
+		{ "1.0", TLS1_VERSION },
+		{ "1.1", TLS1_1_VERSION },
+		{ "1.2", TLS1_2_VERSION },
+		{ "1.3", TLS1_3_VERSION },
 	};
 	char name[128], ver[16] = "", chain[4096], key[4096], why[256];
 	struct tls_cfg *t;
@@ -531,14 +560,15 @@ static const struct tls_cfg *parse_tls(const char *s, const char *what)
 
 	if (!g_pkidir)
 		perr("%s needs the test certificates: run smtpsim with -C PKIDIR "
-		     "(made by tests/mkcerts.sh)", what);
+		     "(made by tests/mkcerts.sh)",
+		     what);
 	s = next_token(s, name, sizeof name, "certificate NAME after 'tls'");
 	if (*skip_ws(s) && *skip_ws(s) != '#')
 		s = next_token(s, ver, sizeof ver, "VERSION");
 	expect_eol(s, "VERSION");
 	if (name[0] == '.' || strchr(name, '/'))
-		perr("%s: bad certificate NAME '%s' (a file name in PKIDIR, without .crt)",
-		     what, name);
+		perr("%s: bad certificate NAME '%s' (a file name in PKIDIR, without .crt)", what,
+		     name);
 	if (ver[0]) {
 		for (i = 0; i < sizeof vers / sizeof vers[0]; i++)
 			if (strcmp(ver, vers[i].name) == 0)
@@ -597,11 +627,11 @@ static struct step *new_step(enum op op)
 	if (sc->nsteps > 0) {
 		struct step *prev = &sc->steps[sc->nsteps - 1];
 		static const char *const names[] = {
-			[OP_SILENCE] = "silence", [OP_CLOSE] = "close",
+			[OP_SILENCE] = "silence",
+			[OP_CLOSE] = "close",
 			[OP_SERVE] = "serve",
 		};
-		if (prev->op == OP_SILENCE || prev->op == OP_CLOSE ||
-		    prev->op == OP_SERVE)
+		if (prev->op == OP_SILENCE || prev->op == OP_CLOSE || prev->op == OP_SERVE)
 			perr("step can never run: '%s' on line %u ends the connection",
 			     names[prev->op], prev->lineno);
 	}
@@ -699,7 +729,7 @@ static void parse_line(char *line)
 		n++;
 	}
 	kw[n] = '\0';
-	rest = s + n;           /* at a blank or at the end */
+	rest = s + n; /* at a blank or at the end */
 
 	if (strcmp(kw, "send") == 0) {
 		st = new_step(OP_SEND);
@@ -833,8 +863,8 @@ static void free_scenario(void)
 
 struct conn {
 	int fd;
-	int eof;                        /* client closed (or read error) */
-	int discarding;                 /* skipping the rest of an overlong line */
+	int eof;	/* client closed (or read error) */
+	int discarding; /* skipping the rest of an overlong line */
 	size_t rlen;
 	char rbuf[RDBUF_SIZE];
 	char lbuf[MAX_LINE + 1];
@@ -880,7 +910,7 @@ static void tls_fail(struct conn *c, int rc, const char *what)
 
 	c->tls_broken = 1;
 	if (err == SSL_ERROR_ZERO_RETURN) {
-		c->tls_broken = 0;      /* close_notify: a clean end */
+		c->tls_broken = 0; /* close_notify: a clean end */
 	} else if (err == SSL_ERROR_SSL) {
 		tnote("TLS %s: %s", what, ssl_reason(why, sizeof why, "error"));
 	} else if (err == SSL_ERROR_SYSCALL && saved != 0 && saved != EPIPE &&
@@ -1116,8 +1146,8 @@ static int do_flood(struct conn *c, const struct step *st)
 		left -= k;
 	}
 	if (rc == IO_GONE)
-		tnote("flood stopped, client went away after %llu of %llu copies",
-		      st->count - left, st->count);
+		tnote("flood stopped, client went away after %llu of %llu copies", st->count - left,
+		      st->count);
 	free(b.p);
 	return rc;
 }
@@ -1125,7 +1155,7 @@ static int do_flood(struct conn *c, const struct step *st)
 static int do_garbage(struct conn *c, const struct step *st)
 {
 	static char buf[64 * 1024];
-	uint64_t x = 0x9e3779b97f4a7c15ULL;     /* fixed seed: same bytes each time */
+	uint64_t x = 0x9e3779b97f4a7c15ULL; /* fixed seed: same bytes each time */
 	unsigned long long left = st->count, pos = 0;
 
 	while (left > 0) {
@@ -1196,18 +1226,20 @@ static int tls_start(struct conn *c, const struct tls_cfg *t, unsigned lineno)
 			pr = wait_fd(c->fd, ev, SEND_STALL_SECS * 1000);
 			if (pr > 0 || (pr < 0 && errno == EINTR))
 				continue;
-			tnote("TLS handshake (%s, line %u) failed: client silent for %d s",
-			      t->desc, lineno, SEND_STALL_SECS);
+			tnote("TLS handshake (%s, line %u) failed: client silent for %d s", t->desc,
+			      lineno, SEND_STALL_SECS);
 			goto fail;
 		}
 		switch (SSL_get_error(c->ssl, rc)) {
-		case SSL_ERROR_ZERO_RETURN:     /* EOF (SSL_OP_IGNORE_UNEXPECTED_EOF) */
+		case SSL_ERROR_ZERO_RETURN: /* EOF (SSL_OP_IGNORE_UNEXPECTED_EOF) */
 			snprintf(why, sizeof why, "connection closed by the client");
 			break;
 		case SSL_ERROR_SYSCALL:
 			if (ERR_peek_error() == 0) {
-				snprintf(why, sizeof why, "%s", err && err != EPIPE && err != ECONNRESET
-					 ? strerror(err) : "connection closed by the client");
+				snprintf(why, sizeof why, "%s",
+					 err && err != EPIPE && err != ECONNRESET
+						 ? strerror(err)
+						 : "connection closed by the client");
 				break;
 			}
 			/* fall through */
@@ -1217,8 +1249,8 @@ static int tls_start(struct conn *c, const struct tls_cfg *t, unsigned lineno)
 		tnote("TLS handshake (%s, line %u) failed: %s", t->desc, lineno, why);
 		goto fail;
 	}
-	tnote("TLS handshake (%s, line %u) done: %s %s", t->desc, lineno,
-	      SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+	tnote("TLS handshake (%s, line %u) done: %s %s", t->desc, lineno, SSL_get_version(c->ssl),
+	      SSL_get_cipher_name(c->ssl));
 	return 0;
 fail:
 	ERR_clear_error();
@@ -1251,8 +1283,7 @@ static void tls_close_notify(struct conn *c)
 static int serve(struct conn *c)
 {
 	static const struct bytes bye = { (char *)"221 2.0.0 Bye\r\n", 15 };
-	static const struct bytes unk = {
-		(char *)"500 5.5.2 unrecognized command\r\n", 32 };
+	static const struct bytes unk = { (char *)"500 5.5.2 unrecognized command\r\n", 32 };
 	size_t n, i;
 
 	for (;;) {
@@ -1267,7 +1298,8 @@ static int serve(struct conn *c)
 		}
 		if (r && r->action == RA_TLS && c->ssl) {
 			static const struct bytes again = {
-				(char *)"554 5.5.1 Error: TLS already active\r\n", 37 };
+				(char *)"554 5.5.1 Error: TLS already active\r\n", 37
+			};
 			if (send_text(c, &again) != IO_OK)
 				return END_GONE;
 		} else if (r && r->action == RA_TLS) {
@@ -1322,17 +1354,18 @@ static int run_steps(struct conn *c)
 			break;
 		case OP_EXPECT:
 			if (read_line(c, &n, -1) != 1) {
-				tnote("EOF while expecting \"%.*s\" (line %u)",
-				      (int)st->text.n, st->text.p, st->lineno);
+				tnote("EOF while expecting \"%.*s\" (line %u)", (int)st->text.n,
+				      st->text.p, st->lineno);
 				return END_CLOSE;
 			}
 			if (!prefix_match(c->lbuf, n, &st->text)) {
 				struct sbuf e = { 0 }, g = { 0 };
 				sb_escaped(&e, st->text.p, st->text.n, 200);
 				sb_escaped(&g, c->lbuf, n, 200);
-				tnote("expect \"%s\" (line %u) failed, got \"%s\"",
-				      e.p, st->lineno, g.p);
-				fprintf(stderr, "smtpsim[%ld]: %s:%u: expected \"%s\", got \"%s\"; closing\n",
+				tnote("expect \"%s\" (line %u) failed, got \"%s\"", e.p, st->lineno,
+				      g.p);
+				fprintf(stderr,
+					"smtpsim[%ld]: %s:%u: expected \"%s\", got \"%s\"; closing\n",
 					(long)getpid(), g_scn_path, st->lineno, e.p, g.p);
 				free(e.p);
 				free(g.p);
@@ -1397,8 +1430,7 @@ static void run_connection(int fd, const char *peer)
 		long long deadline = now_ms() + CLOSE_LINGER_MS, left;
 		char junk[4096];
 		shutdown(fd, SHUT_WR);
-		while ((left = deadline - now_ms()) > 0 &&
-		       wait_fd(fd, POLLIN, (int)left) > 0 &&
+		while ((left = deadline - now_ms()) > 0 && wait_fd(fd, POLLIN, (int)left) > 0 &&
 		       recv(fd, junk, sizeof junk, 0) > 0)
 			;
 	}
@@ -1527,8 +1559,7 @@ static void reap(void)
 	}
 }
 
-static void format_peer(const struct sockaddr_storage *ss, socklen_t len,
-			char *out, size_t cap)
+static void format_peer(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t cap)
 {
 	char h[NI_MAXHOST], p[NI_MAXSERV];
 
@@ -1622,16 +1653,30 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "s:l:T:P:C:h")) != -1) {
 		switch (opt) {
-		case 's': scn = optarg; break;
+		case 's':
+			scn = optarg;
+			break;
 		case 'l':
 			lopts = xrealloc(lopts, (nl + 1) * sizeof *lopts);
 			lopts[nl++] = optarg;
 			break;
-		case 'T': tfile = optarg; break;
-		case 'P': g_pidfile = optarg; break;
-		case 'C': g_pkidir = optarg; break;
-		case 'h': usage(); free(lopts); return 0;
-		default: usage(); free(lopts); return 2;
+		case 'T':
+			tfile = optarg;
+			break;
+		case 'P':
+			g_pidfile = optarg;
+			break;
+		case 'C':
+			g_pkidir = optarg;
+			break;
+		case 'h':
+			usage();
+			free(lopts);
+			return 0;
+		default:
+			usage();
+			free(lopts);
+			return 2;
 		}
 	}
 	if (optind < argc || !scn || nl == 0) {
@@ -1695,7 +1740,7 @@ int main(int argc, char **argv)
 			pfds[i].revents = 0;
 		}
 		pr = ppoll(pfds, g_nlfds, NULL, &origmask);
-		perrno = errno;         /* reap() clobbers errno */
+		perrno = errno; /* reap() clobbers errno */
 		if (g_got_chld) {
 			g_got_chld = 0;
 			reap();

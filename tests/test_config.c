@@ -112,12 +112,12 @@ static void test_every_key(void **state)
 	assert_string_equal(t->cfg.ehlo, "probe.example.org");
 	assert_true(t->cfg.timeout == 2.5);
 	assert_int_equal(t->checks, (1u << CK_BANNER) | (1u << CK_CERT));
-	assert_string_equal(t->cfg.days_warn.text, "40:");	/* a bare number of days is "N:" */
+	assert_string_equal(t->cfg.days_warn.text, "40:"); /* a bare number of days is "N:" */
 	assert_true(t->cfg.days_warn.high_inf);
 	assert_true(t->cfg.days_warn.low == 40);
 	assert_string_equal(t->cfg.days_crit.text, "@0:7");
 	assert_true(t->cfg.days_crit.inside);
-	assert_string_equal(t->cfg.warn.text, "1.5");	/* plain threshold: 0..1.5 */
+	assert_string_equal(t->cfg.warn.text, "1.5"); /* plain threshold: 0..1.5 */
 	assert_true(t->cfg.warn.set && !t->cfg.warn.high_inf && t->cfg.warn.high == 1.5);
 	assert_string_equal(t->cfg.crit.text, "~:3");
 	assert_int_equal(t->cfg.min_tls, 0x0304);
@@ -269,7 +269,8 @@ static void test_host_mx_override(void **state)
 
 	(void)state;
 	load_ok("defaults: {host: fallback.example.org}\n"
-		"targets:\n  - {name: one, mx: example.org}\n  - {name: two}\n", &cfg);
+		"targets:\n  - {name: one, mx: example.org}\n  - {name: two}\n",
+		&cfg);
 	assert_null(cfg.targets[0].cfg.host);
 	assert_string_equal(cfg.targets[0].cfg.mx_domain, "example.org");
 	assert_string_equal(cfg.targets[1].cfg.host, "fallback.example.org");
@@ -305,9 +306,9 @@ static void test_labels_merge(void **state)
 
 /* Values written the other ways the loader accepts. */
 struct variant {
-	const char *target;	/* flow mapping body of the only target */
+	const char *target; /* flow mapping body of the only target */
 	const char *field;
-	const char *want;	/* the field printed back */
+	const char *want; /* the field printed back */
 };
 
 static void show_field(const struct config *cfg, const char *field, char *buf, size_t size)
@@ -334,7 +335,9 @@ static void show_field(const struct config *cfg, const char *field, char *buf, s
 		snprintf(buf, size, "%#x", t->checks);
 	else if (strcmp(field, "family") == 0)
 		snprintf(buf, size, "%s",
-			 t->cfg.family == AF_INET ? "4" : t->cfg.family == AF_INET6 ? "6" : "any");
+			 t->cfg.family == AF_INET    ? "4"
+			 : t->cfg.family == AF_INET6 ? "6"
+						     : "any");
 	else if (strcmp(field, "ehlo") == 0)
 		snprintf(buf, size, "%s", t->cfg.ehlo);
 	else
@@ -348,7 +351,7 @@ static void test_variants(void **state)
 		{ "port: '465'", "port", "465" },
 		{ "port: 65535", "port", "65535" },
 		{ "port: 1", "port", "1" },
-		{ "port: 465", "tls", "1" },	/* 465 is implicit TLS */
+		{ "port: 465", "tls", "1" }, /* 465 is implicit TLS */
 		{ "port: 465, tls: false", "tls", "0" },
 		{ "tls: No", "tls", "0" },
 		{ "tls: TRUE", "tls", "1" },
@@ -372,7 +375,7 @@ static void test_variants(void **state)
 		{ "time: {warning: 3}", "time_warn", "3" },
 		{ "time: {warning: \"1:\"}", "time_warn", "1:" },
 		{ "time: {warning: \"@1:2\"}", "time_warn", "@1:2" },
-		{ "name: \"null\"", "name", "null" },	/* quoted, it is text */
+		{ "name: \"null\"", "name", "null" }, /* quoted, it is text */
 		{ "name: 25", "name", "25" },
 		{ "name: ~x", "name", "~x" },
 		{ "name: Zürich", "name", "Zürich" },
@@ -447,7 +450,7 @@ struct bad {
 	const char *msg;
 };
 
-#define T "targets:\n  - "	/* the target then starts at 2:5 */
+#define T "targets:\n  - " /* the target then starts at 2:5 */
 
 static const struct bad bad[] = {
 	/* the file as a whole */
@@ -471,7 +474,7 @@ static const struct bad bad[] = {
 	{ "targets: []\n---\ntargets: []\n", "2:1", "a second YAML document (expected only one)" },
 	{ "targets: *nope\n", "1:10", "YAML syntax error: found undefined alias" },
 	{ "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", "1:19",
-	  "nested more than 16 levels deep" },	/* the top-level mapping is the first */
+	  "nested more than 16 levels deep" }, /* the top-level mapping is the first */
 	/* the top level */
 	{ "output: {format: prometheus}\n", "1:1",
 	  "no 'targets' (expected a list of at least one target)" },
@@ -638,8 +641,8 @@ static const struct bad bad[] = {
 	  "duplicate label 'env' (first at line 3)" },
 	{ T "host: a\n    labels: {[x]: a}\n", "3:14",
 	  "label names must be plain words, not a list" },
-	{ "defaults:\n  labels: {a: 1, b: 1, c: 1, d: 1, e: 1, f: 1, g: 1, h: 1}\n"
-	  T "host: a\n    labels: {i: 1, j: 1, k: 1, l: 1, m: 1, n: 1, o: 1, p: 1, a: 2, q: 1}\n",
+	{ "defaults:\n  labels: {a: 1, b: 1, c: 1, d: 1, e: 1, f: 1, g: 1, h: 1}\n" T
+	  "host: a\n    labels: {i: 1, j: 1, k: 1, l: 1, m: 1, n: 1, o: 1, p: 1, a: 2, q: 1}\n",
 	  "5:68", "too many labels (at most 16 per target, defaults included)" },
 	{ T "host: a\n  - 42\n", "3:5", "each target must be a mapping" },
 	/* names: the Prometheus 'target' label, unique */
@@ -649,8 +652,8 @@ static const struct bad bad[] = {
 	{ T "host: a.example.org\n  - host: a.example.org\n", "3:5",
 	  "duplicate target name 'a.example.org' (first at line 2" },
 	{ T "{name: x, host: a}\n  - {name: y, host: a}\n  - {name: y, host: b}\n"
-	  "  - {name: x, host: c}\n", "4:12",
-	  "duplicate target name 'y' (first at line 3" },
+	    "  - {name: x, host: c}\n",
+	  "4:12", "duplicate target name 'y' (first at line 3" },
 	{ "defaults: {name: same}\n" T "host: a\n  - host: b\n", "4:5",
 	  "duplicate target name 'same'" },
 	{ T "name: \"\"\n    host: a\n", "2:11",
@@ -807,11 +810,12 @@ static char *read_text(const char *path)
 static void test_sample(void **state)
 {
 	static const char *const keys[] = {
-		"defaults", "output", "format", "path", "concurrency", "targets", "name", "host",
-		"mx", "port", "tls", "sni", "ehlo", "timeout", "checks", "cert_days", "warning",
-		"critical", "time", "min_tls", "ca_file", "ca_path", "no_verify", "dane", "fcrdns",
-		"expect", "require_ext", "relay", "from", "to", "thorough", "dns_server", "ipv4",
-		"ipv6", "labels",
+		"defaults", "output",	  "format",	 "path",      "concurrency", "targets",
+		"name",	    "host",	  "mx",		 "port",      "tls",	     "sni",
+		"ehlo",	    "timeout",	  "checks",	 "cert_days", "warning",     "critical",
+		"time",	    "min_tls",	  "ca_file",	 "ca_path",   "no_verify",   "dane",
+		"fcrdns",   "expect",	  "require_ext", "relay",     "from",	     "to",
+		"thorough", "dns_server", "ipv4",	 "ipv6",      "labels",
 	};
 	struct config cfg;
 	char err[512] = "", *text;
@@ -844,7 +848,7 @@ static void test_sample(void **state)
 		min_tls |= t->cfg.min_tls != 0x0303;
 		mx |= t->cfg.mx_domain != NULL;
 		tls |= check_implicit_tls(&t->cfg);
-		assert_string_equal(t->cfg.ehlo, "monitor.example.org");	/* from defaults */
+		assert_string_equal(t->cfg.ehlo, "monitor.example.org"); /* from defaults */
 		assert_true(t->cfg.warn.set);
 	}
 	assert_true(relay && labels && dane && fcrdns && expect && require_ext && ipv4 &&

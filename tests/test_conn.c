@@ -27,7 +27,7 @@
 struct pair {
 	struct deadline dl;
 	struct conn *c;
-	int peer;	/* -1 once the test closed it */
+	int peer; /* -1 once the test closed it */
 };
 
 static void pair_open(struct pair *p, struct strbuf *transcript)
@@ -139,7 +139,7 @@ struct script {
 	bool close_after, loop;
 	atomic_bool stop;
 	int64_t max_us;
-	int rc;		/* 0 when everything was sent */
+	int rc; /* 0 when everything was sent */
 };
 
 static void *script_run(void *arg)
@@ -203,16 +203,16 @@ static void assert_err(const struct probe_err *e, enum err_kind kind, const char
  * time: a reply's meaning must not depend on how TCP cut it up. */
 struct rcase {
 	const char *name;
-	const char *head, *unit;	/* head, then unit nunit times, then tail */
+	const char *head, *unit; /* head, then unit nunit times, then tail */
 	size_t nunit;
 	const char *tail;
-	bool hang_up;			/* the server closes after sending */
+	bool hang_up; /* the server closes after sending */
 	int rc;
-	enum err_kind kind;		/* when rc == -1 */
-	const char *msg;		/* substring of the message, rc == -1 */
+	enum err_kind kind; /* when rc == -1 */
+	const char *msg;    /* substring of the message, rc == -1 */
 	bool msg_exact;
-	int code, nlines;		/* when rc == 0 */
-	const char *text;		/* the reply's text, rc == 0 (NULL: unchecked) */
+	int code, nlines; /* when rc == 0 */
+	const char *text; /* the reply's text, rc == 0 (NULL: unchecked) */
 };
 
 static const struct rcase rcases[] = {
@@ -226,17 +226,17 @@ static const struct rcase rcases[] = {
 	/* Exactly at the limits is still a reply. */
 	{ "SMTP_REPLY_MAX_LINES lines", "", "250-x\r\n", SMTP_REPLY_MAX_LINES - 1, "250 end\r\n",
 	  false, 0, 0, NULL, false, 250, SMTP_REPLY_MAX_LINES, NULL },
-	{ "line of SMTP_LINE_MAX bytes", "250 ", "a", SMTP_LINE_MAX - 4, "\r\n", false, 0, 0,
-	  NULL, false, 250, 1, NULL },
+	{ "line of SMTP_LINE_MAX bytes", "250 ", "a", SMTP_LINE_MAX - 4, "\r\n", false, 0, 0, NULL,
+	  false, 250, 1, NULL },
 	/* One over: refused, and the reader stops instead of buffering on. */
 	{ "SMTP_REPLY_MAX_LINES + 1 lines", "", "250-x\r\n", SMTP_REPLY_MAX_LINES, "250 end\r\n",
 	  false, -1, ERR_PROTOCOL, "lines", false, 0, 0, NULL },
-	{ "endless continuation lines", "", "250-x\r\n", 1000, "", false, -1, ERR_PROTOCOL,
-	  "lines", false, 0, 0, NULL },
+	{ "endless continuation lines", "", "250-x\r\n", 1000, "", false, -1, ERR_PROTOCOL, "lines",
+	  false, 0, 0, NULL },
 	{ "unterminated line over SMTP_LINE_MAX", "", "a", SMTP_LINE_MAX + 100, "", false, -1,
 	  ERR_PROTOCOL, "line longer than", false, 0, 0, NULL },
-	{ "terminated line of SMTP_LINE_MAX + 1", "250 ", "a", SMTP_LINE_MAX - 3, "\r\n", false,
-	  -1, ERR_PROTOCOL, "longer than", false, 0, 0, NULL },
+	{ "terminated line of SMTP_LINE_MAX + 1", "250 ", "a", SMTP_LINE_MAX - 3, "\r\n", false, -1,
+	  ERR_PROTOCOL, "longer than", false, 0, 0, NULL },
 	{ "unterminated line far over the buffer", "250 ", "a", 5 * SMTP_LINE_MAX, "", false, -1,
 	  ERR_PROTOCOL, "line longer than", false, 0, 0, NULL },
 	{ "not SMTP (HTTP)", "HTTP/1.1 400 Bad Request\r\n", "", 0, "", false, -1, ERR_PROTOCOL,
@@ -251,11 +251,11 @@ static const struct rcase rcases[] = {
 	{ "hang-up inside the last line", "250-a\r\n250 b", "", 0, "", true, -1, ERR_CLOSED,
 	  "middle of a reply", false, 0, 0, NULL },
 	/* Bytes came but no whole line: closed is all that is promised. */
-	{ "hang-up inside the first line", "250 hel", "", 0, "", true, -1, ERR_CLOSED, NULL,
-	  false, 0, 0, NULL },
+	{ "hang-up inside the first line", "250 hel", "", 0, "", true, -1, ERR_CLOSED, NULL, false,
+	  0, 0, NULL },
 };
 
-#define DRIP_MAX 64	/* rows up to this size are also dripped */
+#define DRIP_MAX 64 /* rows up to this size are also dripped */
 
 static void run_rcase(const struct rcase *t, const char *bytes, size_t len, bool drip)
 {
@@ -279,7 +279,7 @@ static void run_rcase(const struct rcase *t, const char *bytes, size_t len, bool
 	atomic_store(&s.stop, true);
 	pthread_join(th, NULL);
 	if (t->hang_up)
-		p.peer = -1;	/* the script closed it */
+		p.peer = -1; /* the script closed it */
 	if (rc != t->rc)
 		fail_msg("%s%s: rc %d, expected %d (%s: %s)", t->name, drip ? " (dripped)" : "", rc,
 			 t->rc, err_kind_name(e.kind), e.msg);
@@ -424,8 +424,13 @@ static void test_drip_cannot_outlast_deadline(void **state)
 {
 	struct pair *p = *state;
 	struct deadline soon;
-	struct script s = { .fd = p->peer, .data = "250-x\r\n", .len = 7, .chunk = 1,
-			    .gap_us = 20000, .loop = true, .max_us = 10 * 1000000 };
+	struct script s = { .fd = p->peer,
+			    .data = "250-x\r\n",
+			    .len = 7,
+			    .chunk = 1,
+			    .gap_us = 20000,
+			    .loop = true,
+			    .max_us = 10 * 1000000 };
 	struct smtp_reply r;
 	struct probe_err e = { 0 };
 	pthread_t th;
@@ -481,7 +486,7 @@ static void *read_some_then_close(void *arg)
 static void test_peer_closes_during_write(void **state)
 {
 	struct pair *p = *state;
-	size_t big = 8u << 20;	/* far more than a socket buffer holds */
+	size_t big = 8u << 20; /* far more than a socket buffer holds */
 	char *data = calloc(1, big);
 	struct probe_err e = { 0 };
 	pthread_t th;
@@ -534,7 +539,7 @@ static void test_use_after_close(void **state)
 	assert_int_equal(conn_read_reply(p->c, &r, "mail", &e), 0);
 	assert_true(conn_pending(p->c) > 0);
 	conn_close(p->c);
-	conn_close(p->c);	/* idempotent */
+	conn_close(p->c); /* idempotent */
 	assert_int_equal(conn_pending(p->c), 0);
 	assert_int_equal(conn_write(p->c, "X\r\n", 3, "mail", &e), -1);
 	assert_err(&e, ERR_CLOSED, "mail", "already closed");
@@ -582,10 +587,11 @@ static void test_command_and_transcript(void **state)
 	n = peer_recv(p.peer, got, strlen("EHLO probe.example\r\n"), 1000);
 	assert_int_equal(n, strlen("EHLO probe.example\r\n"));
 	assert_memory_equal(got, "EHLO probe.example\r\n", n);
-	assert_int_equal(peer_recv(p.peer, got, sizeof(got), 50), 0);	/* and nothing more */
-	assert_string_equal(strbuf_str(&t), "C: EHLO probe.example\n"
-					    "S: 250-a\\x1b[31mb\n"
-					    "S: 250 c\\x7cd\\x5ce\n");
+	assert_int_equal(peer_recv(p.peer, got, sizeof(got), 50), 0); /* and nothing more */
+	assert_string_equal(strbuf_str(&t),
+			    "C: EHLO probe.example\n"
+			    "S: 250-a\\x1b[31mb\n"
+			    "S: 250 c\\x7cd\\x5ce\n");
 	assert_null(strchr(strbuf_str(&t), '\x1b'));
 
 	/* A command that does not fit is refused before anything is sent. */

@@ -3,7 +3,7 @@
  * The clock cannot be frozen, so nothing here asserts that something ends
  * within a short wall time: every check brackets a call between two clock
  * readings and asserts what must hold whatever happened in between. */
-#include <math.h>	/* NAN, a constant */
+#include <math.h> /* NAN, a constant */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -86,8 +86,8 @@ static void test_expired_stays_expired(void **state)
 static void test_left_rounds_up(void **state)
 {
 	static const int64_t off_us[] = {
-		10000000, 10000001, 10000499, 10000500, 10000999, 10001000, 10001001,
-		123456789, 999999999,
+		10000000, 10000001, 10000499,  10000500,  10000999,
+		10001000, 10001001, 123456789, 999999999,
 	};
 
 	(void)state;
@@ -102,8 +102,8 @@ static void test_left_rounds_up(void **state)
 		ms = deadline_left_ms(&d);
 		t1 = mono_now_us();
 		if ((int64_t)ms * 1000 < d.at_us - t1 || ms > ceil_ms(d.at_us - t0))
-			fail_msg("offset %lld us: %d ms, bounds [%lld, %lld]",
-				 (long long)off_us[i], ms, (long long)((d.at_us - t1) / 1000),
+			fail_msg("offset %lld us: %d ms, bounds [%lld, %lld]", (long long)off_us[i],
+				 ms, (long long)((d.at_us - t1) / 1000),
 				 (long long)ceil_ms(d.at_us - t0));
 	}
 }
@@ -204,7 +204,10 @@ static void test_elapsed_grows(void **state)
 
 static void test_us_to_s(void **state)
 {
-	static const struct { int64_t us; double s; } t[] = {
+	static const struct {
+		int64_t us;
+		double s;
+	} t[] = {
 		{ 0, 0.0 },
 		{ 1, 1e-6 },
 		{ 999, 0.000999 },

@@ -51,7 +51,7 @@ static size_t header(struct w *w, unsigned flags2, unsigned an, const char *qnam
 
 	w->n = 0;
 	put16(w, 0x1234);
-	put16(w, 0x8180 | flags2);	/* QR, RD, RA (+ AD 0x20 / rcode) */
+	put16(w, 0x8180 | flags2); /* QR, RD, RA (+ AD 0x20 / rcode) */
 	put16(w, 1);
 	put16(w, an);
 	put16(w, 0);
@@ -85,10 +85,10 @@ static void test_mx_with_compression(void **state)
 	rr_head(&w, q, DNS_T_MX, 2 + 4 + 2);
 	put16(&w, 10);
 	put(&w, "\x03mx1", 4);
-	put16(&w, 0xC000 | (unsigned)q);	/* mx1.<example.test> */
+	put16(&w, 0xC000 | (unsigned)q); /* mx1.<example.test> */
 	rr_head(&w, q, DNS_T_MX, 2 + 1);
 	put16(&w, 0);
-	put(&w, "", 1);				/* Null MX: "0 ." */
+	put(&w, "", 1); /* Null MX: "0 ." */
 	w.b[7] = 2;
 	assert_int_equal(dns_msg_parse(w.b, w.n, &m, why, sizeof(why)), 0);
 	assert_true(m.ad);
@@ -143,7 +143,7 @@ static void test_rcode_and_empty(void **state)
 	char why[128];
 
 	(void)state;
-	header(&w, 3, 0, "missing.example.test", DNS_T_A);	/* NXDOMAIN */
+	header(&w, 3, 0, "missing.example.test", DNS_T_A); /* NXDOMAIN */
 	assert_int_equal(dns_msg_parse(w.b, w.n, &m, why, sizeof(why)), 0);
 	assert_int_equal(m.rcode, DNS_RCODE_NXDOMAIN);
 	assert_int_equal(m.nanswers, 0);
@@ -260,13 +260,14 @@ static void test_query_build(void **state)
 	uint8_t q[512];
 	struct dns_msg m;
 	char why[64], name[DNS_NAME_MAX];
-	size_t n = dns_query_build(q, sizeof(q), 0xBEEF, "_25._tcp.MX1.example.test.", DNS_T_TLSA, true);
+	size_t n = dns_query_build(q, sizeof(q), 0xBEEF, "_25._tcp.MX1.example.test.", DNS_T_TLSA,
+				   true);
 	size_t next;
 
 	(void)state;
 	assert_true(n > 12);
-	assert_int_equal(q[3] & 0x20, 0x20);	/* AD requested */
-	assert_int_equal(q[2] & 0x01, 0x01);	/* RD */
+	assert_int_equal(q[3] & 0x20, 0x20); /* AD requested */
+	assert_int_equal(q[2] & 0x01, 0x01); /* RD */
 	assert_int_equal(dns_msg_parse(q, n, &m, why, sizeof(why)), 0);
 	assert_int_equal(m.id, 0xBEEF);
 	assert_int_equal(dns_name_read(q, n, 12, name, sizeof(name), &next), 0);
@@ -286,9 +287,11 @@ static void test_reverse(void **state)
 	assert_int_equal(dns_reverse_name("127.0.0.11", out, sizeof(out)), 0);
 	assert_string_equal(out, "11.0.0.127.in-addr.arpa");
 	assert_int_equal(dns_reverse_name("::1", out, sizeof(out)), 0);
-	assert_string_equal(out, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa");
+	assert_string_equal(
+		out, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa");
 	assert_int_equal(dns_reverse_name("2001:db8::25", out, sizeof(out)), 0);
-	assert_string_equal(out, "5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+	assert_string_equal(
+		out, "5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
 	assert_int_equal(dns_reverse_name("mx.example.test", out, sizeof(out)), -1);
 }
 

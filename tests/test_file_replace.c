@@ -33,7 +33,6 @@ struct fx {
 	char dir[PATH_MAX];
 };
 
-
 /* file_replace with the message copied into err, as the tests read it. */
 static int replace(const char *path, const char *data, size_t len, char *err, size_t err_size)
 {
@@ -135,7 +134,7 @@ static void assert_contents(const char *path, const char *want, size_t want_len)
 	if (got == NULL)
 		fail_msg("%s: %s", path, strerror(errno));
 	same = len == want_len && memcmp(got, want, len) == 0;
-	free(got);	/* before failing: fail_msg() does not return */
+	free(got); /* before failing: fail_msg() does not return */
 	if (!same)
 		fail_msg("%s: %zu bytes, not the %zu expected", path, len, want_len);
 }
@@ -226,7 +225,7 @@ static void test_binary_and_large(void **state)
 
 	assert_non_null(data);
 	for (size_t i = 0; i < len; i++)
-		data[i] = (char)(i * 131 % 251);	/* includes NUL bytes */
+		data[i] = (char)(i * 131 % 251); /* includes NUL bytes */
 	path_in(fx, path, sizeof(path), "big");
 	assert_int_equal(replace(path, data, len, err, sizeof(err)), 0);
 	assert_contents(path, data, len);
@@ -317,7 +316,7 @@ static void test_tmp_symlink_not_followed(void **state)
 struct scene {
 	const char *what;
 	void (*make)(const struct fx *fx, char *path, size_t n);
-	const char *keep;	/* a file (relative to the fixture) that must keep "old\n" */
+	const char *keep; /* a file (relative to the fixture) that must keep "old\n" */
 };
 
 static void make_missing_parent(const struct fx *fx, char *path, size_t n)
@@ -512,18 +511,12 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_replaces_existing),
-		T(test_creates_new),
-		T(test_zero_length),
-		T(test_binary_and_large),
-		T(test_reader_keeps_old),
-		T(test_stale_tmp),
-		T(test_relative_path),
-		T(test_tmp_symlink_not_followed),
-		T(test_failures),
-		T(test_path_too_long),
-		T(test_write_fails),
-		T(test_small_err),
+		T(test_replaces_existing), T(test_creates_new),
+		T(test_zero_length),	   T(test_binary_and_large),
+		T(test_reader_keeps_old),  T(test_stale_tmp),
+		T(test_relative_path),	   T(test_tmp_symlink_not_followed),
+		T(test_failures),	   T(test_path_too_long),
+		T(test_write_fails),	   T(test_small_err),
 	};
 #undef T
 	return cmocka_run_group_tests_name("file_replace", tests, NULL, NULL);

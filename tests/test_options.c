@@ -20,7 +20,7 @@
 #include "runner/config.h"
 
 #define OUT_MAX (1 << 16)
-#define NBIN (sizeof(binaries) / sizeof(binaries[0]))
+#define NBIN	(sizeof(binaries) / sizeof(binaries[0]))
 
 /* A readable file for OPT_READ_PATH (ca-file, ca-path): the plugins check
  * readability on argv, so the sample must exist. */
@@ -91,15 +91,16 @@ static size_t field_size(enum opt_type t)
 	case OPT_VERSION:
 		return 0;
 	default:
-		return sizeof(const char *);	/* the strings and keywords */
+		return sizeof(const char *); /* the strings and keywords */
 	}
 }
 
 /* -H and -M are the target itself; every other row needs one of them. */
 static bool is_target_row(const struct opt *o)
 {
-	return o->rk == RK_NONE && (o->off == offsetof(struct check_cfg, host) ||
-				    o->off == offsetof(struct check_cfg, mx_domain)) &&
+	return o->rk == RK_NONE &&
+	       (o->off == offsetof(struct check_cfg, host) ||
+		o->off == offsetof(struct check_cfg, mx_domain)) &&
 	       (o->type == OPT_HOST || o->type == OPT_DOMAIN);
 }
 
@@ -111,7 +112,10 @@ static const char *const *good_samples(enum opt_type t)
 	static const char *const host[] = { "mx.example.org", "192.0.2.1", "2001:db8::1", NULL };
 	static const char *const domain[] = { "example.org", "mx.example.org", NULL };
 	static const char *const ehlo[] = { "probe.example.org", "[192.0.2.1]", NULL };
-	static const char *const text[] = { "ESMTP Postfix", "Gr\xc3\xbc\xc3\x9f" "e", NULL };
+	static const char *const text[] = { "ESMTP Postfix",
+					    "Gr\xc3\xbc\xc3\x9f"
+					    "e",
+					    NULL };
 	static const char *const name[] = { "edge", NULL };
 	static const char *const path[] = { "/tmp/out", NULL };
 	static const char *const read[] = { read_path, NULL };
@@ -294,9 +298,9 @@ static int parse_bin(const struct binary *b, const char *const *args, struct che
 	options_defaults(BIN_PLUGINS | BIN_RUNNER, &d);
 	rc = options_getopt(b, "Usage: mtaprobe [options]\n", argc, argv, &d, out, &first);
 	if (rc == 0)
-		return 3;	/* --help, --version: as the plugins count them */
+		return 3; /* --help, --version: as the plugins count them */
 	if (rc < 0 && first < argc)
-		return 2;	/* a positional argument: mtaprobe's HOST, not ours */
+		return 2; /* a positional argument: mtaprobe's HOST, not ours */
 	return rc;
 }
 
@@ -311,8 +315,8 @@ static void parse_done(struct check_cfg *cfg, struct runner_args *ra, struct str
 
 /* argv for row o on binary b: a target unless o is one, then --NAME
  * [VALUE].  The runner needs no target: its HOST is positional. */
-static void row_args(const struct binary *b, const struct opt *o, const char *value,
-		     char *name_buf, size_t name_size, const char **args)
+static void row_args(const struct binary *b, const struct opt *o, const char *value, char *name_buf,
+		     size_t name_size, const char **args)
 {
 	size_t n = 0;
 
@@ -432,9 +436,8 @@ static void test_names_unique_per_binary(void **state)
 
 			if (!takes(b, x) || x->name == NULL)
 				continue;
-			if (x->short_name != 0 &&
-			    (x->short_name <= ' ' || x->short_name >= 127 ||
-			     strchr(":?-;", x->short_name) != NULL))
+			if (x->short_name != 0 && (x->short_name <= ' ' || x->short_name >= 127 ||
+						   strchr(":?-;", x->short_name) != NULL))
 				fail_msg("%s: --%s has short name '%c', which getopt cannot take",
 					 b->prog, x->name, x->short_name);
 			for (size_t j = i + 1; j < option_count; j++) {
@@ -446,8 +449,8 @@ static void test_names_unique_per_binary(void **state)
 					fail_msg("%s: rows %zu and %zu are both --%s", b->prog, i,
 						 j, x->name);
 				if (x->short_name != 0 && x->short_name == y->short_name)
-					fail_msg("%s: --%s and --%s are both -%c", b->prog,
-						 x->name, y->name, x->short_name);
+					fail_msg("%s: --%s and --%s are both -%c", b->prog, x->name,
+						 y->name, x->short_name);
 			}
 		}
 	}
@@ -502,9 +505,10 @@ static void test_defaults_apply(void **state)
 				field_text(o, &expl, e, sizeof(e));
 				field_text(o, &zero, z, sizeof(z));
 				if (strcmp(a, e) != 0 || strcmp(a, z) == 0)
-					fail_msg("%s: --%s default gives %s, explicit '%s' "
-						 "gives %s, unset is %s", b->prog, o->name, a,
-						 o->dflt, e, z);
+					fail_msg(
+						"%s: --%s default gives %s, explicit '%s' "
+						"gives %s, unset is %s",
+						b->prog, o->name, a, o->dflt, e, z);
 			}
 			parse_done(&dflt, &rd, &od);
 			parse_done(&expl, &re, &oe);
@@ -606,8 +610,8 @@ static bool has_option(const char *s, const char *name)
 	size_t n = strlen(name);
 
 	for (const char *p = s; (p = strstr(p, "--")) != NULL; p += 2)
-		if (strncmp(p + 2, name, n) == 0 && (p[2 + n] == ' ' || p[2 + n] == '\n' ||
-						      p[2 + n] == '\0' || p[2 + n] == ','))
+		if (strncmp(p + 2, name, n) == 0 &&
+		    (p[2 + n] == ' ' || p[2 + n] == '\n' || p[2 + n] == '\0' || p[2 + n] == ','))
 			return true;
 	return false;
 }
@@ -629,7 +633,7 @@ static void test_help_lists_rows(void **state)
 		opts = strstr(s, "\nOptions:\n");
 		if (opts == NULL)
 			fail_msg("%s --help has no Options: section:\n%s", b->prog, s);
-		end = strstr(opts, "\n\n");	/* opts[1] is the O of Options */
+		end = strstr(opts, "\n\n"); /* opts[1] is the O of Options */
 		section = strndup(opts, end ? (size_t)(end - opts) : strlen(opts));
 		assert_non_null(section);
 		for (size_t i = 0; i < option_count; i++) {
@@ -688,12 +692,13 @@ static void test_rows_land_in_cfg(void **state)
 			bool state_byte = o->type == OPT_TIMEOUT &&
 					  k >= offsetof(struct check_cfg, timeout_state) &&
 					  k < offsetof(struct check_cfg, timeout_state) +
-						      sizeof(cfg.timeout_state);
+							  sizeof(cfg.timeout_state);
 
 			if (p[k] != 0 && !own && !state_byte)
-				fail_msg("row %zu (--%s) wrote byte %zu of check_cfg, outside its "
-					 "field at %zu..%zu", i, o->name, k, o->off,
-					 o->off + field_size(o->type));
+				fail_msg(
+					"row %zu (--%s) wrote byte %zu of check_cfg, outside its "
+					"field at %zu..%zu",
+					i, o->name, k, o->off, o->off + field_size(o->type));
 		}
 		options_free(&cfg);
 		/* two rows on one field: only -4 and -6, which pick its value */
@@ -785,7 +790,7 @@ static void test_argv_yaml_round_trip(void **state)
 			}
 		}
 	}
-	assert_true(rows >= 20);	/* the walk found the table, not nothing */
+	assert_true(rows >= 20); /* the walk found the table, not nothing */
 	assert_true(runs >= rows);
 }
 
@@ -799,7 +804,7 @@ struct bad_value {
 static const struct bad_value bad_values[] = {
 	{ OPT_PORT, "0" },
 	{ OPT_PORT, "65536" },
-	{ OPT_PORT, "025" },	/* YAML 1.1 octal elsewhere */
+	{ OPT_PORT, "025" }, /* YAML 1.1 octal elsewhere */
 	{ OPT_PORT, "25x" },
 	{ OPT_TIMEOUT, "0" },
 	{ OPT_TIMEOUT, "3601" },
@@ -814,7 +819,7 @@ static const struct bad_value bad_values[] = {
 	{ OPT_MAIL, "nobody" },
 	{ OPT_MAIL, "<a@example.org>" },
 	{ OPT_SERVERS, "resolver.example.org" },
-	{ OPT_SERVERS, "127.0.0.1:0" },		/* ports as -p takes them: 1-65535 */
+	{ OPT_SERVERS, "127.0.0.1:0" }, /* ports as -p takes them: 1-65535 */
 	{ OPT_SERVERS, "127.0.0.1:65536" },
 	{ OPT_HOST, "a b" },
 	{ OPT_HOST, "" },
@@ -928,7 +933,8 @@ static const char *const dirty[] = {
 	"\x1b[31mred\nMTA OK - all fine",
 	"ok\n\x1b[0m",
 	"127.0.0.1\r\n",
-	"a\x7f" "b",
+	"a\x7f"
+	"b",
 };
 
 /* Every row that takes a value, on every binary that takes it. */
@@ -970,13 +976,13 @@ static void test_control_bytes_argv(void **state)
 static void test_control_bytes_getopt(void **state)
 {
 	static const char *const cases[][4] = {
-		{ "--bo\x1b[31mgus\nMTA OK", NULL },			/* unknown long */
-		{ "--bogus=\x1b[31m\n", NULL },				/* its value */
-		{ "-\x1b", NULL },					/* unknown short */
-		{ "-A\x1b\n", NULL },					/* ... in a cluster */
-		{ "--port=\x1b[31m\n", NULL },				/* glued value */
+		{ "--bo\x1b[31mgus\nMTA OK", NULL }, /* unknown long */
+		{ "--bogus=\x1b[31m\n", NULL },	     /* its value */
+		{ "-\x1b", NULL },		     /* unknown short */
+		{ "-A\x1b\n", NULL },		     /* ... in a cluster */
+		{ "--port=\x1b[31m\n", NULL },	     /* glued value */
 		{ "--\x1b[31m\n", NULL },
-		{ "\x1b[31m\nMTA OK", NULL },				/* positional */
+		{ "\x1b[31m\nMTA OK", NULL }, /* positional */
 	};
 
 	(void)state;
@@ -992,9 +998,9 @@ static void test_control_bytes_getopt(void **state)
 			int rc;
 
 			if (b->def == NULL && strchr(cases[k][0], '-') != cases[k][0])
-				continue;	/* mtaprobe's HOST is its main's, not getopt's */
+				continue; /* mtaprobe's HOST is its main's, not getopt's */
 			if (b->def == NULL && strncmp(cases[k][0], "-A", 2) == 0)
-				continue;	/* mtaprobe has no -A */
+				continue; /* mtaprobe has no -A */
 			rc = parse_bin(b, b->def ? args : args + 2, &cfg, &ra, &out);
 			snprintf(what, sizeof(what), "%s case %zu", b->prog, k);
 			snprintf(text, sizeof(text), "%s", strbuf_str(&out));
@@ -1016,7 +1022,7 @@ static void test_unknown_short_in_cluster(void **state)
 	struct failures f = { 0 };
 	static const char *const before[][2][3] = {
 		{ { "-H", "host.example.org", NULL }, { "--hostname=host.example.org", NULL } },
-		{ { "-j", "4", NULL }, { "--jobs=4", NULL } },	/* mtaprobe */
+		{ { "-j", "4", NULL }, { "--jobs=4", NULL } }, /* mtaprobe */
 	};
 
 	(void)state;
@@ -1092,7 +1098,7 @@ static void test_ambiguous_abbreviation(void **state)
 					if (x->name == NULL || !takes(b, x) ||
 					    strncmp(x->name, o->name, len) != 0)
 						continue;
-					first = first && j >= i;	/* each prefix once */
+					first = first && j >= i; /* each prefix once */
 					matches++;
 					with_value += x->arg != NULL;
 					exact += strlen(x->name) == len;
@@ -1106,13 +1112,14 @@ static void test_ambiguous_abbreviation(void **state)
 				first_line(strbuf_str(&out), line, sizeof(line));
 				parse_done(&cfg, &ra, &out);
 				if (rc != 3 || strstr(line, "takes no value") != NULL)
-					failure(&f, "%s %s: rc %d, '%s' (every --%.*s... takes "
-						"a value)", b->prog, word, rc, line, (int)len,
-						o->name);
+					failure(&f,
+						"%s %s: rc %d, '%s' (every --%.*s... takes "
+						"a value)",
+						b->prog, word, rc, line, (int)len, o->name);
 			}
 		}
 	}
-	assert_true(seen > 0);	/* --ca and --p at least */
+	assert_true(seen > 0); /* --ca and --p at least */
 	failures_check(&f);
 }
 

@@ -14,8 +14,12 @@
 /* A plugin of our own: check_banner's rows (-e/--expect among them) under
  * another name, so the messages are told apart from the real binary's. */
 static const struct binary pi = {
-	.prog = "check_test", .bit = BIN_BANNER, .def = &check_banner,
-	.purpose = "test", .threshold_help = "seconds", .examples = "  check_test -H x\n",
+	.prog = "check_test",
+	.bit = BIN_BANNER,
+	.def = &check_banner,
+	.purpose = "test",
+	.threshold_help = "seconds",
+	.examples = "  check_test -H x\n",
 };
 
 /* Parse a NULL-terminated argv; returns rc, output in *b (caller frees). */
@@ -56,10 +60,13 @@ static void test_every_option(void **state)
 {
 	struct check_cfg cfg;
 	struct strbuf b;
+	/* option and value side by side */
+	/* clang-format off */
 	const char *a[] = { "-H", "192.0.2.1", "-p", "587", "-6", "-t", "2.5:warning", "-w", "1",
 			    "-c", "~:3", "-F", "probe.example.org", "--dns-server", "127.0.0.1:5353",
 			    "--source", "127.0.0.1", "--proxy-protocol", "2", "-A", "-vvv",
 			    "--expect=ESMTP", NULL };
+	/* clang-format on */
 
 	(void)state;
 	assert_int_equal(parse(&cfg, &b, a), -1);
@@ -81,12 +88,13 @@ static void test_every_option(void **state)
 
 struct bad {
 	const char *args[8];
-	const char *says;	/* substring of the first output line */
+	const char *says; /* substring of the first output line */
 };
 
 static const struct bad bads[] = {
 	{ { NULL }, "-H/--hostname or -M/--mx is required" },
-	{ { "-H", "x", "-M", "example.org", NULL }, "-H/--hostname and -M/--mx exclude each other" },
+	{ { "-H", "x", "-M", "example.org", NULL },
+	  "-H/--hostname and -M/--mx exclude each other" },
 	{ { "-M", "exa mple.org", NULL }, "-M/--mx: 'exa mple.org' is not a domain name" },
 	{ { "-H", "x", "-p", "0", NULL }, "-p/--port: '0' is not a port number" },
 	{ { "-H", "x", "-p", "65536", NULL }, "-p/--port: '65536'" },
@@ -121,7 +129,8 @@ static void test_usage_errors(void **state)
 
 		if (rc != 3 || strncmp(out, "MTA BANNER UNKNOWN - ", 21) != 0 ||
 		    strstr(out, bads[i].says) == NULL || strstr(out, "\nUsage: check_test") == NULL)
-			fail_msg("case %zu: rc %d, output '%s', wanted '%s'", i, rc, out, bads[i].says);
+			fail_msg("case %zu: rc %d, output '%s', wanted '%s'", i, rc, out,
+				 bads[i].says);
 		strbuf_free(&b);
 		options_free(&cfg);
 	}
@@ -172,10 +181,8 @@ static void test_help_and_version(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_every_option),
-		cmocka_unit_test(test_usage_errors),
-		cmocka_unit_test(test_check_smtp_compat),
+		cmocka_unit_test(test_defaults),	 cmocka_unit_test(test_every_option),
+		cmocka_unit_test(test_usage_errors),	 cmocka_unit_test(test_check_smtp_compat),
 		cmocka_unit_test(test_help_and_version),
 	};
 	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);

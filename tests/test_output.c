@@ -20,14 +20,21 @@ static char *render(const struct result *r, int v, struct strbuf *b)
 
 static void test_perf_item_grammar(void **state)
 {
-	static const struct { struct perf p; const char *prefix, *out; } t[] = {
+	static const struct {
+		struct perf p;
+		const char *prefix, *out;
+	} t[] = {
 		{ { "time", 0.041, "s", 6, "2", "5", true, 0 }, NULL, "time=0.041000s;2;5;0;" },
-		{ { "connect", 0.0012345, "s", 6, "", "", true, 0 }, NULL, "connect=0.001234s;;;0;" },
+		{ { "connect", 0.0012345, "s", 6, "", "", true, 0 },
+		  NULL,
+		  "connect=0.001234s;;;0;" },
 		{ { "size", 10240000, "B", 0, "", "", true, 0 }, NULL, "size=10240000B;;;0;" },
 		{ { "days", 12, "", 0, "30:", "14:", false, 0 }, NULL, "days=12;30:;14:;;" },
-		{ { "time", 1, "s", 3, "", "", true, 0 }, "mx.example.org_192.0.2.1",
+		{ { "time", 1, "s", 3, "", "", true, 0 },
+		  "mx.example.org_192.0.2.1",
 		  "mx.example.org_192.0.2.1_time=1.000s;;;0;" },
-		{ { "time", 1, "s", 3, "", "", true, 0 }, "mx.example.org_2001:db8::1",
+		{ { "time", 1, "s", 3, "", "", true, 0 },
+		  "mx.example.org_2001:db8::1",
 		  "'mx.example.org_2001:db8::1_time'=1.000s;;;0;" },
 		{ { "a b=c'd", 1, "", 0, "", "", false, 0 }, NULL, "a_b_c_d=1;;;;" },
 	};
@@ -62,9 +69,10 @@ static void test_first_line_ok(void **state)
 	result_perf_timings(&r, "banner", &w, &c);
 	strbuf_printf(&r.detail, "extension: PIPELINING\n");
 	render(&r, 0, &b);
-	assert_string_equal(strbuf_str(&b),
-			    "MTA BANNER OK - mx1.example.org[192.0.2.10]:25 220 mx1.example.org ESMTP (0.041s)"
-			    " | connect=0.012000s;;;0; banner=0.041000s;2;5;0; time=0.050000s;;;0;\n");
+	assert_string_equal(
+		strbuf_str(&b),
+		"MTA BANNER OK - mx1.example.org[192.0.2.10]:25 220 mx1.example.org ESMTP (0.041s)"
+		" | connect=0.012000s;;;0; banner=0.041000s;2;5;0; time=0.050000s;;;0;\n");
 	strbuf_free(&b);
 	render(&r, 1, &b);
 	assert_non_null(strstr(strbuf_str(&b), "\nextension: PIPELINING\n"));
@@ -84,7 +92,8 @@ static void test_problems_ordered_by_severity(void **state)
 	result_raise(&r, STATE_CRITICAL, "greeting took 6.000s (critical 5)");
 	assert_int_equal(r.state, STATE_CRITICAL);
 	render(&r, 0, &b);
-	assert_string_equal(strbuf_str(&b), "MTA BANNER CRITICAL - mx:25 greeting took 6.000s (critical 5); "
+	assert_string_equal(strbuf_str(&b),
+			    "MTA BANNER CRITICAL - mx:25 greeting took 6.000s (critical 5); "
 			    "extension SIZE not advertised; 220 mx\n");
 	strbuf_free(&b);
 	result_free(&r);
@@ -123,11 +132,13 @@ static void test_children(void **state)
 	result_perf(&r.children[1], "time", 0.002, "s", 3, NULL, NULL);
 	r.state = STATE_CRITICAL;
 	s = render(&r, 0, &b);
-	assert_string_equal(s, "MTA PORT CRITICAL - mx.example.org: 1 of 2 addresses failed: "
-			    "mx.example.org[::1]:25 connect: Connection refused | "
-			    "mx.example.org_127.0.0.1_time=0.001s;;;0; 'mx.example.org_::1_time'=0.002s;;;0;\n"
-			    "[OK] mx.example.org[127.0.0.1]:25 connected in 0.001s\n"
-			    "[CRITICAL] mx.example.org[::1]:25 connect: Connection refused\n");
+	assert_string_equal(
+		s,
+		"MTA PORT CRITICAL - mx.example.org: 1 of 2 addresses failed: "
+		"mx.example.org[::1]:25 connect: Connection refused | "
+		"mx.example.org_127.0.0.1_time=0.001s;;;0; 'mx.example.org_::1_time'=0.002s;;;0;\n"
+		"[OK] mx.example.org[127.0.0.1]:25 connected in 0.001s\n"
+		"[CRITICAL] mx.example.org[::1]:25 connect: Connection refused\n");
 	strbuf_free(&b);
 	result_free(&r);
 }

@@ -7,7 +7,10 @@
 
 #include "lib/range.h"
 
-struct probe { double value; bool alerts; };
+struct probe {
+	double value;
+	bool alerts;
+};
 struct case_ {
 	const char *text;
 	struct probe p[5];
@@ -53,9 +56,11 @@ static void test_good_ranges(void **state)
 static void test_bad_ranges(void **state)
 {
 	static const char *const bad[] = {
+		/* clang-format off */
 		"", "abc", "10:5", "1:2:3", "@", ":", "~", "1e3", "inf", "nan", "0x10",
 		"10 ", " 10", "--1", "1..2", "@@1:2", "~:~", "1:~", "5s", ".", "-",
 		"123456789012345678901234567890123",
+		/* clang-format on */
 	};
 
 	(void)state;

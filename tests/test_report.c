@@ -87,25 +87,37 @@ static void test_prometheus(void **state)
 	assert_non_null(strstr(s, "# HELP mtaprobe_check_state State of the check"));
 	assert_non_null(strstr(s, "# TYPE mtaprobe_check_state gauge\n"));
 	/* escaped label values, user labels after the built-in ones */
-	assert_non_null(strstr(s, "mtaprobe_check_state{target=\"primary \\\"mx\\\"\\\\1\",check=\"banner\","
-				  "host=\"mx1.example.org\",address=\"192.0.2.10\",port=\"25\",site=\"line\\nbreak\"} 0\n"));
+	assert_non_null(strstr(
+		s,
+		"mtaprobe_check_state{target=\"primary \\\"mx\\\"\\\\1\",check=\"banner\","
+		"host=\"mx1.example.org\",address=\"192.0.2.10\",port=\"25\",site=\"line\\nbreak\"} 0\n"));
 	/* one series per MX child, none for the parent */
-	assert_non_null(strstr(s, "mtaprobe_check_state{target=\"all-mx\",check=\"port\",host=\"mx2.example.org\","
-				  "address=\"2001:db8::25\",port=\"25\"} 2\n"));
-	assert_non_null(strstr(s, "mtaprobe_check_success{target=\"all-mx\",check=\"port\",host=\"mx1.example.org\","
-				  "address=\"192.0.2.10\",port=\"25\"} 1\n"));
+	assert_non_null(strstr(
+		s,
+		"mtaprobe_check_state{target=\"all-mx\",check=\"port\",host=\"mx2.example.org\","
+		"address=\"2001:db8::25\",port=\"25\"} 2\n"));
+	assert_non_null(strstr(
+		s,
+		"mtaprobe_check_success{target=\"all-mx\",check=\"port\",host=\"mx1.example.org\","
+		"address=\"192.0.2.10\",port=\"25\"} 1\n"));
 	assert_null(strstr(s, "host=\"example.org\""));
 	/* phases only where reached */
 	assert_non_null(strstr(s, "mtaprobe_banner_duration_seconds{target=\"primary"));
 	assert_null(strstr(s, "mtaprobe_banner_duration_seconds{target=\"all-mx\""));
-	assert_non_null(strstr(s, "mtaprobe_starttls_offered{target=\"primary \\\"mx\\\"\\\\1\",check=\"banner\""));
+	assert_non_null(strstr(
+		s,
+		"mtaprobe_starttls_offered{target=\"primary \\\"mx\\\"\\\\1\",check=\"banner\""));
 	/* certificates: earliest leaf of the two, earliest in any chain, not verified */
-	assert_non_null(strstr(s, "mtaprobe_cert_not_after_timestamp_seconds{target=\"primary \\\"mx\\\"\\\\1\","
-				  "check=\"cert\",host=\"mx1.example.org\",address=\"\",port=\"25\",site=\"line\\nbreak\"} 1800000000\n"));
-	assert_non_null(strstr(s, "mtaprobe_cert_chain_earliest_not_after_timestamp_seconds{") );
+	assert_non_null(strstr(
+		s,
+		"mtaprobe_cert_not_after_timestamp_seconds{target=\"primary \\\"mx\\\"\\\\1\","
+		"check=\"cert\",host=\"mx1.example.org\",address=\"\",port=\"25\",site=\"line\\nbreak\"} 1800000000\n"));
+	assert_non_null(strstr(s, "mtaprobe_cert_chain_earliest_not_after_timestamp_seconds{"));
 	assert_non_null(strstr(s, "} 1800000000\n# HELP mtaprobe_cert_verified"));
-	assert_non_null(strstr(s, "mtaprobe_tls_version_info{target=\"primary \\\"mx\\\"\\\\1\",check=\"cert\","
-				  "host=\"mx1.example.org\",address=\"\",port=\"25\",site=\"line\\nbreak\",version=\"TLSv1.3\"} 1\n"));
+	assert_non_null(strstr(
+		s,
+		"mtaprobe_tls_version_info{target=\"primary \\\"mx\\\"\\\\1\",check=\"cert\","
+		"host=\"mx1.example.org\",address=\"\",port=\"25\",site=\"line\\nbreak\",version=\"TLSv1.3\"} 1\n"));
 	assert_non_null(strstr(s, "mtaprobe_run_timestamp_seconds 1795000000\n"));
 	assert_non_null(strstr(s, "mtaprobe_run_duration_seconds 1.500000\n"));
 	strbuf_free(&b);
@@ -126,15 +138,18 @@ static void test_error(void **state)
 	report_prometheus(&run, &b);
 	s = strbuf_str(&b);
 	assert_non_null(strstr(s, "# TYPE mtaprobe_check_error_info gauge\n"));
-	assert_non_null(strstr(s, "mtaprobe_check_error_info{target=\"all-mx\",check=\"port\",host=\"mx2.example.org\","
-				  "address=\"2001:db8::25\",port=\"25\",kind=\"refused\",step=\"connect\"} 1\n"));
+	assert_non_null(strstr(
+		s,
+		"mtaprobe_check_error_info{target=\"all-mx\",check=\"port\",host=\"mx2.example.org\","
+		"address=\"2001:db8::25\",port=\"25\",kind=\"refused\",step=\"connect\"} 1\n"));
 	assert_null(strstr(s, "mtaprobe_check_error_info{target=\"primary"));
 	strbuf_free(&b);
 	strbuf_init(&b, 1 << 20);
 	report_json(&run, &b);
 	s = strbuf_str(&b);
-	assert_non_null(strstr(s, "\"error\": {\"kind\": \"refused\", \"step\": \"connect\", "
-				  "\"message\": \"Connection \\\"refused\\\"\"}"));
+	assert_non_null(strstr(s,
+			       "\"error\": {\"kind\": \"refused\", \"step\": \"connect\", "
+			       "\"message\": \"Connection \\\"refused\\\"\"}"));
 	/* only the one check that failed */
 	assert_null(strstr(strstr(s, "\"error\"") + 1, "\"error\""));
 	strbuf_free(&b);
@@ -151,10 +166,17 @@ static void test_json(void **state)
 	strbuf_init(&b, 1 << 20);
 	report_json(&run, &b);
 	s = strbuf_str(&b);
-	assert_non_null(strstr(s, "\"run\": {\"timestamp\": 1795000000, \"duration_seconds\": 1.500000, \"checks\": 3}"));
-	assert_non_null(strstr(s, "{\"target\": \"primary \\\"mx\\\"\\\\1\", \"check\": \"banner\""));
-	assert_non_null(strstr(s, "\"children\": [{\"target\": \"all-mx\", \"check\": \"port\", \"host\": \"mx1.example.org\""));
-	assert_non_null(strstr(s, "\"state\": \"CRITICAL\", \"exit_code\": 2, \"summary\": \"mx2.example.org:25 connect: Connection refused\""));
+	assert_non_null(strstr(
+		s,
+		"\"run\": {\"timestamp\": 1795000000, \"duration_seconds\": 1.500000, \"checks\": 3}"));
+	assert_non_null(
+		strstr(s, "{\"target\": \"primary \\\"mx\\\"\\\\1\", \"check\": \"banner\""));
+	assert_non_null(strstr(
+		s,
+		"\"children\": [{\"target\": \"all-mx\", \"check\": \"port\", \"host\": \"mx1.example.org\""));
+	assert_non_null(strstr(
+		s,
+		"\"state\": \"CRITICAL\", \"exit_code\": 2, \"summary\": \"mx2.example.org:25 connect: Connection refused\""));
 	assert_non_null(strstr(s, "\"verified\": false"));
 	strbuf_free(&b);
 	free_run();
@@ -169,7 +191,8 @@ static void test_text(void **state)
 	strbuf_init(&b, 1 << 20);
 	report_text(&run, false, &b);
 	assert_non_null(strstr(b.s, "TARGET"));
-	assert_non_null(strstr(b.s, "all-mx           port     mx2.example.org          2001:db8::25"));
+	assert_non_null(
+		strstr(b.s, "all-mx           port     mx2.example.org          2001:db8::25"));
 	assert_non_null(strstr(b.s, "CRITICAL connect: Connection refused"));
 	assert_null(strstr(b.s, "\033["));
 	assert_non_null(strstr(b.s, "3 checks in 1.50s: 2 OK, 0 WARNING, 1 CRITICAL, 0 UNKNOWN"));

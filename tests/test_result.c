@@ -23,11 +23,16 @@
 /* Every ordered pair: CRITICAL > WARNING > UNKNOWN > OK. */
 static void test_state_worst_pairs(void **state)
 {
-	static const struct { enum state a, b, want; } t[] = {
+	static const struct {
+		enum state a, b, want;
+	} t[] = {
+		/* one row per first operand */
+		/* clang-format off */
 		{ O, O, O }, { O, W, W }, { O, C, C }, { O, U, U },
 		{ W, O, W }, { W, W, W }, { W, C, C }, { W, U, W },
 		{ C, O, C }, { C, W, C }, { C, C, C }, { C, U, C },
 		{ U, O, U }, { U, W, W }, { U, C, C }, { U, U, U },
+		/* clang-format on */
 	};
 
 	(void)state;
@@ -52,7 +57,7 @@ static void test_state_worst_fold_order(void **state)
 		enum state v[4], acc = O;
 		int used = 0, p = perm;
 
-		for (int k = 4; k > 0; k--) {	/* perm-th permutation of all[] */
+		for (int k = 4; k > 0; k--) { /* perm-th permutation of all[] */
 			int idx = p % k, j;
 
 			p /= k;
@@ -76,7 +81,10 @@ static void test_state_worst_fold_order(void **state)
 
 static void test_state_name(void **state)
 {
-	static const struct { enum state s; const char *name; } t[] = {
+	static const struct {
+		enum state s;
+		const char *name;
+	} t[] = {
 		{ STATE_OK, "OK" },
 		{ STATE_WARNING, "WARNING" },
 		{ STATE_CRITICAL, "CRITICAL" },
@@ -117,8 +125,8 @@ static void assert_fresh(const struct result *r)
 	assert_int_equal(r->err.kind, ERR_NONE);
 	assert_string_equal(strbuf_str(&r->detail), "");
 	assert_string_equal(strbuf_str(&r->transcript), "");
-	assert_int_equal(r->relay_tests + r->relay_accepted + r->relay_refused +
-			 r->relay_tempfail, 0);
+	assert_int_equal(r->relay_tests + r->relay_accepted + r->relay_refused + r->relay_tempfail,
+			 0);
 }
 
 /* result_init zeroes whatever was there (it is used on stack garbage). */
@@ -190,7 +198,11 @@ static void test_result_free(void **state)
 /* Sequences of findings and the state they leave: raising never lowers. */
 static void test_raise_never_lowers(void **state)
 {
-	static const struct { enum state seq[5]; int n; enum state want; } t[] = {
+	static const struct {
+		enum state seq[5];
+		int n;
+		enum state want;
+	} t[] = {
 		{ { O }, 1, O },
 		{ { W }, 1, W },
 		{ { U }, 1, U },
@@ -353,16 +365,18 @@ static void test_perf_timings(void **state)
 	static const struct {
 		struct timings t;
 		const char *thresholded;
-		const char *labels;	/* expected, space-separated */
-		const char *with_th;	/* the label carrying thresholds, or NULL */
+		const char *labels;  /* expected, space-separated */
+		const char *with_th; /* the label carrying thresholds, or NULL */
 	} c[] = {
 		{ { -1, -1, -1, -1, -1, -1, -1 }, "time", "", NULL },
 		{ { 0.01, -1, -1, -1, -1, -1, 0.01 }, "time", "dns time", "time" },
 		/* 0 s is reached (a cached answer), not "missing" */
 		{ { 0, 0.002, -1, -1, -1, -1, 0.003 }, "connect", "dns connect time", "connect" },
 		{ { -1, 0.002, 0.1, 0.2, -1, -1, 0.3 }, NULL, "connect banner ehlo time", NULL },
-		{ { 0.001, 0.002, 0.1, 0.2, 0.25, 0.3, 0.4 }, "handshake",
-		  "dns connect banner ehlo starttls handshake time", "handshake" },
+		{ { 0.001, 0.002, 0.1, 0.2, 0.25, 0.3, 0.4 },
+		  "handshake",
+		  "dns connect banner ehlo starttls handshake time",
+		  "handshake" },
 		/* thresholds named for a phase not reached go nowhere */
 		{ { -1, 0.002, -1, -1, -1, -1, 0.01 }, "banner", "connect time", NULL },
 		{ { -1, 0.002, -1, -1, -1, -1, 0.01 }, "nonsense", "connect time", NULL },
@@ -444,7 +458,7 @@ static void test_tls_lazy(void **state)
 static void test_tree(void **state)
 {
 	static const struct {
-		enum state parent;	/* the parent's own, before the fold */
+		enum state parent; /* the parent's own, before the fold */
 		enum state kids[4];
 		int n;
 		enum state want;

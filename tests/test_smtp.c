@@ -12,9 +12,9 @@
 struct pcase {
 	const char *name;
 	const char *bytes;
-	int rc;			/* expected smtp_reply_parse result */
+	int rc; /* expected smtp_reply_parse result */
 	int code, nlines;
-	const char *why;	/* substring of the reason when rc == -1 */
+	const char *why; /* substring of the reason when rc == -1 */
 };
 
 static const struct pcase cases[] = {
@@ -105,7 +105,9 @@ static void test_bytes_after_reply_left(void **state)
 
 static void test_enhanced(void **state)
 {
-	static const struct { const char *in, *enh; } t[] = {
+	static const struct {
+		const char *in, *enh;
+	} t[] = {
 		{ "554 5.7.1 Relay access denied\r\n", "5.7.1" },
 		{ "250 2.1.0 Ok\r\n", "2.1.0" },
 		{ "421 4.3.2 closing\r\n", "4.3.2" },
@@ -123,7 +125,8 @@ static void test_enhanced(void **state)
 		char why[64];
 
 		smtp_reply_init(&r);
-		assert_int_equal(smtp_reply_parse(&r, t[i].in, strlen(t[i].in), &used, why, sizeof(why)), 1);
+		assert_int_equal(
+			smtp_reply_parse(&r, t[i].in, strlen(t[i].in), &used, why, sizeof(why)), 1);
 		assert_string_equal(r.enhanced, t[i].enh);
 		smtp_reply_free(&r);
 	}
@@ -229,9 +232,10 @@ static void test_line_by_line_equals_parse(void **state)
 
 static void test_caps(void **state)
 {
-	const char *in = "250-mx.example.org\r\n250-PIPELINING\r\n250-size 10240000\r\n"
-			 "250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n250-bad_kw\r\n250--dash\r\n"
-			 "250-X-LONGKEYWORDTHATISWAYTOOLONGFORUS\r\n250 STARTTLS\r\n";
+	const char *in =
+		"250-mx.example.org\r\n250-PIPELINING\r\n250-size 10240000\r\n"
+		"250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n250-bad_kw\r\n250--dash\r\n"
+		"250-X-LONGKEYWORDTHATISWAYTOOLONGFORUS\r\n250 STARTTLS\r\n";
 	struct smtp_reply r;
 	struct smtp_caps caps;
 	size_t used;
@@ -258,7 +262,11 @@ static void test_caps(void **state)
 
 static void test_size_forms(void **state)
 {
-	static const struct { const char *in; bool has; unsigned long long v; } t[] = {
+	static const struct {
+		const char *in;
+		bool has;
+		unsigned long long v;
+	} t[] = {
 		{ "250-x\r\n250 SIZE\r\n", true, 0 },
 		{ "250-x\r\n250 SIZE 0\r\n", true, 0 },
 		{ "250-x\r\n250 SIZE 52428800\r\n", true, 52428800ULL },
@@ -275,7 +283,8 @@ static void test_size_forms(void **state)
 		char why[64];
 
 		smtp_reply_init(&r);
-		assert_int_equal(smtp_reply_parse(&r, t[i].in, strlen(t[i].in), &used, why, sizeof(why)), 1);
+		assert_int_equal(
+			smtp_reply_parse(&r, t[i].in, strlen(t[i].in), &used, why, sizeof(why)), 1);
 		smtp_caps_parse(&r, &caps);
 		assert_int_equal(caps.has_size, t[i].has);
 		assert_int_equal(caps.size, t[i].v);

@@ -11,7 +11,12 @@
 
 static void test_sanitize_table(void **state)
 {
-	static const struct { const char *in; size_t n; size_t max; const char *out; } t[] = {
+	static const struct {
+		const char *in;
+		size_t n;
+		size_t max;
+		const char *out;
+	} t[] = {
 		{ "mx.example.org ESMTP", 20, 100, "mx.example.org ESMTP" },
 		{ "a\x1b[31mred\x07", 10, 100, "a\\x1b[31mred\\x07" },
 		{ "tab\there", 8, 100, "tab\\x09here" },
@@ -69,7 +74,7 @@ static void test_strbuf_cap(void **state)
 	assert_int_equal(strbuf_append(&b, "x", 1), -1);
 	assert_int_equal(b.len, 10);
 	strbuf_free(&b);
-	strbuf_free(&b);	/* twice is harmless */
+	strbuf_free(&b); /* twice is harmless */
 	strbuf_free(NULL);
 
 	strbuf_init(&b, 100000);

@@ -84,7 +84,8 @@ static void test_facts_ec(void **state)
 	assert_string_equal(f.subject, "CN=mail.example.test");
 	assert_string_equal(f.sans, "DNS:mail.example.test, DNS:localhost, IP:127.0.0.1, IP:::1");
 	assert_true(f.not_before <= now - 86400 + 5 && f.not_before >= now - 86400 - 5);
-	assert_true(f.not_after >= now + 365 * 86400 + 3600 - 5 && f.not_after <= now + 365 * 86400 + 3605);
+	assert_true(f.not_after >= now + 365 * 86400 + 3600 - 5 &&
+		    f.not_after <= now + 365 * 86400 + 3605);
 	OPENSSL_free(der);
 	EVP_PKEY_free(k);
 }
@@ -145,15 +146,16 @@ static struct tls_facts leaf(enum key_type kt, int bits, double days_left)
 	f.ncerts = 1;
 	f.chain[0].key_type = kt;
 	f.chain[0].key_bits = bits;
-	snprintf(f.chain[0].key_name, sizeof(f.chain[0].key_name), "%s", kt == KEY_RSA ? "RSA" : "EC");
+	snprintf(f.chain[0].key_name, sizeof(f.chain[0].key_name), "%s",
+		 kt == KEY_RSA ? "RSA" : "EC");
 	snprintf(f.chain[0].sig_alg, sizeof(f.chain[0].sig_alg), "ecdsa-with-SHA256");
 	f.chain[0].not_before = NOW - 30 * DAY;
 	f.chain[0].not_after = NOW + (int64_t)(days_left * DAY);
 	return f;
 }
 
-static enum state judge(struct check_cfg *cfg, const struct tls_facts *f, double *days,
-			char *text, size_t n)
+static enum state judge(struct check_cfg *cfg, const struct tls_facts *f, double *days, char *text,
+			size_t n)
 {
 	struct result r;
 	double chain_days = 1e9;
@@ -181,7 +183,12 @@ static void cfg_days(struct check_cfg *cfg, const char *w, const char *c)
 
 static void test_judge_days(void **state)
 {
-	static const struct { double left; enum state s; double days; const char *says; } t[] = {
+	static const struct {
+		double left;
+		enum state s;
+		double days;
+		const char *says;
+	} t[] = {
 		{ 364.5, STATE_OK, 364, "EC-256 certificate expires in 364 days" },
 		{ 30.0, STATE_OK, 30, "expires in 30 days" },
 		{ 29.99, STATE_WARNING, 29, "expires in 29 days" },
@@ -203,7 +210,8 @@ static void test_judge_days(void **state)
 		cfg_days(&cfg, "30:", "14:");
 		if (judge(&cfg, &f, &days, text, sizeof(text)) != t[i].s || days != t[i].days ||
 		    strstr(text, t[i].says) == NULL)
-			fail_msg("%.2f days left: state/days/text wrong: %g '%s'", t[i].left, days, text);
+			fail_msg("%.2f days left: state/days/text wrong: %g '%s'", t[i].left, days,
+				 text);
 	}
 }
 
@@ -273,7 +281,7 @@ static void test_chain_days(void **state)
 	result_init(&r, "CERT", "mx", 25);
 	assert_true(check_cert_judge(&cfg, &r, &f, NOW, &chain_days) == 300);
 	assert_true(chain_days == 20);
-	assert_int_equal(r.state, STATE_OK);	/* -w/-c judge the leaf */
+	assert_int_equal(r.state, STATE_OK); /* -w/-c judge the leaf */
 	result_free(&r);
 }
 
