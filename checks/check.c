@@ -7,7 +7,8 @@ bool check_implicit_tls(const struct check_cfg *cfg)
 	return cfg->tls || (cfg->port == 465 && !cfg->no_tls);
 }
 
-enum state check_err_state(const struct check_cfg *cfg, const struct probe_err *e)
+/* The state for a failure of this kind under cfg (timeouts: -t's STATE). */
+static enum state check_err_state(const struct check_cfg *cfg, const struct probe_err *e)
 {
 	switch (e->kind) {
 	case ERR_NONE:

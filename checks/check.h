@@ -66,9 +66,6 @@ struct check_cfg {
  * that decides it, for the plugins and the runner alike. */
 bool check_implicit_tls(const struct check_cfg *cfg);
 
-/* The state for a failure of this kind under cfg (timeouts: -t's STATE). */
-enum state check_err_state(const struct check_cfg *cfg, const struct probe_err *e);
-
 /* Record e on r (its kind and step become r->err, unless a failure is
  * already recorded there) and raise r to the state for it with the text
  * "step: message". */

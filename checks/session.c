@@ -20,7 +20,10 @@ static void first_line(const struct smtp_reply *rep, char *out, size_t out_size)
 		 s ? sanitize(clean, sizeof(clean), s, len, 160) : "");
 }
 
-void check_ehlo_name(const struct check_cfg *cfg, const struct conn *c, char *out, size_t out_size)
+/* The EHLO name to use on c: cfg->ehlo, else this host's name if it is a
+ * FQDN other than localhost, else our address literal ("[192.0.2.1]"). */
+static void check_ehlo_name(const struct check_cfg *cfg, const struct conn *c, char *out,
+			    size_t out_size)
 {
 	struct addr local;
 	char host[256];

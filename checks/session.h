@@ -12,10 +12,6 @@
 #include "lib/smtp.h"
 #include "lib/tls.h"
 
-/* The EHLO name to use on c: cfg->ehlo, else this host's name if it is a
- * FQDN other than localhost, else our address literal ("[192.0.2.1]"). */
-void check_ehlo_name(const struct check_cfg *cfg, const struct conn *c, char *out, size_t out_size);
-
 /* Read the greeting into rep; records the facts on r.  Returns 0 for a 220,
  * 1 for another code (CRITICAL recorded, QUIT sent where due), -1 on
  * failure (recorded). */

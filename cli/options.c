@@ -14,6 +14,7 @@
 #include "lib/dns.h"
 #include "lib/net.h"
 #include "lib/tls.h"
+#include "lib/unittest.h"
 
 #define OFF(field) offsetof(struct check_cfg, field)
 #define TIMED	   (BIN_PORT | BIN_BANNER | BIN_STARTTLS | BIN_RELAY)
@@ -208,7 +209,7 @@ const char *opt_expect(const struct opt *o)
 	return types[o->type].expect ? types[o->type].expect : "nothing";
 }
 
-void opt_display_name(const struct opt *o, char *out, size_t size)
+UNITTEST void opt_display_name(const struct opt *o, char *out, size_t size)
 {
 	if (o->name == NULL)
 		snprintf(out, size, "%s", o->yaml ? o->yaml : "?");

@@ -128,9 +128,6 @@ void options_free(struct check_cfg *cfg);
  * bytes shown as '?'; into buf (size at least 48), which is returned. */
 const char *opt_shown(const char *s, size_t len, char *buf, size_t size);
 
-/* "-H/--hostname", "--sni", "-S" for messages. */
-void opt_display_name(const struct opt *o, char *out, size_t size);
-
 /* A binary: its name, what it checks, its --help. */
 struct binary {
 	const char *prog;	     /* "check_mta_banner" */
@@ -163,5 +160,10 @@ int options_parse(const struct binary *b, int argc, char **argv, struct check_cf
  * bytes as '?'. */
 int options_getopt(const struct binary *b, const char *usage, int argc, char **argv,
 		   const struct opt_dest *d, struct strbuf *out, int *first_arg);
+
+#ifdef MTAPROBE_UNITTEST
+/* "-H/--hostname", "--sni", "-S" for messages. */
+void opt_display_name(const struct opt *o, char *out, size_t size);
+#endif
 
 #endif

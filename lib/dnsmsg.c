@@ -1,5 +1,6 @@
 /* dnsmsg.c - see dnsmsg.h */
 #include "lib/dnsmsg.h"
+#include "lib/unittest.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -11,8 +12,8 @@ static uint16_t get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-int dns_name_read(const uint8_t *buf, size_t len, size_t off, char *out, size_t out_size,
-		  size_t *next)
+UNITTEST int dns_name_read(const uint8_t *buf, size_t len, size_t off, char *out, size_t out_size,
+			   size_t *next)
 {
 	size_t o = 0, total = 0, pos = off, limit = off; /* pointers must go below limit */
 	bool jumped = false;

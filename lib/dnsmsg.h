@@ -41,14 +41,6 @@ struct dns_msg {
 	struct dns_rr answers[DNS_MAX_ANSWERS];
 };
 
-/* Read the (possibly compressed) name at off into out (lower case, no
- * trailing dot, "" for the root).  Compression pointers must point strictly
- * backwards, so no loop is possible; labels over 63 and names over 255
- * bytes are errors.  *next is the offset after the name as written there.
- * Returns 0 or -1. */
-int dns_name_read(const uint8_t *buf, size_t len, size_t off, char *out, size_t out_size,
-		  size_t *next);
-
 /* Parse a whole message.  Returns 0, or -1 with why (truncated, bad name,
  * RDATA past the end...). */
 int dns_msg_parse(const uint8_t *buf, size_t len, struct dns_msg *m, char *why, size_t why_len);
@@ -76,5 +68,15 @@ size_t dns_query_build(uint8_t *out, size_t out_size, uint16_t id, const char *n
 /* "4.3.2.1.in-addr.arpa" / nibbles ".ip6.arpa" for an address in text
  * form; 0 or -1. */
 int dns_reverse_name(const char *addr, char *out, size_t out_size);
+
+#ifdef MTAPROBE_UNITTEST
+/* Read the (possibly compressed) name at off into out (lower case, no
+ * trailing dot, "" for the root).  Compression pointers must point strictly
+ * backwards, so no loop is possible; labels over 63 and names over 255
+ * bytes are errors.  *next is the offset after the name as written there.
+ * Returns 0 or -1. */
+int dns_name_read(const uint8_t *buf, size_t len, size_t off, char *out, size_t out_size,
+		  size_t *next);
+#endif
 
 #endif

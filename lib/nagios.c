@@ -1,5 +1,6 @@
 /* nagios.c - see nagios.h */
 #include "lib/nagios.h"
+#include "lib/unittest.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -57,7 +58,7 @@ static bool label_plain(const char *s)
 	return true;
 }
 
-void nagios_perf_item(struct strbuf *b, const char *prefix, const struct perf *p)
+UNITTEST void nagios_perf_item(struct strbuf *b, const char *prefix, const struct perf *p)
 {
 	char label[320];
 

@@ -15,12 +15,14 @@ void nagios_summary(const struct result *r, char *out, size_t out_size);
 /* The summary of r alone, children aside ("target problems; facts"). */
 void nagios_own_summary(const struct result *r, char *out, size_t out_size);
 
-/* One perfdata item "label=value[uom];warn;crit;min;" appended to b; the
- * label is prefixed with prefix (may be NULL) and quoted when needed. */
-void nagios_perf_item(struct strbuf *b, const char *prefix, const struct perf *p);
-
 /* Whole plugin output into b: first line, perfdata, long output (-v detail,
  * -vvv transcript).  Ends with a newline. */
 void nagios_output(const struct result *r, int verbosity, struct strbuf *b);
+
+#ifdef MTAPROBE_UNITTEST
+/* One perfdata item "label=value[uom];warn;crit;min;" appended to b; the
+ * label is prefixed with prefix (may be NULL) and quoted when needed. */
+void nagios_perf_item(struct strbuf *b, const char *prefix, const struct perf *p);
+#endif
 
 #endif

@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "cli/options.h"
+#include "lib/unittest.h"
 
 #define CONFIG_MAX_BYTES   (1024 * 1024)
 #define CONFIG_MAX_TARGETS 10000
@@ -309,7 +310,7 @@ static void *target_slot(void *ctx, const struct opt *o)
 	}
 }
 
-int check_kind_parse(const char *s)
+UNITTEST int check_kind_parse(const char *s)
 {
 	for (int i = 0; i < CK_COUNT; i++)
 		if (strcmp(s, check_names[i]) == 0)

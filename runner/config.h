@@ -14,8 +14,6 @@
 
 enum check_kind { CK_PORT = 0, CK_BANNER, CK_STARTTLS, CK_CERT, CK_RELAY, CK_COUNT };
 
-/* "port" -> CK_PORT ...; -1 if unknown. */
-int check_kind_parse(const char *s);
 const char *check_kind_name(enum check_kind k);
 
 #define CONFIG_MAX_LABELS 16
@@ -59,5 +57,10 @@ void config_free(struct config *cfg);
 /* A target with every default of the option table set (port 25, timeout
  * 10, all checks, cert_days 30:/14:, min_tls TLS 1.2, any family). */
 void target_defaults(struct target *t);
+
+#ifdef MTAPROBE_UNITTEST
+/* "port" -> CK_PORT ...; -1 if unknown. */
+int check_kind_parse(const char *s);
+#endif
 
 #endif

@@ -10,7 +10,7 @@
 
 #include "lib/tls.h"
 
-const struct check_def *runner_check_def(enum check_kind kind)
+static const struct check_def *runner_check_def(enum check_kind kind)
 {
 	static const struct check_def *const defs[CK_COUNT] = {
 		[CK_PORT] = &check_port,	 [CK_BANNER] = &check_banner,

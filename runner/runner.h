@@ -38,7 +38,4 @@ int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *p
 	       struct run *run, struct probe_err *e);
 void run_free(struct run *run);
 
-/* The check definition for a kind. */
-const struct check_def *runner_check_def(enum check_kind kind);
-
 #endif
