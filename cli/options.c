@@ -415,9 +415,9 @@ static int server_ok(const char *s, size_t len)
 	host[hl] = '\0';
 	if (addr_from_literal(host, 0, &a) < 0)
 		return -1;
-	return port == NULL							    ? 0
-	       : parse_uint(port, len - (size_t)(port - s), 65535, &p) < 0 || p < 1 ? -1
-										    : 0;
+	if (port == NULL)
+		return 0;
+	return parse_uint(port, len - (size_t)(port - s), 65535, &p) < 0 || p < 1 ? -1 : 0;
 }
 
 /* "IP[:PORT][,...]": each server as server_ok(), and taken by c-ares. */
@@ -461,6 +461,9 @@ static bool is_string(enum opt_type t)
 	return (t >= OPT_HOST && t <= OPT_ADDRESS) || t == OPT_LABELS;
 }
 
+/* -f and output.format, in enum out_format order (runner/config.h). */
+static const char *const formats[] = { "prometheus", "json", "text" };
+
 /* Parse and store; -1 with why (a detail, or for ranges the whole reason). */
 static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_from from,
 		       const struct opt_dest *d, void *slot, char *why, size_t wl)
@@ -488,8 +491,11 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 						   : addr_from_literal(buf, 0, &a) < 0)
 				return -1;
 		}
-		return store_string(slot, s, len) < 0 ? (snprintf(why, wl, "out of memory"), -1)
-						      : 0;
+		if (store_string(slot, s, len) < 0) {
+			snprintf(why, wl, "out of memory");
+			return -1;
+		}
+		return 0;
 	}
 	switch (o->type) {
 	case OPT_FLAG:
@@ -499,11 +505,12 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 			b = true;
 		else if (parse_bool(s, &b) < 0)
 			return -1;
-		if (o->type == OPT_FAMILY)
-			*(int *)slot =
-				b ? o->val : (*(int *)slot == o->val ? AF_UNSPEC : *(int *)slot);
-		else
+		if (o->type != OPT_FAMILY)
 			*(bool *)slot = b;
+		else if (b)
+			*(int *)slot = o->val;
+		else if (*(int *)slot == o->val) /* false undoes only its own family */
+			*(int *)slot = AF_UNSPEC;
 		/* tls: false in YAML says "plain, even on port 465" */
 		if (o->type == OPT_IMPLICIT_TLS && from == FROM_YAML && d->cfg)
 			d->cfg->no_tls = !b;
@@ -554,7 +561,7 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 		return 0;
 	case OPT_FORMAT:
 		for (int i = 0; i < 3; i++)
-			if (strcmp(s, (const char *[]){ "prometheus", "json", "text" }[i]) == 0) {
+			if (strcmp(s, formats[i]) == 0) {
 				*(int *)slot = i;
 				return 0;
 			}
@@ -592,8 +599,7 @@ int opt_apply(const struct opt *o, const char *s, size_t len, enum opt_from from
 	if (key == NULL)
 		key = o->yaml;
 	opt_display_name(o, name, sizeof(name));
-	if (ti->is_not == NULL && o->type != OPT_FLAG && o->type != OPT_IMPLICIT_TLS &&
-	    o->type != OPT_FAMILY) /* ranges: the parser's reason says it all */
+	if (o->type == OPT_RANGE || o->type == OPT_DAYS) /* range_parse's reason says it all */
 		snprintf(msg, msg_size, from == FROM_ARGV ? "%s: %s" : "'%s': %s",
 			 from == FROM_ARGV ? name : key, why);
 	else if (from == FROM_YAML)
