@@ -145,6 +145,18 @@ t_assert "runner: a check that did not fail has no error series (STARTTLS not of
 t_assert "runner: JSON carries the failure as error {kind, step, message}" \
 	jq -e '[.results[] | select(.target == "silent1" and .check == "banner") | .error] | .[0] | .kind == "timeout" and .step == "greeting" and (.message | test("timeout"))' "$T_TMP/out/bound.json"
 
+# -j given on the command line wins over the config's concurrency: 4 silent
+# targets one at a time would take 4 timeouts, all at once one
+{
+	echo "defaults: {timeout: 1, checks: [banner]}"
+	echo "concurrency: 1"
+	echo "output: {format: prometheus, path: $T_TMP/out/jobs.prom}"
+	echo "targets:"
+	for i in 1 2 3 4; do echo "  - {name: silent$i, host: 127.0.0.1, port: 27302}"; done
+} >"$T_TMP/jobs.yaml"
+t_run "runner: -j 4 beats concurrency: 1 (4 silent targets, timeout 1, within 2.5 s)" 0 2.5 \
+	"$MP" -q -j 4 -c "$T_TMP/jobs.yaml"
+
 # on a terminal (a pseudo-terminal from script(1)), progress on stderr
 if command -v script >/dev/null; then
 	script -qec "$MP -c $T_TMP/bound.yaml -o $T_TMP/out/tty.prom" /dev/null >"$T_TMP/tty.out" 2>&1
