@@ -323,6 +323,9 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 		if (o == PAIR_ERROR) {
 			strbuf_printf(&r->detail, "<%s> -> <%s>: %s\n", pairs[i].from, pairs[i].to,
 				      said);
+			if (e.kind == ERR_PROTOCOL) /* out of step: no reply can be trusted */
+				result_fail(r, STATE_CRITICAL, e.kind, e.stage, "%s: %s", e.stage,
+					    e.msg);
 			break;
 		}
 		r->relay_tests++;
@@ -358,6 +361,9 @@ next:
 			check_quit(cur, &rep);
 		} else if (conn_command(cur, "RSET", &rep, "RSET", &e) == 0) {
 			continue; /* RFC 5321 §4.1.1.5: RSET ends the transaction */
+		} else if (e.kind == ERR_PROTOCOL) {
+			result_fail(r, STATE_CRITICAL, e.kind, e.stage, "%s: %s", e.stage, e.msg);
+			break;
 		}
 		if (resume(cfg, c, &cur, r) < 0)
 			break;

@@ -347,6 +347,37 @@ int conn_read_reply(struct conn *c, struct smtp_reply *r, const char *stage, str
 	}
 }
 
+/* Before a command, nothing may be waiting: a reply nobody asked for (a
+ * command answered twice, capabilities pipelined with the greeting) would
+ * be read as the answer to this command and the dialogue would run one
+ * reply behind, judging the wrong answers.  What is buffered, and what a
+ * read that does not wait finds, is a protocol error. */
+static int unsolicited(struct conn *c, const char *cmd, const char *stage, struct probe_err *e)
+{
+	struct deadline now = { .start_us = c->dl->start_us, .at_us = 0 };
+	const struct deadline *saved = c->dl;
+	struct probe_err ignored;
+	const char *p;
+	char first[80];
+	size_t n, line = 0;
+
+	if (c->len == 0 && c->fd >= 0) {
+		c->dl = &now;
+		fill(c, stage, &ignored);
+		c->dl = saved;
+	}
+	if (c->len == 0)
+		return 0;
+	p = c->buf + c->start;
+	while (line < c->len && p[line] != '\r' && p[line] != '\n')
+		line++;
+	sanitize(first, sizeof(first), p, line, 60);
+	n = strcspn(cmd, " ");
+	return err_set(e, ERR_PROTOCOL, stage,
+		       "the server sent %zu bytes nobody asked for before %.*s (%s)", c->len,
+		       (int)n, cmd, first);
+}
+
 int conn_command(struct conn *c, const char *cmd, struct smtp_reply *r, const char *stage,
 		 struct probe_err *e)
 {
@@ -355,6 +386,8 @@ int conn_command(struct conn *c, const char *cmd, struct smtp_reply *r, const ch
 
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return err_set(e, ERR_INTERNAL, stage, "command too long");
+	if (unsolicited(c, cmd, stage, e) < 0)
+		return -1;
 	log_line(c, "C:", cmd, strlen(cmd));
 	if (conn_write(c, line, (size_t)n, stage, e) < 0)
 		return -1;

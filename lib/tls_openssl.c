@@ -3,11 +3,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -140,6 +144,76 @@ static int wait_ssl(struct tls_session *s, int rc, const struct deadline *dl, co
 	}
 }
 
+/* The socket under TLS, ours rather than OpenSSL's socket BIO, whose
+ * write() raises SIGPIPE when the peer has reset: send() with
+ * MSG_NOSIGNAL, so no signal ever ends a plugin or the runner whatever the
+ * server does, and the library still touches no signal disposition. */
+static int sock_write(BIO *b, const char *buf, int len)
+{
+	int fd = (int)(intptr_t)BIO_get_data(b);
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	do
+		n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		BIO_set_retry_write(b);
+	return (int)n;
+}
+
+static int sock_read(BIO *b, char *buf, int len)
+{
+	int fd = (int)(intptr_t)BIO_get_data(b);
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	do
+		n = recv(fd, buf, (size_t)len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		BIO_set_retry_read(b);
+	return (int)n;
+}
+
+static long sock_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+/* Made once per process and never changed afterwards (threads share it). */
+static pthread_once_t sock_once = PTHREAD_ONCE_INIT;
+static BIO_METHOD *sock_method;
+
+static void sock_method_init(void)
+{
+	BIO_METHOD *m =
+		BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+			     "mtaprobe socket");
+
+	if (m && BIO_meth_set_write(m, sock_write) && BIO_meth_set_read(m, sock_read) &&
+	    BIO_meth_set_ctrl(m, sock_ctrl))
+		sock_method = m;
+	else
+		BIO_meth_free(m);
+}
+
+/* A BIO over fd, or NULL. */
+static BIO *sock_bio(int fd)
+{
+	BIO *b;
+
+	pthread_once(&sock_once, sock_method_init);
+	if (sock_method == NULL || (b = BIO_new(sock_method)) == NULL)
+		return NULL;
+	BIO_set_data(b, (void *)(intptr_t)fd);
+	BIO_set_init(b, 1);
+	return b;
+}
+
 static bool is_ip_literal(const char *s)
 {
 	unsigned char buf[16];
@@ -152,14 +226,17 @@ static struct tls_session *handshake(struct tls_ctx *t, int fd, const char *sni,
 				     const struct deadline *dl, struct probe_err *e)
 {
 	struct tls_session *s = calloc(1, sizeof(*s));
+	BIO *bio = NULL;
 
-	if (s == NULL || (s->ssl = SSL_new(t->ctx)) == NULL) {
+	if (s == NULL || (s->ssl = SSL_new(t->ctx)) == NULL || (bio = sock_bio(fd)) == NULL) {
+		if (s)
+			SSL_free(s->ssl);
 		free(s);
-		err_set(e, ERR_INTERNAL, "handshake", "cannot create a TLS session");
+		err_set(e, ERR_INTERNAL, "handshake", "cannot create a TLS session: out of memory");
 		return NULL;
 	}
 	s->fd = fd;
-	SSL_set_fd(s->ssl, fd);
+	SSL_set_bio(s->ssl, bio, bio); /* one reference, taken over by the session */
 	if (sni)
 		SSL_set_tlsext_host_name(s->ssl, sni);
 	if (verify_name) {
