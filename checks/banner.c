@@ -22,7 +22,7 @@ static void fcrdns(const struct check_cfg *cfg, const struct conn *c, struct res
 	char rev[128], names[PTR_MAX][DNS_NAME_MAX], greet[256], confirmed[DNS_NAME_MAX] = "";
 	const char *gname = greet;
 	struct probe_err e;
-	int n = 0;
+	int n = 0, bad = 0, literal = 0;
 
 	if (buf == NULL || m == NULL || dns_reverse_name(r->address, rev, sizeof(rev)) < 0)
 		goto out;
@@ -32,17 +32,34 @@ static void fcrdns(const struct check_cfg *cfg, const struct conn *c, struct res
 			     e.msg);
 		goto out;
 	}
-	for (int i = 0; i < m->nanswers && n < PTR_MAX; i++)
-		if (dns_rr_ptr(m, &m->answers[i], names[n], sizeof(names[0])) == 0)
+	for (int i = 0; i < m->nanswers && n < PTR_MAX; i++) {
+		int got = dns_rr_ptr(m, &m->answers[i], names[n], sizeof(names[0]));
+
+		if (got == -2)
+			bad++;
+		else if (got == 0)
 			n++;
+	}
 	if (n == 0) {
+		const char *why = m->rcode == DNS_RCODE_NXDOMAIN ? " (NXDOMAIN)" : "";
+
 		result_raise(r, STATE_WARNING, "FCrDNS: %s has no PTR record%s", r->address,
-			     m->rcode == DNS_RCODE_NXDOMAIN ? " (NXDOMAIN)" : "");
+			     bad ? " with a valid host name" : why);
 		goto out;
 	}
 	for (int i = 0; i < n && !confirmed[0]; i++) {
 		struct addr_list *al = malloc(sizeof(*al));
+		struct addr lit;
 
+		/* a PTR naming an address literal confirms nothing: the forward
+		 * "lookup" of a literal is the literal itself */
+		if (addr_from_literal(names[i], 0, &lit) == 0) {
+			strbuf_printf(&r->detail,
+				      "FCrDNS: %s PTR %s is an address, not a host name\n",
+				      r->address, names[i]);
+			free(al);
+			continue;
+		}
 		if (al && dns_resolve(names[i], r->port, AF_UNSPEC, cfg->dns_servers,
 				      conn_deadline(c), al, &e) == 0)
 			for (size_t k = 0; k < al->n; k++)
@@ -51,6 +68,12 @@ static void fcrdns(const struct check_cfg *cfg, const struct conn *c, struct res
 		strbuf_printf(&r->detail, "FCrDNS: %s PTR %s%s\n", r->address, names[i],
 			      confirmed[0] ? " (resolves back)" : " (does not resolve back)");
 		free(al);
+	}
+	if (!confirmed[0] && literal == n) {
+		result_raise(r, STATE_WARNING,
+			     "FCrDNS: the PTR of %s names an address (%s), not a host name",
+			     r->address, names[0]);
+		goto out;
 	}
 	if (!confirmed[0]) {
 		result_raise(r, STATE_WARNING, "FCrDNS: PTR %s does not resolve back to %s",

@@ -194,7 +194,7 @@ static void probe_mx(const struct check_cfg *cfg, const struct check_def *def,
 	struct job *jobs = calloc(FANOUT_MAX, sizeof(*jobs));
 	const char *names[MX_MAX];
 	int64_t t0 = mono_now_us();
-	size_t n = 0;
+	size_t n = 0, found = 0, used = 0;
 
 	if (mx == NULL || al == NULL || jobs == NULL) {
 		result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "", "out of memory");
@@ -215,27 +215,41 @@ static void probe_mx(const struct check_cfg *cfg, const struct check_def *def,
 		strbuf_printf(&r->detail,
 			      "no MX records: the domain's own addresses are used "
 			      "(RFC 5321 5.1)\n");
+	if (mx->total > mx->n)
+		result_raise(r, STATE_OK, "%d of %d MX hosts checked (the most preferred)", mx->n,
+			     mx->total);
 	for (int i = 0; i < mx->n; i++)
-		names[i] = mx->host[i].name;
+		names[i] = mx->host[i].name; /* "" for a bad name: not looked up */
 	dns_resolve_many(names, (size_t)mx->n, cfg->port, src ? src->ss.ss_family : cfg->family,
 			 cfg->dns_servers, dl, al, errs);
 	r->t.dns = us_to_s(mono_now_us() - t0);
 	for (int i = 0; i < mx->n; i++) {
-		strbuf_printf(&r->detail, "MX %u %s:", mx->host[i].pref, mx->host[i].name);
+		/* a name refused as invalid is never printed, not even sanitised */
+		const char *host = mx->host[i].bad ? "(invalid MX name)" : mx->host[i].name;
+
+		found += al[i].total;
+		strbuf_printf(&r->detail, "MX %u %s:", mx->host[i].pref, host);
 		for (size_t k = 0; k < al[i].n; k++)
 			strbuf_printf(&r->detail, " %s", al[i].v[k].text);
 		strbuf_printf(&r->detail, "%s\n", al[i].n ? "" : " no addresses");
-		for (size_t k = 0; k < (al[i].n ? al[i].n : 1) && n < FANOUT_MAX; k++, n++) {
+		for (size_t k = 0; k < (al[i].n ? al[i].n : 1); k++) {
+			if (n == FANOUT_MAX)
+				break;
+			if (al[i].n)
+				used++;
 			jobs[n].cfg = *cfg;
-			jobs[n].cfg.host = mx->host[i].name;
+			jobs[n].cfg.host = host;
 			jobs[n].def = def;
 			jobs[n].a = al[i].n ? &al[i].v[k] : NULL;
 			jobs[n].dns_err = al[i].n ? NULL : &errs[i];
 			jobs[n].src = src;
 			jobs[n].dl = dl;
 			jobs[n].tlsl = tlsl;
+			n++;
 		}
 	}
+	if (found > used)
+		result_raise(r, STATE_OK, "%zu of %zu addresses checked", used, found);
 	if (children(r, n) == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++) {

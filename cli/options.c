@@ -1,6 +1,7 @@
 /* options.c - the option table and the code that reads it; see options.h */
 #include "cli/options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -219,28 +220,79 @@ UNITTEST void opt_display_name(const struct opt *o, char *out, size_t size)
 		snprintf(out, size, "--%s", o->name);
 }
 
+/* The length of the UTF-8 sequence at s (at most len bytes) that is a
+ * character we may print: no C1 control (U+0080..U+009F), no line or
+ * paragraph separator (U+2028, U+2029), which terminals and log viewers
+ * take as line breaks; 0 for those and for invalid UTF-8. */
+static size_t utf8_printable(const unsigned char *s, size_t len)
+{
+	unsigned cp;
+	size_t n;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1fu;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0fu;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07u;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0; /* overlong, out of range, surrogate */
+	if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029)
+		return 0;
+	return n;
+}
+
 /* A value quoted back to the user: capped, control bytes shown as '?', so a
  * stray binary blob cannot garble the terminal or the log. */
 const char *opt_shown(const char *s, size_t len, char *buf, size_t size)
 {
-	size_t cut = len, i;
+	size_t i = 0, o = 0;
 
-	if (cut > 40) {
-		cut = 40;
-		while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80) /* not inside UTF-8 */
-			cut--;
+	/* at most 40 bytes of input, whole characters; room for "..." */
+	while (i < len && i < 40 && o + 8 < size) {
+		unsigned char c = (unsigned char)s[i];
+		size_t n = c >= 0x80 ? utf8_printable((const unsigned char *)s + i, len - i) : 1;
+
+		if (c < 0x20 || c == 0x7f || n == 0) {
+			buf[o++] = '?';
+			i++;
+			continue;
+		}
+		memcpy(buf + o, s + i, n);
+		o += n;
+		i += n;
 	}
-	for (i = 0; i < cut && i + 4 < size; i++)
-		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-	buf[i] = '\0';
-	if (cut < len)
-		snprintf(buf + i, size - i, "...");
+	buf[o] = '\0';
+	if (i < len)
+		snprintf(buf + o, size - o, "...");
 	return buf;
 }
 
 /* What a range may hold before range_parse() judges it: a value with
  * control bytes is refused here, so its echo can be shown safely. */
 static const struct str_rule range_chars = { 60, "", true, false };
+
+/* A DNS name as we accept it: letters, digits, '-', '_' and dots.  The
+ * offending byte into bad. */
+static bool dns_chars(const char *s, size_t len, char *bad)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') {
+			*bad = s[i];
+			return false;
+		}
+	return true;
+}
 
 /* Why s breaks rule r, or NULL when it does not. */
 static const char *str_problem(const struct str_rule *r, const char *s, size_t len, char *buf,
@@ -259,6 +311,14 @@ static const char *str_problem(const struct str_rule *r, const char *s, size_t l
 			return "control characters are not allowed";
 		if (r->ascii && c > 0x7f)
 			return "only ASCII is allowed";
+		if (c > 0x7f) {
+			size_t n = utf8_printable((const unsigned char *)s + i, len - i);
+
+			if (n == 0)
+				return "it is not valid UTF-8, or holds a control or line separator";
+			i += n - 1;
+			continue;
+		}
 		if (strchr(r->reject, c) != NULL) {
 			snprintf(buf, size, "'%c' is not allowed", c);
 			return buf;
@@ -461,6 +521,31 @@ static bool is_string(enum opt_type t)
 	return (t >= OPT_HOST && t <= OPT_ADDRESS) || t == OPT_LABELS;
 }
 
+/* A host name (-H, --sni: or an IP literal), a domain (-M, --domain) or an
+ * EHLO name (or an address literal "[192.0.2.1]", "[IPv6:2001:db8::1]"):
+ * what goes into a status line, a DNS query or an SMTP command, so only
+ * the bytes a DNS name may hold.  0, or -1 with why. */
+static int name_problem(enum opt_type t, const char *s, size_t len, char *why, size_t wl)
+{
+	char lit[80], bad = 0;
+	struct addr a;
+
+	if (t != OPT_DOMAIN && len < sizeof(lit)) {
+		size_t skip = t == OPT_EHLO && len > 7 && strncasecmp(s, "[IPv6:", 6) == 0 ? 6 : 1;
+
+		if (t == OPT_EHLO && len > 2 && s[0] == '[' && s[len - 1] == ']')
+			snprintf(lit, sizeof(lit), "%.*s", (int)(len - 1 - skip), s + skip);
+		else
+			snprintf(lit, sizeof(lit), "%.*s", (int)len, s);
+		if (addr_from_literal(lit, 0, &a) == 0)
+			return 0;
+	}
+	if (dns_chars(s, len, &bad))
+		return 0;
+	snprintf(why, wl, "'%c' is not allowed", bad);
+	return -1;
+}
+
 /* -f and output.format, in enum out_format order (runner/config.h). */
 static const char *const formats[] = { "prometheus", "json", "text" };
 
@@ -482,7 +567,10 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 			snprintf(why, wl, "%s", problem);
 			return -1;
 		}
-		if (o->type == OPT_SERVERS || o->type == OPT_ADDRESS) {
+		if (o->type == OPT_HOST || o->type == OPT_DOMAIN || o->type == OPT_EHLO) {
+			if (name_problem(o->type, s, len, why, wl) < 0)
+				return -1;
+		} else if (o->type == OPT_SERVERS || o->type == OPT_ADDRESS) {
 			struct addr a;
 
 			memcpy(buf, s, len);

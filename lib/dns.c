@@ -40,14 +40,15 @@ static void gai_done(void *arg, int status, int timeouts, struct ares_addrinfo *
 		for (struct ares_addrinfo_node *n = res->nodes; n; n = n->ai_next) {
 			struct addr *a;
 
-			if (st->out->n >= ADDR_LIST_MAX)
-				break;
 			if (n->ai_family != AF_INET && n->ai_family != AF_INET6)
 				continue;
 			if (st->family != AF_UNSPEC && n->ai_family != st->family)
 				continue;
 			if ((size_t)n->ai_addrlen > sizeof(struct sockaddr_storage))
 				continue;
+			st->out->total++;
+			if (st->out->n >= ADDR_LIST_MAX)
+				continue; /* counted, so the cap can be stated */
 			a = &st->out->v[st->out->n++];
 			memset(a, 0, sizeof(*a));
 			memcpy(&a->ss, n->ai_addr, n->ai_addrlen);
@@ -145,12 +146,12 @@ int dns_resolve(const char *host, int port, int family, const char *servers,
 	ares_channel ch;
 	char portstr[8];
 
-	out->n = 0;
+	out->n = out->total = 0;
 	if (addr_from_literal(host, port, &out->v[0]) == 0) {
 		if (family != AF_UNSPEC && out->v[0].ss.ss_family != family)
 			return err_set(e, ERR_RESOLVE, "DNS", "%s is not an IPv%c address",
 				       out->v[0].text, family == AF_INET ? '4' : '6');
-		out->n = 1;
+		out->n = out->total = 1;
 		return 0;
 	}
 	if (ares_init_options(&ch, &opt, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES) != ARES_SUCCESS)
@@ -205,7 +206,7 @@ int dns_resolve_many(const char *const *names, size_t n, int port, int family, c
 		n = sizeof(st) / sizeof(st[0]);
 	snprintf(portstr, sizeof(portstr), "%d", port);
 	for (size_t i = 0; i < n; i++)
-		out[i].n = 0;
+		out[i].n = out[i].total = 0;
 	if (channel(&ch, servers, &errs[0]) < 0) {
 		for (size_t i = 1; i < n; i++)
 			errs[i] = errs[0];
@@ -213,6 +214,8 @@ int dns_resolve_many(const char *const *names, size_t n, int port, int family, c
 	}
 	for (size_t i = 0; i < n; i++) {
 		st[i] = (struct gai_state){ .out = &out[i], .family = family, .pending = &pending };
+		if (names[i][0] == '\0') /* a name refused as invalid is not looked up */
+			continue;
 		pending++;
 		ares_getaddrinfo(ch, names[i], portstr, &hints, gai_done, &st[i]);
 	}
@@ -223,7 +226,9 @@ int dns_resolve_many(const char *const *names, size_t n, int port, int family, c
 			ok++;
 			continue;
 		}
-		if (!st[i].done || st[i].status == ARES_EDESTRUCTION)
+		if (names[i][0] == '\0')
+			err_set(&errs[i], ERR_RESOLVE, "DNS", "the name is not a valid host name");
+		else if (!st[i].done || st[i].status == ARES_EDESTRUCTION)
 			err_set(&errs[i], ERR_TIMEOUT, "DNS", "timeout after %.1fs resolving %s",
 				deadline_elapsed(dl), names[i]);
 		else
@@ -301,10 +306,11 @@ int dns_mx(const char *domain, const char *servers, const struct deadline *dl, s
 {
 	uint8_t *buf = malloc(65536);
 	struct dns_msg *m = malloc(sizeof(*m));
+	__typeof__(mx->host[0]) *all = calloc(DNS_MAX_ANSWERS, sizeof(*all));
 	int rc = -1;
 
 	memset(mx, 0, sizeof(*mx));
-	if (buf == NULL || m == NULL) {
+	if (buf == NULL || m == NULL || all == NULL) {
 		err_set(e, ERR_INTERNAL, "DNS", "out of memory");
 		goto out;
 	}
@@ -315,34 +321,40 @@ int dns_mx(const char *domain, const char *servers, const struct deadline *dl, s
 		goto out;
 	}
 	mx->ad = m->ad;
-	for (int i = 0; i < m->nanswers && mx->n < MX_MAX; i++) {
+	/* every MX of the answer, sorted by preference (stable), and only then
+	 * the MX_MAX most preferred kept: the cap must never drop the best */
+	for (int i = 0; i < m->nanswers; i++) {
 		uint16_t pref;
+		int got = dns_rr_mx(m, &m->answers[i], &pref, all[mx->total].name,
+				    sizeof(all[0].name));
 
-		if (dns_rr_mx(m, &m->answers[i], &pref, mx->host[mx->n].name,
-			      sizeof(mx->host[0].name)) == 0) {
-			mx->host[mx->n].pref = pref;
-			mx->n++;
-		}
+		if (got == -1)
+			continue;
+		all[mx->total].pref = pref;
+		all[mx->total].bad = got == -2;
+		mx->total++;
 	}
+	for (int i = 1; i < mx->total; i++)
+		for (int j = i; j > 0 && all[j].pref < all[j - 1].pref; j--) {
+			__typeof__(all[0]) t = all[j];
+
+			all[j] = all[j - 1];
+			all[j - 1] = t;
+		}
+	mx->n = mx->total < MX_MAX ? mx->total : MX_MAX;
+	memcpy(mx->host, all, sizeof(all[0]) * (size_t)mx->n);
 	/* RFC 7505 §3: a single MX of preference 0 with the root as host */
-	if (mx->n == 1 && mx->host[0].pref == 0 && mx->host[0].name[0] == '\0')
+	if (mx->n == 1 && mx->host[0].pref == 0 && mx->host[0].name[0] == '\0' && !mx->host[0].bad)
 		mx->null_mx = true;
 	if (mx->n == 0) { /* RFC 5321 §5.1: the domain itself */
 		mx->implicit = true;
 		mx->n = 1;
 		snprintf(mx->host[0].name, sizeof(mx->host[0].name), "%s", domain);
 	}
-	/* insertion sort by preference, stable */
-	for (int i = 1; i < mx->n; i++)
-		for (int j = i; j > 0 && mx->host[j].pref < mx->host[j - 1].pref; j--) {
-			__typeof__(mx->host[0]) t = mx->host[j];
-
-			mx->host[j] = mx->host[j - 1];
-			mx->host[j - 1] = t;
-		}
 	rc = 0;
 out:
 	free(buf);
 	free(m);
+	free(all);
 	return rc;
 }

@@ -26,8 +26,9 @@ int dns_resolve(const char *host, int port, int family, const char *servers,
 int dns_servers_valid(const char *servers);
 
 /* Resolve n names at once on one channel (all queries in flight together)
- * into out[i] (each an addr_list; errs[i] set for those that failed).
- * Returns how many resolved. */
+ * into out[i] (each an addr_list; errs[i] set for those that failed; an
+ * empty name, one refused as invalid, fails without a query).  Returns how
+ * many resolved. */
 int dns_resolve_many(const char *const *names, size_t n, int port, int family, const char *servers,
 		     const struct deadline *dl, struct addr_list *out, struct probe_err *errs);
 
@@ -41,9 +42,11 @@ int dns_query(const char *name, uint16_t type, const char *servers, const struct
 
 #define MX_MAX 16
 struct mx_set {
-	int n;
+	int n;	   /* kept: the MX_MAX most preferred */
+	int total; /* MX records in the answer (what n may be of) */
 	struct {
 		uint16_t pref;
+		bool bad; /* the name is not a valid host name: name is "" */
 		char name[DNS_NAME_MAX];
 	} host[MX_MAX];
 	bool null_mx;  /* RFC 7505 "0 .": the domain accepts no mail */
@@ -51,8 +54,9 @@ struct mx_set {
 	bool ad;       /* the answer was DNSSEC-authenticated */
 };
 
-/* The MX set of domain, sorted by preference.  0, or -1 with e
- * (NXDOMAIN, SERVFAIL, timeout). */
+/* The MX set of domain: every record sorted by preference, then the
+ * MX_MAX most preferred kept.  0, or -1 with e (NXDOMAIN, SERVFAIL,
+ * timeout). */
 int dns_mx(const char *domain, const char *servers, const struct deadline *dl, struct mx_set *mx,
 	   struct probe_err *e);
 

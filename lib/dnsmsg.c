@@ -16,7 +16,7 @@ UNITTEST int dns_name_read(const uint8_t *buf, size_t len, size_t off, char *out
 			   size_t *next)
 {
 	size_t o = 0, total = 0, pos = off, limit = off; /* pointers must go below limit */
-	bool jumped = false;
+	bool jumped = false, bad = false;
 
 	if (out_size == 0)
 		return -1;
@@ -47,7 +47,9 @@ UNITTEST int dns_name_read(const uint8_t *buf, size_t len, size_t off, char *out
 			if (!jumped)
 				*next = pos + 1;
 			out[o] = '\0';
-			return 0;
+			if (bad)
+				out[0] = '\0';
+			return bad ? -2 : 0;
 		}
 		if (pos + 1 + l > len)
 			return -1;
@@ -56,8 +58,16 @@ UNITTEST int dns_name_read(const uint8_t *buf, size_t len, size_t off, char *out
 			return -1;
 		if (o > 0)
 			out[o++] = '.';
-		for (size_t i = 0; i < l; i++)
-			out[o++] = (char)tolower(buf[pos + 1 + i]);
+		for (size_t i = 0; i < l; i++) {
+			unsigned char c = buf[pos + 1 + i];
+
+			/* letters, digits, '-' and '_' only: a '|', a newline, an
+			 * ESC or a NUL in a label would forge output, a '.'
+			 * inside one would make the name ambiguous */
+			if (!isalnum(c) && c != '-' && c != '_')
+				bad = true;
+			out[o++] = (char)tolower(c);
+		}
 		pos += 1 + (size_t)l;
 	}
 }
@@ -83,18 +93,23 @@ int dns_msg_parse(const uint8_t *buf, size_t len, struct dns_msg *m, char *why, 
 	qd = get16(buf + 4);
 	an = get16(buf + 6);
 	for (unsigned i = 0; i < qd; i++) {
-		if (dns_name_read(buf, len, off, name, sizeof(name), &off) < 0 || off + 4 > len) {
-			snprintf(why, why_len, "malformed question section");
+		int rc = dns_name_read(buf, len, off, name, sizeof(name), &off);
+
+		if (rc < 0 || off + 4 > len) {
+			snprintf(why, why_len, "%s in the question section",
+				 rc == -2 ? "a name that is not a valid host name"
+					  : "malformed name");
 			return -1;
 		}
 		off += 4;
 	}
 	for (unsigned i = 0; i < an; i++) {
 		struct dns_rr rr;
+		int rc = dns_name_read(buf, len, off, rr.name, sizeof(rr.name), &off);
 
-		if (dns_name_read(buf, len, off, rr.name, sizeof(rr.name), &off) < 0 ||
-		    off + 10 > len) {
-			snprintf(why, why_len, "malformed answer record %u", i + 1);
+		if (rc < 0 || off + 10 > len) {
+			snprintf(why, why_len, "answer record %u: %s", i + 1,
+				 rc == -2 ? "its name is not a valid host name" : "malformed");
 			return -1;
 		}
 		rr.type = get16(buf + off);
@@ -118,27 +133,29 @@ int dns_rr_mx(const struct dns_msg *m, const struct dns_rr *rr, uint16_t *pref, 
 	      size_t host_size)
 {
 	size_t next;
+	int rc;
 
 	if (rr->type != DNS_T_MX || rr->rdlen < 3)
 		return -1;
 	*pref = get16(m->buf + rr->rdoff);
 	/* the name may be compressed, but must end inside the RDATA */
-	if (dns_name_read(m->buf, m->len, rr->rdoff + 2, host, host_size, &next) < 0 ||
-	    next > rr->rdoff + rr->rdlen)
+	rc = dns_name_read(m->buf, m->len, rr->rdoff + 2, host, host_size, &next);
+	if (rc == -1 || next > rr->rdoff + rr->rdlen)
 		return -1;
-	return 0;
+	return rc;
 }
 
 int dns_rr_ptr(const struct dns_msg *m, const struct dns_rr *rr, char *name, size_t name_size)
 {
 	size_t next;
+	int rc;
 
 	if (rr->type != DNS_T_PTR || rr->rdlen < 1)
 		return -1;
-	if (dns_name_read(m->buf, m->len, rr->rdoff, name, name_size, &next) < 0 ||
-	    next > rr->rdoff + rr->rdlen)
+	rc = dns_name_read(m->buf, m->len, rr->rdoff, name, name_size, &next);
+	if (rc == -1 || next > rr->rdoff + rr->rdlen)
 		return -1;
-	return 0;
+	return rc;
 }
 
 int dns_rr_tlsa(const struct dns_msg *m, const struct dns_rr *rr, struct tlsa *t)

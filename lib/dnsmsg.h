@@ -41,12 +41,14 @@ struct dns_msg {
 	struct dns_rr answers[DNS_MAX_ANSWERS];
 };
 
-/* Parse a whole message.  Returns 0, or -1 with why (truncated, bad name,
- * RDATA past the end...). */
+/* Parse a whole message.  Returns 0, or -1 with why (truncated, a malformed
+ * name or one that is not a valid host name, RDATA past the end...). */
 int dns_msg_parse(const uint8_t *buf, size_t len, struct dns_msg *m, char *why, size_t why_len);
 
-/* Records of the answer section, decoded; each returns 0 or -1 (malformed
- * or of another type). */
+/* Records of the answer section, decoded; each returns 0, -1 (malformed or
+ * of another type) or -2: the name in it holds bytes no host name may
+ * (anything but letters, digits, '-' and '_' in a label), so it is not
+ * used, or printed, at all ("" in the buffer). */
 int dns_rr_mx(const struct dns_msg *m, const struct dns_rr *rr, uint16_t *pref, char *host,
 	      size_t host_size);
 int dns_rr_ptr(const struct dns_msg *m, const struct dns_rr *rr, char *name, size_t name_size);
@@ -74,7 +76,8 @@ int dns_reverse_name(const char *addr, char *out, size_t out_size);
  * trailing dot, "" for the root).  Compression pointers must point strictly
  * backwards, so no loop is possible; labels over 63 and names over 255
  * bytes are errors.  *next is the offset after the name as written there.
- * Returns 0 or -1. */
+ * Returns 0, -1 (malformed), or -2 when a label holds a byte other than a
+ * letter, digit, '-' or '_' (out is then ""). */
 int dns_name_read(const uint8_t *buf, size_t len, size_t off, char *out, size_t out_size,
 		  size_t *next);
 #endif

@@ -47,6 +47,12 @@ void nagios_summary(const struct result *r, char *out, size_t out_size)
 		snprintf(out, out_size, "%s: %zu of %zu addresses failed: %s", r->host,
 			 r->nchildren - nok, r->nchildren, child);
 	}
+	/* what the parent itself found, such as a cap on what was checked */
+	for (int i = 0; i < r->nproblems; i++) {
+		size_t o = strlen(out);
+
+		snprintf(out + o, out_size - o, "; %s", r->problems[i].text);
+	}
 }
 
 static bool label_plain(const char *s)

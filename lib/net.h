@@ -19,7 +19,8 @@ struct addr {
 #define ADDR_LIST_MAX 32
 
 struct addr_list {
-	size_t n;
+	size_t n;     /* kept, at most ADDR_LIST_MAX */
+	size_t total; /* found (what n may be of) */
 	struct addr v[ADDR_LIST_MAX];
 };
 

@@ -127,6 +127,27 @@ static size_t peer_recv(int fd, char *buf, size_t want, int timeout_ms)
 	return got;
 }
 
+/* A server that answers a command once it has read it (a reply queued
+ * before the command would be one nobody asked for): reads want bytes
+ * into got, then sends reply. */
+struct responder {
+	int fd;
+	size_t want;
+	const char *reply;
+	char got[128];
+	size_t n;
+};
+
+static void *respond(void *arg)
+{
+	struct responder *r = arg;
+
+	r->n = peer_recv(r->fd, r->got, r->want, 2000);
+	if (r->n == r->want)
+		peer_send(r->fd, r->reply, strlen(r->reply));
+	return NULL;
+}
+
 /* A server played from a thread, so that it can answer while the
  * connection is already waiting: data in pieces of chunk bytes (0: all at
  * once) gap_us apart, then optionally a hang-up.  With loop set it repeats
@@ -576,15 +597,20 @@ static void test_command_and_transcript(void **state)
 	(void)state;
 	strbuf_init(&t, 4096);
 	pair_open(&p, &t);
-	/* The answer is queued first; the connection reads it after sending. */
-	assert_int_equal(peer_send(p.peer, reply, strlen(reply)), 0);
+	/* The server answers once it has read the command. */
+	struct responder rs = { p.peer, strlen("EHLO probe.example\r\n"), reply, "", 0 };
+	pthread_t th;
+
+	assert_int_equal(pthread_create(&th, NULL, respond, &rs), 0);
 	smtp_reply_init(&r);
 	assert_int_equal(conn_command(p.c, "EHLO probe.example", &r, "ehlo", &e), 0);
+	pthread_join(th, NULL);
 	assert_int_equal(r.code, 250);
 	assert_int_equal(r.nlines, 2);
 	/* The reply itself is the server's bytes; escaping is for output. */
 	assert_string_equal(strbuf_str(&r.text), "a\x1b[31mb\nc|d\\e");
-	n = peer_recv(p.peer, got, strlen("EHLO probe.example\r\n"), 1000);
+	n = rs.n;
+	memcpy(got, rs.got, n);
 	assert_int_equal(n, strlen("EHLO probe.example\r\n"));
 	assert_memory_equal(got, "EHLO probe.example\r\n", n);
 	assert_int_equal(peer_recv(p.peer, got, sizeof(got), 50), 0); /* and nothing more */
@@ -619,14 +645,39 @@ static void test_command_without_transcript(void **state)
 	struct probe_err e = { 0 };
 	size_t n;
 
-	assert_int_equal(peer_send(p->peer, "221 bye\r\n", 9), 0);
+	struct responder rs = { p->peer, 6, "221 bye\r\n", "", 0 };
+	pthread_t th;
+
+	assert_int_equal(pthread_create(&th, NULL, respond, &rs), 0);
 	smtp_reply_init(&r);
 	assert_int_equal(conn_command(p->c, "QUIT", &r, "quit", &e), 0);
+	pthread_join(th, NULL);
 	assert_int_equal(r.code, 221);
-	n = peer_recv(p->peer, got, 6, 1000);
+	n = rs.n;
+	memcpy(got, rs.got, n);
 	assert_int_equal(n, 6);
 	assert_memory_equal(got, "QUIT\r\n", 6);
 	assert_int_equal(peer_recv(p->peer, got, sizeof(got), 50), 0);
+	smtp_reply_free(&r);
+}
+
+/* A reply that was there before the command (a command answered twice,
+ * capabilities pipelined with the greeting) is never taken as the answer:
+ * the command is not sent, and the error says what happened before what. */
+static void test_reply_nobody_asked_for(void **state)
+{
+	struct pair *p = *state;
+	char got[16];
+	struct smtp_reply r;
+	struct probe_err e = { 0 };
+
+	assert_int_equal(peer_send(p->peer, "250 2.1.0 ok\r\n", 14), 0);
+	usleep(20000);
+	smtp_reply_init(&r);
+	assert_int_equal(conn_command(p->c, "RCPT TO:<a@example.net>", &r, "RCPT", &e), -1);
+	assert_err(&e, ERR_PROTOCOL, "RCPT",
+		   "14 bytes nobody asked for before RCPT (250 2.1.0 ok)");
+	assert_int_equal(peer_recv(p->peer, got, sizeof(got), 50), 0); /* RCPT never sent */
 	smtp_reply_free(&r);
 }
 
@@ -690,6 +741,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_times_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_use_after_close, setup, teardown),
 		cmocka_unit_test(test_command_and_transcript),
+		cmocka_unit_test_setup_teardown(test_reply_nobody_asked_for, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_command_without_transcript, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_local_addr_unix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_adopted, setup, teardown),
