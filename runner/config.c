@@ -66,20 +66,7 @@ static int fail_at(struct loader *ld, size_t line, size_t column, const char *fm
  * stray binary blob cannot garble the terminal or the log. */
 static const char *shown(const yaml_node_t *n, char *buf, size_t size)
 {
-	const unsigned char *s = n->data.scalar.value;
-	size_t len = n->data.scalar.length, cut = len, i;
-
-	if (cut > 40) {
-		cut = 40;
-		while (cut > 0 && (s[cut] & 0xc0) == 0x80) /* not inside a UTF-8 sequence */
-			cut--;
-	}
-	for (i = 0; i < cut && i + 4 < size; i++)
-		buf[i] = (s[i] < 0x20 || s[i] == 0x7f) ? '?' : (char)s[i];
-	buf[i] = '\0';
-	if (cut < len)
-		snprintf(buf + i, size - i, "...");
-	return buf;
+	return opt_shown((const char *)n->data.scalar.value, n->data.scalar.length, buf, size);
 }
 
 /* "a mapping", "a list", "'text'", "nothing" - what the user wrote instead. */

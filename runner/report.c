@@ -433,6 +433,15 @@ static void text_row(const struct series *s, void *arg)
 		      c->colour ? "\033[0m" : "", fact);
 }
 
+/* Did r (the same target's previous check) have this problem already? */
+static bool said_before(const struct result *r, const char *text)
+{
+	for (int k = 0; k < r->nproblems; k++)
+		if (strcmp(r->problems[k].text, text) == 0)
+			return true;
+	return false;
+}
+
 void report_text(const struct run *run, bool colour, struct strbuf *b)
 {
 	struct text_ctx c = { b, colour };
@@ -441,6 +450,19 @@ void report_text(const struct run *run, bool colour, struct strbuf *b)
 	strbuf_printf(b, "%-16s %-8s %-24s %-28s %-8s %s\n", "TARGET", "CHECK", "HOST", "ADDRESS",
 		      "STATE", "WHAT DECIDED IT");
 	each_series(run, text_row, &c);
+	/* what an -M target's own result says, such as a cap on what was
+	 * checked, once per target (its checks share the MX set) */
+	for (size_t i = 0; i < run->nitems; i++) {
+		const struct run_item *it = &run->items[i];
+		bool first = i == 0 || run->items[i - 1].target != it->target;
+
+		if (it->r.nchildren == 0)
+			continue;
+		for (int k = 0; k < it->r.nproblems; k++)
+			if (first || !said_before(&run->items[i - 1].r, it->r.problems[k].text))
+				strbuf_printf(b, "%-16.16s %-8s %s\n", it->target->name,
+					      check_kind_name(it->kind), it->r.problems[k].text);
+	}
 	for (size_t i = 0; i < run->nitems; i++)
 		n[run->items[i].r.state & 3]++;
 	strbuf_printf(b, "\n%zu checks in %.2fs: %zu OK, %zu WARNING, %zu CRITICAL, %zu UNKNOWN\n",

@@ -12,6 +12,8 @@
 #            to the NSD for those four zones, trust anchor for example.test
 #            only (an island of trust), REFUSED for any other name; it never
 #            sends a query anywhere but to the NSD
+# Hostile names (bytes no host name may hold, 20 MX, 75 addresses) for
+# tests/integration_dns_hostile.sh: see hostile_records below.
 # The TLSA records (port 2625) are computed from PKIDIR (tests/mkcerts.sh):
 # good.crt and int.crt.
 #
@@ -224,6 +226,88 @@ soa() {
 EOF
 }
 
+# Hostile names for tests/integration_dns_hostile.sh: labels holding bytes
+# that no host name may hold (RFC 952/1123: letters, digits, '-'), written
+# with the zone file's \DDD (decimal) and \. escapes.  Each such name also
+# has an A record, so that a client copying label bytes raw would connect.
+# Domains (MX):
+#   hpipe   MX 10 ok|forged=1.example.test          ('|' = \124)
+#   hnl     MX 10 x<LF>MTA BANNER OK - forged...    (LF = \010, ' ' = \032)
+#   hesc    MX 10 esc<ESC>[31m.example.test         (ESC = \027, '[' = \091)
+#   hnul    MX 10 nul<NUL>x.example.test            (NUL = \000)
+#   hdot    MX 10 dot\.x.example.test: one label "dot.x" (raw copy:
+#           dot.x.example.test, which exists too, A 127.0.0.1)
+#   hdel    MX 10 del<DEL>x.example.test            (DEL = \127)
+#   hmixed  MX 10 mx2.example.test and the six hostile hosts at MX 20
+#   wide    MX 10 w1..w5, each 15 A records: 127.0.1.1 .. 127.0.1.75 (75
+#           addresses in all)
+# insecure.test (hostile_insecure):
+#   many    MX 20 p20 ... MX 1 p1 (20 MX, the most preferred listed last;
+#           NSD answers in this order, unbound rotates it), pN A
+#           127.0.0.(100+N)
+# Reverse (0.0.127.in-addr.arpa, hostile_ptrs): 18 PTR ptr\.dot.example.test
+# (one label "ptr.dot"; it and the raw copy ptr.dot.example.test both A
+# 127.0.0.18), 19 PTR 127.0.0.19. (an IP literal as a name), 20 PTR
+# ptr<LF>nl.example.test (A 127.0.0.20), 30 PTR ptr|pipe.example.test (A
+# 127.0.0.30).
+HOSTILE_NL='x\010MTA\032BANNER\032OK\032-\032forged'
+hostile_records() {
+    local k j
+    cat <<EOF
+hpipe IN MX 10 ok\\124forged=1.example.test.
+ok\\124forged=1 IN A 127.0.0.1
+hnl IN MX 10 $HOSTILE_NL.example.test.
+$HOSTILE_NL IN A 127.0.0.1
+hesc IN MX 10 esc\\027\\09131m.example.test.
+esc\\027\\09131m IN A 127.0.0.1
+hnul IN MX 10 nul\\000x.example.test.
+nul\\000x IN A 127.0.0.1
+hdot IN MX 10 dot\\.x.example.test.
+dot\\.x IN A 127.0.0.1
+dot.x IN A 127.0.0.1
+hdel IN MX 10 del\\127x.example.test.
+del\\127x IN A 127.0.0.1
+hmixed IN MX 10 mx2.example.test.
+hmixed IN MX 20 ok\\124forged=1.example.test.
+hmixed IN MX 20 $HOSTILE_NL.example.test.
+hmixed IN MX 20 esc\\027\\09131m.example.test.
+hmixed IN MX 20 nul\\000x.example.test.
+hmixed IN MX 20 dot\\.x.example.test.
+hmixed IN MX 20 del\\127x.example.test.
+ptr\\.dot IN A 127.0.0.18
+ptr.dot IN A 127.0.0.18
+ptr\\010nl IN A 127.0.0.20
+ptr\\124pipe IN A 127.0.0.30
+EOF
+    for ((k = 1; k <= 5; k++)); do
+        echo "wide IN MX 10 w$k.example.test."
+        for ((j = 1; j <= 15; j++)); do
+            echo "w$k IN A 127.0.1.$((15 * (k - 1) + j))"
+        done
+    done
+}
+
+# many.insecure.test: in the unsigned zone, where NSD serves the RRset in
+# the file's order (dnssec-signzone would sort it by RDATA, MX 1 first)
+hostile_insecure() {
+    local p
+    for ((p = 20; p >= 1; p--)); do
+        echo "many IN MX $p p$p.insecure.test."
+    done
+    for ((p = 1; p <= 20; p++)); do
+        echo "p$p IN A 127.0.0.$((100 + p))"
+    done
+}
+
+hostile_ptrs() {
+    cat <<'EOF'
+18 IN PTR ptr\.dot.example.test.
+19 IN PTR 127.0.0.19.
+20 IN PTR ptr\010nl.example.test.
+30 IN PTR ptr\124pipe.example.test.
+EOF
+}
+
 write_zones() {
     local d=$1 serial=$2 i
     {
@@ -255,6 +339,7 @@ EOF
         for i in 1 2 3 4 5 6 7 8; do
             echo "e$i IN A 127.0.0.2$i"
         done
+        hostile_records
     } >"$d/$ZONE.zone"
     {
         echo "\$ORIGIN insecure.test."
@@ -264,6 +349,7 @@ EOF
 mx IN A 127.0.0.15
 _2625._tcp.mx IN TLSA 3 1 1 $T_SPKI256
 EOF
+        hostile_insecure
     } >"$d/insecure.test.zone"
     {
         echo "\$ORIGIN 0.0.127.in-addr.arpa."
@@ -274,6 +360,7 @@ EOF
 13 IN PTR elsewhere.example.test.
 15 IN PTR mx1.example.test.
 EOF
+        hostile_ptrs
     } >"$d/0.0.127.in-addr.arpa.zone"
     {
         echo "\$ORIGIN $REV6."

@@ -37,6 +37,8 @@ echo "# integration: relay"
 tests/integration_relay.sh "$B" 2>&1 | tee -a "$log"
 echo "# integration: DNS (-M, --fcrdns, --dane)"
 tests/integration_dns.sh "$B" 2>&1 | tee -a "$log"
+echo "# integration: hostile names from DNS (|, newline, ESC, NUL, dots in labels; caps)"
+tests/integration_dns_hostile.sh "$B" 2>&1 | tee -a "$log"
 echo "# integration: the mtaprobe runner"
 tests/integration_runner.sh "$B" 2>&1 | tee -a "$log"
 
