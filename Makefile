@@ -4,7 +4,7 @@
 #                   build/asan/, run every unit and integration test
 #   make demo       real Postfix on loopback, every plugin against it
 #   make bench      instructions / wall / peak RSS next to check_smtp, check_tcp
-#   make fuzz       libFuzzer on the reply parser (clang)
+#   make fuzz       libFuzzer on every parser of outside bytes (clang), FUZZ_SECONDS each
 #   make format     clang-format the sources (make check runs format-check)
 #   make install    binaries into $(DESTDIR)$(PLUGINDIR)
 
@@ -125,12 +125,7 @@ bench:
 	@if [ -x $(BUILD)/mtaprobe ]; then tests/bench_runner.sh $(BUILD); fi
 
 fuzz:
-	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
-	mkdir -p build/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -I. -o build/fuzz/fuzz_reply \
-		tests/fuzz_reply.c lib/smtp.c lib/strbuf.c lib/sanitize.c
-	mkdir -p build/fuzz/corpus
-	build/fuzz/fuzz_reply -max_total_time=$${FUZZ_SECONDS:-60} -max_len=70000 build/fuzz/corpus tests/scenarios 2>&1 | tail -5
+	@tests/fuzz.sh $${FUZZ_SECONDS:-60}
 
 install: all
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin
@@ -139,7 +134,7 @@ install: all
 
 	install -m 644 $(BUILD)/mtaprobe-tls.so $(DESTDIR)$(LIBDIR)/
 
-SOURCES = $(wildcard lib/*.[ch] checks/*.[ch] cli/*.[ch] runner/*.[ch] plugins/*.[ch] tests/*.[ch])
+SOURCES = $(wildcard lib/*.[ch] checks/*.[ch] cli/*.[ch] runner/*.[ch] plugins/*.[ch] tests/*.[ch] tests/fuzz/*.c)
 format:
 	clang-format -i $(SOURCES)
 format-check:

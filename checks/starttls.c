@@ -7,13 +7,13 @@
 
 static void starttls_dialogue(const struct check_cfg *cfg, struct conn *c, struct result *r)
 {
-	const struct tls_facts *f = result_tls(r, 0);
+	struct tls_facts *f = result_tls(r, 0); /* NULL: out of memory, said below */
 	struct smtp_reply rep;
 	struct smtp_caps caps;
 	bool implicit = check_implicit_tls(cfg);
 
 	smtp_reply_init(&rep);
-	if (check_tls_session(cfg, c, r, TLS_WANT_ANY, result_tls(r, 0)) < 0)
+	if (check_tls_session(cfg, c, r, TLS_WANT_ANY, f) < 0)
 		goto out;
 	r->ntls = 1;
 	check_tls_detail(r, f);

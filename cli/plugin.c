@@ -2,6 +2,7 @@
 #include "cli/plugin.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "lib/dns.h"
 #include "lib/nagios.h"
@@ -24,6 +25,13 @@ int plugin_main(const struct binary *b, int argc, char **argv)
 		rc = (int)r.state;
 		result_free(&r);
 		dns_global_cleanup();
+	}
+	if (out.truncated && (out.len == 0 || strchr(strbuf_str(&out), '\n') == NULL)) {
+		/* not even the status line could be made */
+		strbuf_free(&out);
+		printf("MTA %s UNKNOWN - out of memory\n", b->def->name);
+		options_free(&cfg);
+		return 3;
 	}
 	fwrite(strbuf_str(&out), 1, out.len, stdout);
 	strbuf_free(&out);

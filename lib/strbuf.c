@@ -25,6 +25,10 @@ int strbuf_append(struct strbuf *b, const char *s, size_t n)
 {
 	int rc = 0;
 
+	/* once something is missing, nothing more: a later piece must not
+	 * follow a hole (a status line without its start) */
+	if (b->truncated)
+		return -1;
 	if (b->len + n > b->max) {
 		n = b->max - b->len;
 		b->truncated = true;

@@ -17,7 +17,8 @@ struct strbuf {
 /* An empty buffer that will hold at most max bytes. */
 void strbuf_init(struct strbuf *b, size_t max);
 void strbuf_free(struct strbuf *b);
-/* Append; on hitting max (or out of memory) truncates and returns -1. */
+/* Append; on hitting max (or out of memory) truncates, returns -1 and takes
+ * nothing more from then on. */
 int strbuf_append(struct strbuf *b, const char *s, size_t n);
 int strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The contents, "" when empty. */

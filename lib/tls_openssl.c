@@ -139,6 +139,11 @@ static int wait_ssl(struct tls_session *s, int rc, const struct deadline *dl, co
 				       during);
 		return err_set(e, ERR_IO, stage, "%s %s", strerror(errno), during);
 	default:
+		/* OpenSSL ran out of memory: ours to report, not the server's */
+		if (ERR_GET_REASON(ERR_peek_last_error()) == ERR_GET_REASON(ERR_R_MALLOC_FAILURE)) {
+			ERR_clear_error();
+			return err_set(e, ERR_INTERNAL, stage, "out of memory %s", during);
+		}
 		ssl_reason(why, sizeof(why));
 		return err_set(e, ERR_TLS, stage, "TLS error %s: %s", during, why);
 	}
