@@ -110,9 +110,12 @@ deps-test:
 unit: deps-build
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" OPT="-O1 -g" $(UNIT:$(BUILD)/%=build/asan/%)
 
+# The sanitizer build runs the tests; the release build runs once under
+# valgrind (the two do not mix).
 check: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" OPT="-O1 -g" \
 		$(BINS:$(BUILD)/%=build/asan/%) build/asan/smtpsim $(UNIT:$(BUILD)/%=build/asan/%)
+	@$(MAKE) --no-print-directory all
 	@tests/run_tests.sh build/asan
 
 demo: deps-test all

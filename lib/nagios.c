@@ -111,7 +111,7 @@ void nagios_output(const struct result *r, int verbosity, struct strbuf *b)
 	nagios_summary(r, summary, sizeof(summary));
 	strbuf_printf(b, "MTA %s %s - %s", r->check, state_name(r->state), summary);
 	if (r->nperf > 0 || r->nchildren > 0) {
-		size_t mark;
+		size_t before = b->len, mark;
 
 		strbuf_append(b, " | ", 3);
 		mark = b->len;
@@ -124,8 +124,10 @@ void nagios_output(const struct result *r, int verbosity, struct strbuf *b)
 				 c->address[0] ? c->address : "none");
 			perf_all(c, prefix, b);
 		}
-		if (b->len == mark) /* nothing after all: drop " | " */
-			b->len -= 3, b->s[b->len] = '\0';
+		if (b->len == mark && mark == before + 3) { /* nothing after all: drop " | " */
+			b->len = before;
+			b->s[b->len] = '\0';
+		}
 	}
 	strbuf_append(b, "\n", 1);
 	for (size_t i = 0; i < r->nchildren; i++) {

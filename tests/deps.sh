@@ -7,7 +7,7 @@
 #
 #   build  compiler, make, pkg-config and the -dev libraries
 #   test   build + a private Postfix for the integration tests, clang-format
-#          (make format-check), clang (the fuzz smoke), iproute2 and nftables for the
+#          (make format-check), clang (the fuzz smoke), valgrind, iproute2 and nftables for the
 #          network-namespace tests (tests/netns_drop.sh)
 #   bench  test + valgrind (callgrind), the monitoring-plugins peers
 #          (check_smtp, check_tcp) and GNU time (peak RSS)
@@ -24,8 +24,8 @@ usage() { echo "usage: $prog build|test|bench" >&2; exit 2; }
 
 build_pkgs=(gcc make pkg-config libssl-dev libc-ares-dev libyaml-dev libcmocka-dev)
 test_pkgs=("${build_pkgs[@]}" postfix iproute2 nftables openssl libgnutls-dane0 libidn12 libnsl2
-    nsd unbound bind9-dnsutils bind9-utils prometheus prometheus-node-exporter curl jq clang-format clang)
-bench_pkgs=("${test_pkgs[@]}" valgrind monitoring-plugins-standard nagios-plugins-contrib bind9-host time bc prometheus-blackbox-exporter)
+    nsd unbound bind9-dnsutils bind9-utils prometheus prometheus-node-exporter curl jq clang-format clang valgrind)
+bench_pkgs=("${test_pkgs[@]}" monitoring-plugins-standard nagios-plugins-contrib bind9-host time bc prometheus-blackbox-exporter)
 
 [[ $# -eq 1 ]] || usage
 case $1 in
