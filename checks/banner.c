@@ -154,7 +154,7 @@ static void banner_dialogue(const struct check_cfg *cfg, struct conn *c, struct 
 	r->starttls_offered = smtp_caps_has(&caps, "STARTTLS");
 	if (cfg->require_ext)
 		require_extensions(cfg, &caps, r);
-	check_quit(c, &rep);
+	check_quit(c, &rep, r);
 out:
 	smtp_reply_free(&rep);
 }

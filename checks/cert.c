@@ -220,7 +220,7 @@ static void cert_dialogue(const struct check_cfg *cfg, struct conn *c, struct re
 	dane_ee[0] = dane_judge(c, r, &d, r->tls[0].chain[0].key_name);
 	if (!check_implicit_tls(cfg)) { /* be polite: the session is over */
 		smtp_reply_init(&rep);
-		check_quit(c, &rep);
+		check_quit(c, &rep, r);
 		smtp_reply_free(&rep);
 	}
 	conn_close(c); /* before asking again: some servers limit connections */

@@ -212,6 +212,14 @@ static int resume(const struct check_cfg *cfg, struct conn *c, struct conn **cur
 	return rc;
 }
 
+/* A relay test the server kept dropping (421 or a reset): the run is cut
+ * short, which must show as more than "no test could be made". */
+static void dropped(struct result *r, const struct probe_err *e, const char *said, const char *what)
+{
+	result_fail(r, STATE_WARNING, e->kind != ERR_NONE ? e->kind : ERR_CLOSED,
+		    e->stage[0] ? e->stage : "RCPT", "relay test %s (%s)", what, said);
+}
+
 /* Does the server take any local part at its own domain (a catch-all)?  Then
  * a trick addressed there (user%outside@domain) being accepted may mean
  * local delivery rather than relaying: it cannot be told apart without
@@ -314,11 +322,15 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 		if (o == PAIR_DROPPED) {
 			strbuf_printf(&r->detail, "<%s> -> <%s>: dropped (%s), reconnecting\n",
 				      pairs[i].from, pairs[i].to, said);
-			if (resume(cfg, c, &cur, r) < 0)
+			if (resume(cfg, c, &cur, r) < 0) {
+				dropped(r, &e, said, "dropped, and reconnecting failed");
 				break;
+			}
 			o = try_pair(cur, &pairs[i], &rep, said, sizeof(said), &e);
-			if (o == PAIR_DROPPED || o == PAIR_ERROR)
+			if (o == PAIR_DROPPED) {
+				dropped(r, &e, said, "dropped again after reconnecting");
 				break;
+			}
 		}
 		if (o == PAIR_ERROR) {
 			strbuf_printf(&r->detail, "<%s> -> <%s>: %s\n", pairs[i].from, pairs[i].to,
@@ -358,7 +370,7 @@ next:
 		if (i + 1 == npairs)
 			break;
 		if ((i + 1) % RELAY_PAIRS_PER_SESSION == 0) {
-			check_quit(cur, &rep);
+			check_quit(cur, &rep, r);
 		} else if (conn_command(cur, "RSET", &rep, "RSET", &e) == 0) {
 			continue; /* RFC 5321 §4.1.1.5: RSET ends the transaction */
 		} else if (e.kind == ERR_PROTOCOL) {
@@ -368,7 +380,7 @@ next:
 		if (resume(cfg, c, &cur, r) < 0)
 			break;
 	}
-	check_quit(cur, &rep);
+	check_quit(cur, &rep, r);
 	if (cur != c)
 		conn_free(cur);
 	smtp_reply_free(&rep);

@@ -48,7 +48,7 @@ static void check_ehlo_name(const struct check_cfg *cfg, const struct conn *c, c
 	snprintf(out, out_size, "%s", host);
 }
 
-void check_quit(struct conn *c, struct smtp_reply *rep)
+void check_quit(struct conn *c, struct smtp_reply *rep, struct result *r)
 {
 	struct deadline brief = *conn_deadline(c);
 	const struct deadline *saved;
@@ -58,7 +58,11 @@ void check_quit(struct conn *c, struct smtp_reply *rep)
 	if (brief.at_us > cap)
 		brief.at_us = cap;
 	saved = conn_set_deadline(c, &brief);
-	conn_command(c, "QUIT", rep, "QUIT", &ignored);
+	/* a reply nobody asked for is the one failure QUIT still reports: the
+	 * dialogue before it ran out of step with the server */
+	if (conn_command(c, "QUIT", rep, "QUIT", &ignored) < 0 && ignored.kind == ERR_PROTOCOL &&
+	    strstr(ignored.msg, "nobody asked for") != NULL)
+		result_fail(r, STATE_CRITICAL, ERR_PROTOCOL, "QUIT", "QUIT: %s", ignored.msg);
 	conn_set_deadline(c, saved);
 }
 
@@ -116,7 +120,7 @@ int check_greeting(const struct check_cfg *cfg, struct conn *c, struct result *r
 	result_fail(r, STATE_CRITICAL, ERR_REJECTED, "greeting", "greeting refused with %d",
 		    rep->code);
 	if (rep->code != 421)
-		check_quit(c, rep);
+		check_quit(c, rep, r);
 	return 1;
 }
 
@@ -227,7 +231,7 @@ int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result
 	r->starttls_offered = smtp_caps_has(&caps, "STARTTLS");
 	if (!r->starttls_offered) {
 		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "EHLO", "STARTTLS not advertised");
-		check_quit(c, &rep);
+		check_quit(c, &rep, r);
 		goto out;
 	}
 	t0 = mono_now_us();
@@ -242,7 +246,7 @@ int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result
 		first_line(&rep, line, sizeof(line));
 		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "STARTTLS", "STARTTLS refused: %s",
 			    line);
-		check_quit(c, &rep);
+		check_quit(c, &rep, r);
 		goto out;
 	}
 	/* RFC 3207 §4.2 / CVE-2011-0411: bytes after the 220 were sent before

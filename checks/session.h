@@ -44,7 +44,8 @@ struct conn *check_reconnect(const struct check_cfg *cfg, const struct conn *old
 void check_tls_detail(struct result *r, const struct tls_facts *f);
 
 /* Send QUIT and wait briefly (at most 1 s, never past the deadline) for the
- * reply; failures are ignored, the check's verdict is already made. */
-void check_quit(struct conn *c, struct smtp_reply *rep);
+ * reply; failures are ignored, the check's verdict is already made, except
+ * a reply nobody asked for waiting before QUIT (CRITICAL on r). */
+void check_quit(struct conn *c, struct smtp_reply *rep, struct result *r);
 
 #endif

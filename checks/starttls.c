@@ -34,7 +34,7 @@ static void starttls_dialogue(const struct check_cfg *cfg, struct conn *c, struc
 	snprintf(r->facts, sizeof(r->facts), "%s%s %s (handshake %.3fs)",
 		 implicit ? "implicit TLS: " : "STARTTLS: ", f->version_name, f->cipher,
 		 r->t.handshake);
-	check_quit(c, &rep);
+	check_quit(c, &rep, r);
 out:
 	smtp_reply_free(&rep);
 }

@@ -134,7 +134,10 @@ static int wait_ssl(struct tls_session *s, int rc, const struct deadline *dl, co
 		return err_set(e, ERR_CLOSED, stage, "connection closed by the server %s", during);
 	case SSL_ERROR_SYSCALL:
 		ERR_clear_error();
-		if (errno == 0 || errno == EPIPE || errno == ECONNRESET)
+		if (errno == ECONNRESET)
+			return err_set(e, ERR_CLOSED, stage, "connection reset by the server %s",
+				       during);
+		if (errno == 0 || errno == EPIPE)
 			return err_set(e, ERR_CLOSED, stage, "connection closed by the server %s",
 				       during);
 		return err_set(e, ERR_IO, stage, "%s %s", strerror(errno), during);
@@ -287,8 +290,8 @@ static ssize_t tls_read(struct tls_session *s, void *buf, size_t len, const stru
 			return rc;
 		if (SSL_get_error(s->ssl, rc) == SSL_ERROR_ZERO_RETURN)
 			return 0;
-		if (wait_ssl(s, rc, dl, stage, "waiting for the server's reply", e) < 0)
-			return e->kind == ERR_CLOSED ? 0 : -1;
+		if (wait_ssl(s, rc, dl, stage, "over TLS, waiting for the server's reply", e) < 0)
+			return -1; /* e says closed or reset, and that it was over TLS */
 	}
 }
 
@@ -305,7 +308,7 @@ static int tls_write(struct tls_session *s, const void *buf, size_t len, const s
 			len -= (size_t)rc;
 			continue;
 		}
-		if (wait_ssl(s, rc, dl, stage, "sending", e) < 0)
+		if (wait_ssl(s, rc, dl, stage, "over TLS, while sending", e) < 0)
 			return -1;
 	}
 	return 0;

@@ -13,7 +13,25 @@
  * Exit status: 0 after SIGTERM/SIGINT, 1 on a run-time failure (socket,
  * bind, transcript or pid file), 2 on bad arguments or a bad scenario.
  *
- * The scenario language is described in tests/scenarios/README.md.
+ * The scenario language is described in tests/scenarios/README.md:
+ *
+ *   reset                 step: hard reset now -- SO_LINGER {1, 0} and close,
+ *                         so the client gets an RST, not a FIN (no drain; under
+ *                         TLS no close_notify).  Ends the connection like close.
+ *   on PREFIX reset [TEXT]  rule action: TEXT if given, then the hard reset.
+ *   on PREFIX A1 then A2 ...  a rule runs several actions in order: send
+ *                         "TEXT", line "TEXT", sleep SECS, close ["TEXT"],
+ *                         reset ["TEXT"], tls NAME [VERSION].  "then" is only
+ *                         seen after a quoted TEXT or a non-text action (an
+ *                         unquoted TEXT takes the rest of the line, as before);
+ *                         close and reset must come last; once TLS is active a
+ *                         tls action answers 554 and skips the rest.  E.g.
+ *                           on RCPT line "554 no" then sleep 0.1 then line "554 no"
+ *                           on STARTTLS tls good then reset
+ *                           on QUIT reset "221 2.0.0 Bye\r\n"
+ *   Answering twice in one write is just TEXT holding two replies; bytes
+ *   "before EHLO" are a send after the greeting (steps never wait unless
+ *   they read), e.g. send "220 x\r\n250-x\r\n250 PIPELINING\r\n".
  *
  * TLS: the "tls NAME [VERSION]" step (and the "on PREFIX tls NAME" rule
  * action, for STARTTLS in serve mode) does a server-side OpenSSL handshake
@@ -79,6 +97,7 @@ enum op {
 	OP_READ,
 	OP_SILENCE,
 	OP_CLOSE,
+	OP_RESET, /* RST: SO_LINGER {1, 0}, then close */
 	OP_SERVE,
 	OP_TLS, /* server-side TLS handshake, then TLS for the rest */
 };
@@ -98,13 +117,20 @@ struct tls_cfg {
 	SSL_CTX *ctx;
 };
 
-enum rule_action { RA_SEND, RA_CLOSE, RA_TLS };
+enum rule_action { RA_SEND, RA_SLEEP, RA_CLOSE, RA_RESET, RA_TLS };
+
+/* One action of a rule; "then" chains several. */
+struct ract {
+	enum rule_action action;
+	struct bytes text;	   /* RA_TLS: the 220 sent before the handshake */
+	double secs;		   /* RA_SLEEP */
+	const struct tls_cfg *tls; /* RA_TLS */
+};
 
 struct rule {
 	struct bytes prefix;
-	enum rule_action action;
-	struct bytes text;	   /* RA_TLS: the 220 sent before the handshake */
-	const struct tls_cfg *tls; /* RA_TLS */
+	struct ract *acts;
+	size_t nacts;
 	unsigned lineno;
 };
 
@@ -535,14 +561,23 @@ static struct bytes parse_text_after(const char *s, const char *kw)
 	return parse_string_arg(s + 1);
 }
 
+/* Is the next word at s exactly "then" (a rule's action chain goes on)? */
+static int at_then(const char *s)
+{
+	s = skip_ws(s);
+	return strncmp(s, "then", 4) == 0 && (s[4] == '\0' || is_ws(s[4]));
+}
+
 /*
- * The server context for "tls NAME [VERSION]" (s is after the keyword):
+ * The server context for "tls NAME [VERSION]" (*sp is after the keyword,
+ * left after what was used; a "then" is not a VERSION):
  * PKIDIR/NAME.chain.pem + PKIDIR/NAME.key, security level 0 (weak test
  * certificates and TLS 1.0 must work), VERSION pins min = max.  Built now,
  * so that a missing certificate is a load-time error.
  */
-static const struct tls_cfg *parse_tls(const char *s, const char *what)
+static const struct tls_cfg *parse_tls(const char **sp, const char *what)
 {
+	const char *s = *sp;
 	static const struct {
 		const char *name;
 		int v;
@@ -563,9 +598,9 @@ static const struct tls_cfg *parse_tls(const char *s, const char *what)
 		     "(made by tests/mkcerts.sh)",
 		     what);
 	s = next_token(s, name, sizeof name, "certificate NAME after 'tls'");
-	if (*skip_ws(s) && *skip_ws(s) != '#')
+	if (*skip_ws(s) && *skip_ws(s) != '#' && !at_then(s))
 		s = next_token(s, ver, sizeof ver, "VERSION");
-	expect_eol(s, "VERSION");
+	*sp = s;
 	if (name[0] == '.' || strchr(name, '/'))
 		perr("%s: bad certificate NAME '%s' (a file name in PKIDIR, without .crt)", what,
 		     name);
@@ -629,9 +664,11 @@ static struct step *new_step(enum op op)
 		static const char *const names[] = {
 			[OP_SILENCE] = "silence",
 			[OP_CLOSE] = "close",
+			[OP_RESET] = "reset",
 			[OP_SERVE] = "serve",
 		};
-		if (prev->op == OP_SILENCE || prev->op == OP_CLOSE || prev->op == OP_SERVE)
+		if (prev->op == OP_SILENCE || prev->op == OP_CLOSE || prev->op == OP_RESET ||
+		    prev->op == OP_SERVE)
 			perr("step can never run: '%s' on line %u ends the connection",
 			     names[prev->op], prev->lineno);
 	}
@@ -646,19 +683,98 @@ static struct step *new_step(enum op op)
 	return st;
 }
 
+/*
+ * One action of a rule at s (just after the action word act); returns where
+ * it ends.  *more is set when "then" follows (another action comes).
+ */
+static const char *parse_ract(const char *s, const char *act, struct ract *a, int *more)
+{
+	int quoted = 0, final = 0;
+
+	*more = 0;
+	if (strcmp(act, "send") == 0) {
+		a->action = RA_SEND;
+		if (*s == '\0')
+			perr("on ... send: missing TEXT");
+		quoted = *skip_ws(s + 1) == '"';
+		if (quoted) {
+			s = skip_ws(s + 1);
+			a->text = parse_quoted(&s);
+		} else {
+			a->text = parse_string_arg(s + 1);
+			return s + strlen(s);
+		}
+	} else if (strcmp(act, "line") == 0) {
+		struct sbuf b = { 0 };
+		struct bytes t = { NULL, 0 };
+		a->action = RA_SEND;
+		quoted = *s && *skip_ws(s + 1) == '"';
+		if (quoted) {
+			s = skip_ws(s + 1);
+			t = parse_quoted(&s);
+		} else if (*s) {
+			t = parse_string_arg(s + 1);
+			s += strlen(s);
+		}
+		sb_add(&b, t.p ? t.p : "", t.n);
+		sb_add(&b, "\r\n", 2);
+		free(t.p);
+		a->text.p = b.p;
+		a->text.n = b.n;
+		if (!quoted)
+			return s;
+	} else if (strcmp(act, "sleep") == 0) {
+		char tok[64];
+		a->action = RA_SLEEP;
+		s = next_token(s, tok, sizeof tok, "SECONDS after 'sleep'");
+		a->secs = parse_secs(tok);
+	} else if (strcmp(act, "close") == 0 || strcmp(act, "reset") == 0) {
+		/* "close"/"reset" alone, or with TEXT: send TEXT, then end */
+		a->action = act[0] == 'c' ? RA_CLOSE : RA_RESET;
+		final = 1;
+		if (*skip_ws(s) && *skip_ws(s) != '#' && !at_then(s)) {
+			if (*skip_ws(s) == '"') {
+				s = skip_ws(s);
+				a->text = parse_quoted(&s);
+			} else {
+				a->text = parse_string_arg(s + 1);
+				return s + strlen(s);
+			}
+		}
+	} else if (strcmp(act, "tls") == 0) {
+		/* RFC 3207: "220 Ready", handshake, go on serving over TLS */
+		static const char ready[] = "220 2.0.0 Ready to start TLS\r\n";
+		a->action = RA_TLS;
+		a->tls = parse_tls(&s, "on ... tls");
+		a->text.p = xrealloc(NULL, sizeof ready);
+		memcpy(a->text.p, ready, sizeof ready);
+		a->text.n = sizeof ready - 1;
+	} else {
+		perr("on: unknown action '%s' (want send, line, sleep, close, reset or tls)", act);
+	}
+	if (at_then(s)) {
+		if (final)
+			perr("on ... %s ends the connection: nothing can follow it ('then')", act);
+		*more = 1;
+		return skip_ws(s) + 4;
+	}
+	expect_eol(s, quoted ? "closing quote" : act);
+	return s + strlen(s);
+}
+
 static void parse_rule(const char *s)
 {
 	struct scenario *sc = &g_sc;
-	struct rule r;
+	struct rule *r;
+	struct bytes prefix;
 	char act[16];
+	int more = 1;
 
-	memset(&r, 0, sizeof r);
-	r.lineno = g_lineno;
 	s = skip_ws(s);
 	if (*s == '\0')
 		perr("on: missing PREFIX");
 	if (*s == '"') {
-		r.prefix = parse_quoted(&s);
+		prefix = parse_quoted(&s);
 	} else {
 		struct sbuf b = { 0 };
 		sb_add(&b, "", 0);
@@ -668,48 +784,30 @@ static void parse_rule(const char *s)
 			else
 				sb_addc(&b, *s++);
 		}
-		r.prefix.p = b.p;
-		r.prefix.n = b.n;
+		prefix.p = b.p;
+		prefix.n = b.n;
 	}
-	/* Register now so that the prefix stays reachable if we fail below. */
+	/* Register now so that everything stays reachable if we fail below. */
 	if (sc->nrules == sc->caprules) {
 		sc->caprules = sc->caprules ? sc->caprules * 2 : 16;
 		sc->rules = xrealloc(sc->rules, sc->caprules * sizeof *sc->rules);
 	}
-	sc->rules[sc->nrules++] = r;
+	r = &sc->rules[sc->nrules++];
+	memset(r, 0, sizeof *r);
+	r->prefix = prefix;
+	r->lineno = g_lineno;
 
 	if (*s && !is_ws(*s))
 		perr("on: need a blank after the PREFIX");
-	s = next_token(s, act, sizeof act, "action (send, line, close or tls) after PREFIX");
-	if (strcmp(act, "send") == 0) {
-		r.action = RA_SEND;
-		r.text = parse_text_after(s, "on ... send");
-	} else if (strcmp(act, "line") == 0) {
-		struct sbuf b = { 0 };
-		r.action = RA_SEND;
-		r.text = *s ? parse_string_arg(s + 1) : (struct bytes){ NULL, 0 };
-		sb_add(&b, r.text.p ? r.text.p : "", r.text.n);
-		sb_add(&b, "\r\n", 2);
-		free(r.text.p);
-		r.text.p = b.p;
-		r.text.n = b.n;
-	} else if (strcmp(act, "close") == 0) {
-		/* "close" alone, or "close TEXT": send TEXT, then close */
-		r.action = RA_CLOSE;
-		if (*skip_ws(s) && *skip_ws(s) != '#')
-			r.text = parse_string_arg(s + 1);
-	} else if (strcmp(act, "tls") == 0) {
-		/* RFC 3207: "220 Ready", handshake, go on serving over TLS */
-		static const char ready[] = "220 2.0.0 Ready to start TLS\r\n";
-		r.action = RA_TLS;
-		r.tls = parse_tls(s, "on ... tls");
-		r.text.p = xrealloc(NULL, sizeof ready);
-		memcpy(r.text.p, ready, sizeof ready);
-		r.text.n = sizeof ready - 1;
-	} else {
-		perr("on: unknown action '%s' (want send, line, close or tls)", act);
+	while (more) {
+		struct ract *a;
+		s = next_token(s, act, sizeof act,
+			       "action (send, line, sleep, close, reset or tls) after PREFIX");
+		r->acts = xrealloc(r->acts, (r->nacts + 1) * sizeof *r->acts);
+		a = &r->acts[r->nacts++];
+		memset(a, 0, sizeof *a);
+		s = parse_ract(s, act, a, &more);
 	}
-	sc->rules[sc->nrules - 1] = r;
 }
 
 static void parse_line(char *line)
@@ -784,6 +882,9 @@ static void parse_line(char *line)
 	} else if (strcmp(kw, "close") == 0) {
 		expect_eol(rest, kw);
 		new_step(OP_CLOSE);
+	} else if (strcmp(kw, "reset") == 0) {
+		expect_eol(rest, kw);
+		new_step(OP_RESET);
 	} else if (strcmp(kw, "serve") == 0) {
 		expect_eol(rest, kw);
 		new_step(OP_SERVE);
@@ -793,7 +894,8 @@ static void parse_line(char *line)
 		if (g_tls_step_line)
 			perr("tls: TLS already started by the 'tls' on line %u", g_tls_step_line);
 		st = new_step(OP_TLS);
-		st->tls = parse_tls(rest, kw);
+		st->tls = parse_tls(&rest, kw);
+		expect_eol(rest, "VERSION");
 		g_tls_step_line = g_lineno;
 	} else if (strcmp(kw, "starttls") == 0) {
 		perr("unknown keyword 'starttls' (STARTTLS is 'expect STARTTLS', "
@@ -841,8 +943,11 @@ static void free_scenario(void)
 	for (i = 0; i < g_sc.nsteps; i++)
 		free(g_sc.steps[i].text.p);
 	for (i = 0; i < g_sc.nrules; i++) {
+		size_t k;
 		free(g_sc.rules[i].prefix.p);
-		free(g_sc.rules[i].text.p);
+		for (k = 0; k < g_sc.rules[i].nacts; k++)
+			free(g_sc.rules[i].acts[k].text.p);
+		free(g_sc.rules[i].acts);
 	}
 	free(g_sc.steps);
 	free(g_sc.rules);
@@ -1189,9 +1294,10 @@ static int is_quit(const char *l, size_t n)
 /*
  * How the steps ended: END_CLOSE graceful close (close_notify first under
  * TLS); END_GONE the client went away; END_ABORT a failed TLS handshake
- * (FIN, unlogged drain, close).
+ * (FIN, unlogged drain, close); END_RESET a hard reset (RST: no FIN, no
+ * close_notify, unread client input dropped).
  */
-enum { END_CLOSE, END_GONE, END_ABORT };
+enum { END_CLOSE, END_GONE, END_ABORT, END_RESET };
 
 /*
  * Server-side handshake on c with t, for the step or rule on line lineno.
@@ -1280,6 +1386,40 @@ static void tls_close_notify(struct conn *c)
 	ERR_clear_error();
 }
 
+/* A rule's actions in order: -1 to go on serving, else how it ended. */
+static int run_ractions(struct conn *c, const struct rule *r)
+{
+	static const struct bytes again = { (char *)"554 5.5.1 Error: TLS already active\r\n", 37 };
+	size_t k;
+
+	for (k = 0; k < r->nacts; k++) {
+		const struct ract *a = &r->acts[k];
+		switch (a->action) {
+		case RA_SEND:
+			if (a->text.n > 0 && send_text(c, &a->text) != IO_OK)
+				return END_GONE;
+			break;
+		case RA_SLEEP:
+			sleep_secs(a->secs);
+			break;
+		case RA_CLOSE:
+		case RA_RESET:
+			if (a->text.n > 0 && send_text(c, &a->text) != IO_OK)
+				return END_GONE;
+			return a->action == RA_CLOSE ? END_CLOSE : END_RESET;
+		case RA_TLS:
+			if (c->ssl) /* and the rest of the chain is skipped */
+				return send_text(c, &again) == IO_OK ? -1 : END_GONE;
+			if (send_text(c, &a->text) != IO_OK)
+				return END_GONE;
+			if (tls_start(c, a->tls, r->lineno) < 0)
+				return END_ABORT;
+			break;
+		}
+	}
+	return -1;
+}
+
 static int serve(struct conn *c)
 {
 	static const struct bytes bye = { (char *)"221 2.0.0 Bye\r\n", 15 };
@@ -1296,22 +1436,10 @@ static int serve(struct conn *c)
 				break;
 			}
 		}
-		if (r && r->action == RA_TLS && c->ssl) {
-			static const struct bytes again = {
-				(char *)"554 5.5.1 Error: TLS already active\r\n", 37
-			};
-			if (send_text(c, &again) != IO_OK)
-				return END_GONE;
-		} else if (r && r->action == RA_TLS) {
-			if (send_text(c, &r->text) != IO_OK)
-				return END_GONE;
-			if (tls_start(c, r->tls, r->lineno) < 0)
-				return END_ABORT;
-		} else if (r) {
-			if (r->text.n > 0 && send_text(c, &r->text) != IO_OK)
-				return END_GONE;
-			if (r->action == RA_CLOSE)
-				return END_CLOSE;
+		if (r) {
+			int end = run_ractions(c, r);
+			if (end >= 0)
+				return end;
 		} else if (is_quit(c->lbuf, n)) {
 			return send_text(c, &bye) == IO_OK ? END_CLOSE : END_GONE;
 		} else if (send_text(c, &unk) != IO_OK) {
@@ -1382,6 +1510,8 @@ static int run_steps(struct conn *c)
 			return END_CLOSE;
 		case OP_CLOSE:
 			return END_CLOSE;
+		case OP_RESET:
+			return END_RESET;
 		case OP_SERVE:
 			return serve(c);
 		case OP_TLS:
@@ -1425,6 +1555,16 @@ static void run_connection(int fd, const char *peer)
 			if (left <= 0 || read_line(c, &n, (int)left) != 1)
 				break;
 		}
+	} else if (end == END_RESET) {
+		/*
+		 * Hard reset: with SO_LINGER {1, 0} close() sends an RST instead of
+		 * a FIN, whatever is queued either way; under TLS no close_notify
+		 * (SSL_free below writes nothing).
+		 */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) < 0)
+			tnote("SO_LINGER: %s", strerror(errno));
+		tnote("reset: RST to %s%s", peer, c->ssl ? " (TLS up, no close_notify)" : "");
 	} else if (end == END_ABORT) {
 		/* failed handshake: let our alert reach the client, log nothing */
 		long long deadline = now_ms() + CLOSE_LINGER_MS, left;
