@@ -54,32 +54,19 @@ if ldd "$B/check_mta_banner" 2>/dev/null | grep -q libasan; then ASAN=1; fi
 export ASAN_OPTIONS="detect_leaks=$ASAN:leak_check_at_exit=0:verify_asan_link_order=0:abort_on_error=0:exitcode=99:handle_abort=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=99"
 
-TMP=$(mktemp -d)
-PIDS=() WORKERS=()
+. tests/lib.sh
+TMP=$T_TMP
+WORKERS=()
 cleanup() {
 	local p
 	for p in "${WORKERS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$TMP"
+	t_cleanup
+	rm -rf "$T_TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-wait_port() {
-	local _
-	for _ in $(seq 200); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-sim() {	# sim SCENARIO PORT [args]
-	local scn=$1 port=$2
-	shift 2
-	"$SIM" -s "tests/scenarios/$scn.scn" -l "127.0.0.1:$port" "$@" >/dev/null 2>>"$TMP/smtpsim.err" &
-	PIDS+=($!)
-	wait_port "$port" || { echo "not ok - fault sweep: smtpsim $scn did not start on $port"; exit 1; }
+sim() {	# sim SCENARIO PORT [args]: the scripted server, or the sweep ends
+	t_sim "$@" || { echo "not ok - fault sweep: smtpsim $1 did not start on $2"; exit 1; }
 }
 
 tests/mkcerts.sh "$TMP/pki" >/dev/null || { echo "not ok - fault sweep: tests/mkcerts.sh failed"; exit 1; }

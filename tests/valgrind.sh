@@ -25,31 +25,16 @@ for f in check_mta_starttls check_mta_cert check_mta_relay mtaprobe smtpsim; do
 done
 SIM=$B/smtpsim
 
-TMP=$(mktemp -d)
-PIDS=()
+. tests/lib.sh
+TMP=$T_TMP
 cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$TMP"
+	t_cleanup
+	rm -rf "$T_TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-wait_port() {
-	local _
-	for _ in $(seq 200); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-sim() {	# sim SCENARIO PORT [args]
-	local scn=$1 port=$2
-	shift 2
-	"$SIM" -s "tests/scenarios/$scn.scn" -l "127.0.0.1:$port" "$@" >/dev/null 2>>"$TMP/smtpsim.err" &
-	PIDS+=($!)
-	wait_port "$port" || { echo "not ok - valgrind: smtpsim $scn did not start on $port"; exit 1; }
+sim() {	# sim SCENARIO PORT [args]: the scripted server, or the run ends
+	t_sim "$@" || { echo "not ok - valgrind: smtpsim $1 did not start on $2"; exit 1; }
 }
 
 tests/mkcerts.sh "$TMP/pki" >/dev/null || { echo "not ok - valgrind: tests/mkcerts.sh failed"; exit 1; }
