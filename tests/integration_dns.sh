@@ -18,17 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PKI=$T_TMP/pki
-tests/mkcerts.sh "$PKI" >/dev/null 2>"$T_TMP/mkcerts.err" || { t_report "dns: test PKI" " mkcerts failed" "$(cat "$T_TMP/mkcerts.err")"; exit 0; }
-tests/dns.sh start "$DNSDIR" "$PKI" 2>"$T_TMP/dns.err"
-rc=$?
-if [ $rc = 77 ]; then
-	echo "ok 1 - dns # SKIP $(grep -m1 SKIP "$T_TMP/dns.err")"
-	exit 0
-elif [ $rc != 0 ]; then
-	t_report "dns: NSD and unbound started" " tests/dns.sh failed" "$(cat "$T_TMP/dns.err")"
-	exit 0
-fi
+t_dns_start "dns" "$DNSDIR"
 D=(--dns-server 127.0.0.1:5354)
 CA=(--ca-file "$PKI/root.crt")
 P=2625

@@ -35,17 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PKI=$T_TMP/pki
-tests/mkcerts.sh "$PKI" >/dev/null 2>"$T_TMP/mkcerts.err" || { t_report "hostile dns: test PKI" " mkcerts failed" "$(cat "$T_TMP/mkcerts.err")"; exit 0; }
-tests/dns.sh start "$DNSDIR" "$PKI" 2>"$T_TMP/dns.err"
-rc=$?
-if [ $rc = 77 ]; then
-	echo "ok 1 - hostile dns # SKIP $(grep -m1 SKIP "$T_TMP/dns.err")"
-	exit 0
-elif [ $rc != 0 ]; then
-	t_report "hostile dns: NSD and unbound started" " tests/dns.sh failed" "$(cat "$T_TMP/dns.err")"
-	exit 0
-fi
+t_dns_start "hostile dns" "$DNSDIR"
 RES=127.0.0.1:5354          # the validating unbound: what the checks use
 NSD=127.0.0.1:5353          # NSD itself: answers in zone-file order (unbound rotates)
 D=(--dns-server "$RES")

@@ -89,3 +89,21 @@ t_cleanup() {
 	for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	T_PIDS=()
 }
+# t_dns_start NAME DNSDIR: the test PKI in $T_TMP/pki (PKI) and NSD behind a
+# validating unbound (tests/dns.sh); on failure one TAP line and the
+# script ends, on a missing component (dns.sh's exit 77) a SKIP naming it.
+t_dns_start() {
+	local name=$1 dir=$2 rc
+	PKI=$T_TMP/pki
+	tests/mkcerts.sh "$PKI" >/dev/null 2>"$T_TMP/mkcerts.err" ||
+		{ t_report "$name: test PKI" " mkcerts failed" "$(cat "$T_TMP/mkcerts.err")"; exit 0; }
+	tests/dns.sh start "$dir" "$PKI" 2>"$T_TMP/dns.err"
+	rc=$?
+	if [ $rc = 77 ]; then
+		echo "ok 1 - $name # SKIP $(grep -m1 SKIP "$T_TMP/dns.err")"
+		exit 0
+	elif [ $rc != 0 ]; then
+		t_report "$name: NSD and unbound started" " tests/dns.sh failed" "$(cat "$T_TMP/dns.err")"
+		exit 0
+	fi
+}
