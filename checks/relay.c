@@ -184,6 +184,25 @@ failed:
 	return e->kind == ERR_CLOSED ? PAIR_DROPPED : PAIR_ERROR;
 }
 
+/* RSET after every test: RFC 5321 §4.1.1.5 says it always succeeds, so any
+ * answer but 250 (or 421, closing) means the replies are out of step with
+ * the commands (a late second reply to RCPT was read as RSET's): nothing
+ * read in this session can be trusted, an "accepted" RCPT least of all. */
+static int rset(struct conn *c, struct smtp_reply *rep, struct probe_err *e)
+{
+	char said[300];
+
+	if (conn_command(c, "RSET", rep, "RSET", e) < 0)
+		return -1;
+	if (rep->code / 100 == 2)
+		return 0;
+	reply_text(rep, said, sizeof(said));
+	if (rep->code == 421)
+		return err_set(e, ERR_CLOSED, "RSET", "RSET answered %s", said);
+	return err_set(e, ERR_PROTOCOL, "RSET",
+		       "RSET answered %s: the replies are out of step with the commands", said);
+}
+
 /* A fresh session after the server dropped *cur: *cur is closed and
  * replaced by the new connection (freed unless it is the dialogue's own c,
  * which probe_run frees); on failure *cur is c, closed.  0 or -1. */
@@ -238,8 +257,11 @@ static bool catch_all(const struct check_cfg *cfg, struct conn *c, const char *d
 	snprintf(ctl.to, sizeof(ctl.to), "mtaprobe-no-such-user@%s", domain);
 	smtp_reply_init(&rep);
 	o = try_pair(c, &ctl, &rep, said, sizeof(said), &e);
-	if (o != PAIR_DROPPED && o != PAIR_ERROR)
-		conn_command(c, "RSET", &rep, "RSET", &e);
+	if (o != PAIR_DROPPED && o != PAIR_ERROR && rset(c, &rep, &e) < 0 &&
+	    e.kind == ERR_PROTOCOL) {
+		result_fail(r, STATE_CRITICAL, e.kind, e.stage, "%s: %s", e.stage, e.msg);
+		o = PAIR_ERROR;
+	}
 	smtp_reply_free(&rep);
 	strbuf_printf(&r->detail, "control: <%s> -> <%s>: %s%s\n", ctl.from, ctl.to, said,
 		      o == PAIR_ACCEPTED ? " (any local part is taken: tricks addressed to "
@@ -250,7 +272,9 @@ static bool catch_all(const struct check_cfg *cfg, struct conn *c, const char *d
 
 static void verdict(struct result *r, int npairs, const char *accepted, int inconclusive)
 {
-	if (r->relay_accepted > 3)
+	if (r->err.kind == ERR_PROTOCOL)
+		; /* out of step: the CRITICAL says so, no reply decides a verdict */
+	else if (r->relay_accepted > 3)
 		result_raise(r, STATE_CRITICAL,
 			     "OPEN RELAY: RCPT accepted for %s and %d more (-v lists them)",
 			     accepted, r->relay_accepted - 3);
@@ -367,18 +391,23 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 			snprintf(accepted + m, sizeof(accepted) - m, "%s%s", m ? "; " : "", clean);
 		}
 next:
+		if (rset(cur, &rep, &e) < 0) {
+			if (e.kind == ERR_PROTOCOL) {
+				result_fail(r, STATE_CRITICAL, e.kind, e.stage, "%s: %s", e.stage,
+					    e.msg);
+				break;
+			}
+			if (i + 1 == npairs || resume(cfg, c, &cur, r) < 0)
+				break;
+			continue;
+		}
 		if (i + 1 == npairs)
 			break;
 		if ((i + 1) % RELAY_PAIRS_PER_SESSION == 0) {
 			check_quit(cur, &rep, r);
-		} else if (conn_command(cur, "RSET", &rep, "RSET", &e) == 0) {
-			continue; /* RFC 5321 §4.1.1.5: RSET ends the transaction */
-		} else if (e.kind == ERR_PROTOCOL) {
-			result_fail(r, STATE_CRITICAL, e.kind, e.stage, "%s: %s", e.stage, e.msg);
-			break;
+			if (resume(cfg, c, &cur, r) < 0)
+				break;
 		}
-		if (resume(cfg, c, &cur, r) < 0)
-			break;
 	}
 	check_quit(cur, &rep, r);
 	if (cur != c)

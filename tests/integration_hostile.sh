@@ -51,7 +51,7 @@ declare -A SP
 for s in reset_connect reset_greeting reset_ehlo_mid reset_starttls_220 reset_tls_handshake \
 	reset_tls_handshake_implicit reset_tls_ehlo reset_tls_ehlo_implicit reset_relay_rcpt \
 	reset_quit reset_after_221 reset_after_221_implicit relay_twice relay_twice_late \
-	relay_desync banner_pipelined_caps ehlo_twice; do
+	relay_mail_twice_late relay_desync banner_pipelined_caps ehlo_twice; do
 	P=$((P + 1))
 	SP[$s]=$P
 	t_sim "$s" "$P" -C "$PKI" -T "$T_TMP/$s.transcript" || exit 1
@@ -88,19 +88,25 @@ h_check() {
 }
 
 # --- hard resets (RST) before and during the plain-text dialogue ------------------
-h_check reset_connect 2 'greeting: connection reset' banner
-h_check reset_connect 2 'greeting: connection reset' starttls
-h_check reset_connect 2 'greeting: connection reset' cert
-h_check reset_connect 3 'could not test: greeting: connection reset' relay
-h_check reset_connect 2 'TLS handshake' port --tls
-h_check reset_connect 2 'TLS handshake' banner -s
-h_check reset_connect 2 'TLS handshake' cert -s
+# An RST straight after accept() can reach the client before it sees its
+# connect() complete: then connect itself reports the reset.
+RC='connect: Connection reset'
+h_check reset_connect 2 "($RC|greeting: connection reset)" banner
+h_check reset_connect 2 "($RC|greeting: connection reset)" starttls
+h_check reset_connect 2 "($RC|greeting: connection reset)" cert
+h_check reset_connect 3 "($RC|could not test: greeting: connection reset)" relay
+h_check reset_connect 2 "($RC|TLS handshake)" port --tls
+h_check reset_connect 2 "($RC|TLS handshake)" banner -s
+h_check reset_connect 2 "($RC|TLS handshake)" cert -s
+# The RST right behind the greeting may overtake it (Linux then drops the
+# unread 220): the reset is reported at connect, the greeting or EHLO,
+# timing decides which, and each is the truth.
 for c in banner starttls cert; do
-	h_check reset_greeting 2 'EHLO: connection (reset|closed)' $c
+	h_check reset_greeting 2 "($RC|(greeting|EHLO): connection (reset|closed))" $c
 	h_check reset_ehlo_mid 2 'EHLO: connection (reset|closed)' $c
 done
 for a in "" -S; do
-	h_check reset_greeting 3 'could not test: EHLO: connection (reset|closed)' relay $a
+	h_check reset_greeting 3 "($RC|could not test: (greeting|EHLO): connection (reset|closed))" relay $a
 	h_check reset_ehlo_mid 3 'could not test: EHLO: connection (reset|closed)' relay $a
 done
 
@@ -152,7 +158,12 @@ t_assert "hostile: smtpsim really sent RSTs, also while TLS was up" \
 # --- replies nobody asked for: never OK, and the summary says so ------------------
 STRAY='the server sent [0-9]+ bytes nobody asked for before'
 NOT_RE='3 of 3 relay tests refused' h_check relay_twice '[12]' "$STRAY RSET" relay
-NOT_RE='3 of 3 relay tests refused' h_check relay_twice_late '[12]' "$STRAY [A-Z]+" relay
+# a late second reply is either still buffered before the next command or
+# read as RSET's answer (RSET always succeeds): timing decides which, the
+# verdict must be the same
+OUT_OF_STEP="($STRAY [A-Z]+|RSET answered [0-9]{3} .*out of step)"
+NOT_RE='3 of 3 relay tests refused|OPEN RELAY' h_check relay_twice_late 2 "$OUT_OF_STEP" relay
+NOT_RE='3 of 3 relay tests refused|OPEN RELAY' h_check relay_mail_twice_late 2 "$OUT_OF_STEP" relay
 NOT_RE='3 of 3 relay tests refused' h_check relay_desync '[12]' "$STRAY RCPT" relay
 for c in banner starttls cert; do
 	h_check banner_pipelined_caps 2 "$STRAY EHLO" $c
