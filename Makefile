@@ -21,8 +21,22 @@ override CFLAGS += $(OPT) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshado
 LDFLAGS  += $(SAN) -Wl,--as-needed
 LDLIBS   += $(PKG_LIBS) -lyaml -lpthread -lm
 
-PREFIX    ?= /usr
-PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
+# Where make install puts things (DESTDIR is prepended to each).  PREFIX=/usr
+# is where Icinga's PluginDir and Nagios' $USER1$ look; configuration goes
+# to /etc for /usr, else to PREFIX/etc.
+PREFIX     ?= /usr
+BINDIR     ?= $(PREFIX)/bin
+PLUGINDIR  ?= $(PREFIX)/lib/nagios/plugins
+LIBDIR     ?= $(PREFIX)/lib/mtaprobe
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+ICINGA2DIR ?= $(DATADIR)/icinga2/include/plugins-contrib.d
+NAGIOSDIR  ?= $(SYSCONFDIR)/nagios-plugins/config
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+# Binaries are installed stripped; packaging passes INSTALL_STRIP= and
+# lets its own tools split the debug symbols off.
+INSTALL_STRIP ?= -s
 
 # Layers, lowest first; each archive uses only those before it (tests/layers.sh):
 #   lib/      the engine: deadline, net, conn, smtp, tls, dns, text, result
@@ -30,6 +44,7 @@ PLUGINDIR ?= $(PREFIX)/lib/nagios/plugins
 #   cli/      the option table, getopt over it, the shared plugin main
 #   runner/   config (YAML keys from the option table), scheduling, reports
 #   plugins/  one small main() per plugin binary
+#   tools/    build tools over the table (mkdoc: man pages, conf/ definitions)
 LAYERS   := lib checks cli runner
 lib_SRC    := $(filter-out lib/tls_openssl.c,$(wildcard lib/*.c))
 checks_SRC := $(wildcard checks/*.c)
@@ -41,7 +56,6 @@ ARCHIVES := $(BUILD)/librunner.a $(BUILD)/libcli.a $(BUILD)/libchecks.a $(BUILD)
 PLUGIN_LIBS := $(BUILD)/libcli.a $(BUILD)/libchecks.a $(BUILD)/libengine.a
 PLUGINS  := check_mta_port check_mta_banner check_mta_starttls check_mta_cert check_mta_relay
 BINS     := $(PLUGINS:%=$(BUILD)/%) $(BUILD)/mtaprobe $(BUILD)/mtaprobe-tls.so
-LIBDIR   ?= $(PREFIX)/lib/mtaprobe
 # OpenSSL lives in a module the plugins load only for TLS (lib/tls.h).
 TLS_OBJ  := $(call obj,lib/tls_openssl.c lib/net.c lib/deadline.c lib/err.c lib/strbuf.c lib/sanitize.c)
 UNIT     := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
@@ -49,12 +63,25 @@ UNIT     := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
 # them visible, and linked into the unit tests ahead of the archives.
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/unit/%.o,$(shell grep -l '^UNITTEST ' $(foreach l,$(LAYERS),$(l)/*.c)))
 
-.PHONY: all check unit demo bench fuzz install clean deps-build deps-test format format-check
-all: $(BINS) $(BUILD)/smtpsim
+MANPAGES := $(PLUGINS:%=$(BUILD)/man/%.1) $(BUILD)/man/mtaprobe.1
+UNITS    := $(BUILD)/systemd/mtaprobe.service $(BUILD)/systemd/mtaprobe.timer
+
+.PHONY: all check unit demo bench fuzz install uninstall clean deps-build deps-test deps-demo \
+	format format-check conf check-packaging FORCE
+all: $(BINS) $(BUILD)/smtpsim $(MANPAGES)
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -DMTAPROBE_LIBDIR='"$(LIBDIR)"' -c -o $@ $<
+	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+
+# The TLS module's installed path is compiled into tls.o; the stamp holds
+# the LIBDIR it was built for, so `make install PREFIX=...` after a plain
+# `make` rebuilds it instead of installing binaries that look elsewhere.
+$(BUILD)/libdir.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(LIBDIR)' | cmp -s - $@ || echo '$(LIBDIR)' > $@
+$(BUILD)/obj/lib/tls.o $(BUILD)/unit/lib/tls.o: override CFLAGS += -DMTAPROBE_LIBDIR='"$(LIBDIR)"'
+$(BUILD)/obj/lib/tls.o $(BUILD)/unit/lib/tls.o: $(BUILD)/libdir.stamp
 
 $(BUILD)/unit/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
@@ -114,7 +141,8 @@ unit: deps-build
 # valgrind (the two do not mix).
 check: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" OPT="-O1 -g" \
-		$(BINS:$(BUILD)/%=build/asan/%) build/asan/smtpsim $(UNIT:$(BUILD)/%=build/asan/%)
+		$(BINS:$(BUILD)/%=build/asan/%) build/asan/smtpsim build/asan/mkdoc \
+		$(UNIT:$(BUILD)/%=build/asan/%)
 	@$(MAKE) --no-print-directory all
 	@tests/run_tests.sh build/asan
 
@@ -130,12 +158,51 @@ bench:
 fuzz:
 	@tests/fuzz.sh $${FUZZ_SECONDS:-60}
 
-install: all
-	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(PLUGINS:%=$(BUILD)/%) $(DESTDIR)$(PLUGINDIR)/
-	install -m 755 $(BUILD)/mtaprobe $(DESTDIR)$(PREFIX)/bin/
+# Man pages come from the option table (tools/mkdoc.c), as do the Icinga 2
+# and Nagios definitions in conf/ (make conf; tests/docs.sh checks that the
+# committed files are what the table gives).
+$(BUILD)/mkdoc: tools/mkdoc.c $(PLUGIN_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PLUGIN_LIBS) $(LDLIBS)
+$(BUILD)/man/%.1: $(BUILD)/mkdoc
+	@mkdir -p $(@D)
+	$(BUILD)/mkdoc man $* > $@.tmp && mv $@.tmp $@
+conf: $(BUILD)/mkdoc
+	$(BUILD)/mkdoc icinga2 > conf/icinga2/mtaprobe.conf
+	$(BUILD)/mkdoc nagios > conf/nagios/mtaprobe.cfg
 
-	install -m 644 $(BUILD)/mtaprobe-tls.so $(DESTDIR)$(LIBDIR)/
+# The units name the installed paths.
+$(BUILD)/systemd/%: packaging/systemd/%.in
+	@mkdir -p $(@D)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+
+install: all
+	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(ICINGA2DIR) $(DESTDIR)$(NAGIOSDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/mtaprobe $(DESTDIR)$(DATADIR)/mtaprobe/prometheus \
+		$(DESTDIR)$(UNITDIR)
+	install -m 755 $(INSTALL_STRIP) $(PLUGINS:%=$(BUILD)/%) $(DESTDIR)$(PLUGINDIR)/
+	install -m 755 $(INSTALL_STRIP) $(BUILD)/mtaprobe $(DESTDIR)$(BINDIR)/
+	install -m 644 $(INSTALL_STRIP) $(BUILD)/mtaprobe-tls.so $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 conf/icinga2/mtaprobe.conf $(DESTDIR)$(ICINGA2DIR)/mtaprobe.conf
+	install -m 644 conf/nagios/mtaprobe.cfg $(DESTDIR)$(NAGIOSDIR)/mtaprobe.cfg
+	install -m 644 conf/prometheus/mtaprobe.rules.yml $(DESTDIR)$(DATADIR)/mtaprobe/prometheus/
+	install -m 644 $(UNITS) $(DESTDIR)$(UNITDIR)/
+	@# an edited configuration is never overwritten
+	[ -e $(DESTDIR)$(SYSCONFDIR)/mtaprobe/mtaprobe.yaml ] || \
+		install -m 644 conf/mtaprobe.yaml $(DESTDIR)$(SYSCONFDIR)/mtaprobe/mtaprobe.yaml
+
+# Removes what install put there, except the configuration in
+# SYSCONFDIR/mtaprobe (yours to delete).
+uninstall:
+	rm -f $(PLUGINS:%=$(DESTDIR)$(PLUGINDIR)/%) $(DESTDIR)$(BINDIR)/mtaprobe \
+		$(DESTDIR)$(LIBDIR)/mtaprobe-tls.so \
+		$(MANPAGES:$(BUILD)/man/%=$(DESTDIR)$(MANDIR)/man1/%) \
+		$(DESTDIR)$(ICINGA2DIR)/mtaprobe.conf $(DESTDIR)$(NAGIOSDIR)/mtaprobe.cfg \
+		$(DESTDIR)$(DATADIR)/mtaprobe/prometheus/mtaprobe.rules.yml \
+		$(UNITS:$(BUILD)/systemd/%=$(DESTDIR)$(UNITDIR)/%)
+	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DATADIR)/mtaprobe/prometheus \
+		$(DESTDIR)$(DATADIR)/mtaprobe 2>/dev/null
 
 SOURCES = $(wildcard lib/*.[ch] checks/*.[ch] cli/*.[ch] runner/*.[ch] plugins/*.[ch] tests/*.[ch] tests/fuzz/*.c)
 format:

@@ -32,12 +32,16 @@ static void dane_lookup(const struct check_cfg *cfg, const struct conn *c, struc
 	memset(d, 0, sizeof(*d));
 	if (buf == NULL || m == NULL)
 		goto out;
-	if (addr_from_literal(cfg->host, 0, &lit) == 0) {
+	/* the records of the name the certificate is for: -H, or --sni when
+	 * -H is an address */
+	if (addr_from_literal(cfg->host, 0, &lit) == 0 && cfg->sni == NULL) {
 		result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "DANE",
-			    "--dane needs a host name to look up TLSA records, not an address");
+			    "--dane needs a host name to look up TLSA records (-H NAME, or "
+			    "--sni NAME with -H ADDRESS)");
 		goto out;
 	}
-	snprintf(name, sizeof(name), "_%d._tcp.%s", cfg->port, cfg->host);
+	snprintf(name, sizeof(name), "_%d._tcp.%s", cfg->port,
+		 addr_from_literal(cfg->host, 0, &lit) == 0 ? cfg->sni : cfg->host);
 	if (dns_query(name, DNS_T_TLSA, cfg->dns_servers, conn_deadline(c), buf, 65536, m, &e) <
 	    0) {
 		result_raise(r, STATE_WARNING, "DANE: TLSA lookup failed: %s", e.msg);

@@ -201,11 +201,16 @@ int check_handshake(const struct check_cfg *cfg, struct conn *c, struct result *
 		return -1;
 	}
 	sni_name(cfg, sni, sizeof(sni));
-	/* Verify against the name the user checks, or the IP literal itself. */
-	if (addr_from_literal(cfg->host, 0, &lit) == 0)
+	/* Verify for the name the user checks: --sni (also when -H is an
+	 * address: how monitoring that passes $address$ checks a real
+	 * certificate), else the host name; an IP literal only when that is
+	 * all there is. */
+	if (sni[0])
+		snprintf(verify, sizeof(verify), "%s", sni);
+	else if (addr_from_literal(cfg->host, 0, &lit) == 0)
 		snprintf(verify, sizeof(verify), "%s", lit.text);
 	else
-		snprintf(verify, sizeof(verify), "%s", sni[0] ? sni : cfg->host);
+		snprintf(verify, sizeof(verify), "%s", cfg->host);
 	t0 = mono_now_us();
 	rc = conn_start_tls(c, sni[0] ? sni : NULL, verify, want, f, &r->err);
 	if (rc == 0 || r->err.kind != ERR_INTERNAL) /* a handshake was tried */

@@ -6,11 +6,17 @@ const struct binary binary_port = {
 	.prog = "check_mta_port",
 	.bit = BIN_PORT,
 	.def = &check_port,
+	.summary = "check that a mail server accepts TCP (and TLS) connections",
 	.purpose =
 		"Checks that a mail server accepts TCP connections on its port: OK once the\n"
 		"connection is established; CRITICAL when refused, unreachable, timed out or\n"
 		"the name does not resolve.  Sends nothing to the server.",
 	.threshold_help = "seconds to connect",
+	.perfdata =
+		"dns\tseconds to resolve the name (when -H is a name)\n"
+		"connect\tseconds to establish the TCP connection\n"
+		"handshake\tseconds for the TLS handshake (with -s or on port 465)\n"
+		"time\tseconds for the whole check\n",
 	.examples =
 		"  check_mta_port -H mail.example.org -p 587 -w 1 -c 3\n"
 		"  check_mta_port -H mail.example.org -A -t 5     # every address of the host\n",
@@ -20,6 +26,7 @@ const struct binary binary_banner = {
 	.prog = "check_mta_banner",
 	.bit = BIN_BANNER,
 	.def = &check_banner,
+	.summary = "check a mail server's greeting and EHLO",
 	.purpose =
 		"Reads a mail server's whole (possibly multi-line) greeting, sends EHLO\n"
 		"(HELO if EHLO gets a 5xx), then QUIT.  OK on a 220 greeting; CRITICAL on\n"
@@ -27,6 +34,13 @@ const struct binary binary_banner = {
 		"time; WARNING when --expect or --require-ext are not met or EHLO/HELO are\n"
 		"refused.  Nothing is sent before the greeting is complete.",
 	.threshold_help = "seconds from connect start to the full greeting",
+	.perfdata =
+		"dns\tseconds to resolve the name (when -H is a name)\n"
+		"connect\tseconds to establish the TCP connection\n"
+		"banner\tseconds from connect start to the full greeting (-w/-c)\n"
+		"ehlo\tseconds for the EHLO reply\n"
+		"time\tseconds for the whole check\n"
+		"size\tthe SIZE limit the server advertises, in bytes (when it does)\n",
 	.examples =
 		"  check_mta_banner -H mail.example.org -w 2 -c 5\n"
 		"  check_mta_banner -H mail.example.org --expect ESMTP --require-ext PIPELINING,SIZE\n"
@@ -37,6 +51,7 @@ const struct binary binary_starttls = {
 	.prog = "check_mta_starttls",
 	.bit = BIN_STARTTLS,
 	.def = &check_starttls,
+	.summary = "check that a mail server's STARTTLS works",
 	.purpose =
 		"Checks that a mail server offers STARTTLS and that it works: EHLO must\n"
 		"advertise STARTTLS (else CRITICAL), STARTTLS must get 220, the TLS handshake\n"
@@ -46,6 +61,14 @@ const struct binary binary_starttls = {
 		"The client connects permissively (OpenSSL security level 0, TLS 1.0 allowed)\n"
 		"so that old protocols are seen and judged (--min-tls) rather than just failing.",
 	.threshold_help = "seconds for the TLS handshake",
+	.perfdata =
+		"dns\tseconds to resolve the name (when -H is a name)\n"
+		"connect\tseconds to establish the TCP connection\n"
+		"banner\tseconds to the full greeting\n"
+		"ehlo\tseconds for the EHLO reply\n"
+		"starttls\tseconds for the reply to STARTTLS\n"
+		"handshake\tseconds for the TLS handshake (-w/-c)\n"
+		"time\tseconds for the whole check\n",
 	.examples =
 		"  check_mta_starttls -H mx.example.org\n"
 		"  check_mta_starttls -H smtp.example.org -p 587 --min-tls 1.3 -w 0.5 -c 2\n"
@@ -56,6 +79,7 @@ const struct binary binary_cert = {
 	.prog = "check_mta_cert",
 	.bit = BIN_CERT,
 	.def = &check_cert,
+	.summary = "check a mail server's TLS certificate: expiry, chain, name, strength, DANE",
 	.purpose =
 		"Gets the server's certificate chain over STARTTLS (implicit TLS on port 465\n"
 		"or with -s) and judges it: CRITICAL when expired, not yet valid, fewer than\n"
@@ -69,6 +93,16 @@ const struct binary binary_cert = {
 	.threshold_help =
 		"days left on the certificate; a bare N means fewer than\n"
 		"N (N:)",
+	.perfdata =
+		"dns\tseconds to resolve the name (when -H is a name)\n"
+		"connect\tseconds to establish the TCP connection\n"
+		"banner\tseconds to the full greeting\n"
+		"ehlo\tseconds for the EHLO reply\n"
+		"starttls\tseconds for the reply to STARTTLS\n"
+		"handshake\tseconds for the TLS handshake\n"
+		"time\tseconds for the whole check\n"
+		"days\twhole days left on the leaf certificate (-w/-c)\n"
+		"chain_days\twhole days left on the chain's earliest certificate\n",
 	.examples =
 		"  check_mta_cert -H mx.example.org -w 30 -c 14\n"
 		"  check_mta_cert -H smtp.example.org -p 465 --ca-file /etc/ssl/private-ca.pem\n",
@@ -78,6 +112,7 @@ const struct binary binary_relay = {
 	.prog = "check_mta_relay",
 	.bit = BIN_RELAY,
 	.def = &check_relay,
+	.summary = "check that a mail server refuses to relay for outside domains",
 	.purpose =
 		"Proves that a mail server refuses to relay for outside domains.  After EHLO\n"
 		"(and STARTTLS with -S) it tries sender/recipient pairs with MAIL FROM and\n"
@@ -89,6 +124,17 @@ const struct binary binary_relay = {
 		"(inconclusive).  Server unreachable: UNKNOWN (the other checks report outages).\n"
 		"A server that drops the session (421 or close) is reconnected to.",
 	.threshold_help = "not used",
+	.perfdata =
+		"dns\tseconds to resolve the name (when -H is a name)\n"
+		"connect\tseconds to establish the TCP connection\n"
+		"banner\tseconds to the full greeting\n"
+		"ehlo\tseconds for the EHLO reply\n"
+		"time\tseconds for the whole check\n"
+		"accepted\trelay tests whose RCPT was accepted (any is an open relay)\n"
+		"refused\trelay tests refused (5xx)\n"
+		"tempfail\trelay tests temporarily refused (4xx)\n"
+		"tests\trelay tests made\n"
+		"inconclusive\taddress tricks accepted under a catch-all (with --thorough)\n",
 	.examples =
 		"  check_mta_relay -H mx.example.org\n"
 		"  check_mta_relay -H mx.example.org --thorough -v\n"
@@ -99,6 +145,8 @@ const struct binary binary_runner = {
 	.prog = "mtaprobe",
 	.bit = BIN_RUNNER,
 	.def = NULL,
+	.summary =
+		"run the mtaprobe checks over many mail servers into Prometheus, JSON or a table",
 	.purpose =
 		"Runs the checks of check_mta_port, check_mta_banner, check_mta_starttls,\n"
 		"check_mta_cert and check_mta_relay over many targets at once: every target\n"

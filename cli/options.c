@@ -43,13 +43,15 @@ const struct opt option_table[] = {
 	{ "no-tls", 0, OPT_FLAG, NULL, "plain connect even on port 465", NULL, NULL, BIN_PLUGINS,
 	  OFF(no_tls), 0, 0 },
 	{ "sni", 0, OPT_HOST, "NAME",
-	  "TLS server name (default: the host name, none for IP literals)", NULL, "sni",
-	  BIN_PLUGINS, OFF(sni), 0, 0 },
+	  "TLS server name, and the name the certificate is verified for\n"
+	  "(default: the host name; with -H ADDRESS none, and the\n"
+	  "certificate is verified for the address)",
+	  NULL, "sni", BIN_PLUGINS, OFF(sni), 0, 0 },
 	{ "ehlo", 'F', OPT_EHLO, "NAME",
 	  "EHLO name (default: this host's FQDN, else our address literal)", NULL, "ehlo",
 	  BIN_PLUGINS, OFF(ehlo), 0, 0 },
 	{ "timeout", 't', OPT_TIMEOUT, "SEC[:STATE]",
-	  "one deadline for the whole check, at most 3600 seconds\n"
+	  "one deadline for the whole check, at most 3600 seconds;\n"
 	  "STATE on expiry: ok|warning|critical|unknown, critical if not given",
 	  "10", "timeout", ALL, OFF(timeout), 0, 0 },
 	{ "checks", 0, OPT_CHECKS, "LIST", "the checks to run: port,banner,starttls,cert,relay",

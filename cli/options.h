@@ -133,8 +133,10 @@ struct binary {
 	const char *prog;	     /* "check_mta_banner" */
 	unsigned bit;		     /* BIN_BANNER */
 	const struct check_def *def; /* NULL: the runner */
+	const char *summary;	     /* one line: the man page's NAME */
 	const char *purpose;	     /* one paragraph for --help */
 	const char *threshold_help;  /* what -w/-c measure */
+	const char *perfdata;	     /* the man page: "label\tmeaning\n" rows */
 	const char *examples;
 };
 

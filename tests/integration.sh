@@ -270,7 +270,7 @@ fi
 # Implicit TLS and STARTTLS with certificates from $PKI, no Postfix involved.
 declare -A TS
 P=27100
-for s in tls_implicit tls_starttls tls_noehlo tls_tls10 tls_expired_implicit; do
+for s in tls_implicit tls_starttls tls_noehlo tls_tls10 tls_expired_implicit tls_nameonly; do
 	TS[$s]=$P
 	t_sim "$s" "$P" -C "$PKI" -T "$T_TMP/$s.transcript" || exit 1
 	P=$((P + 1))
@@ -314,5 +314,19 @@ t_assert "tls sim: smtpsim pinned the handshake to TLS 1.0" \
 t_check "tls sim: cert -s on an expired certificate is CRITICAL" 2 \
 	'CERT CRITICAL - .*certificate expired 1 day ago.*days=-1;' 3 \
 	"$CERT" -H $L -p "${TS[tls_expired_implicit]}" -s --ca-file "$PKI/root.crt"
+# Checked by address, as Icinga and Nagios pass $address$: a certificate for
+# the name alone (no IP SAN, as real ones are) verifies for --sni NAME.
+t_check "tls sim: cert -H ADDRESS on a name-only certificate: IP address mismatch" 2 \
+	'CERT CRITICAL - 127\.0\.0\.1:[0-9]+ EC-256 certificate verification failed: IP address mismatch' 3 \
+	"$CERT" -H $L -p "${TS[tls_nameonly]}" --ca-file "$PKI/root.crt"
+t_check "tls sim: cert -H ADDRESS --sni NAME verifies the certificate for NAME" 0 \
+	'CERT OK - 127\.0\.0\.1:[0-9]+ EC-256 certificate expires in 36[45] days .*verified' 3 \
+	"$CERT" -H $L -p "${TS[tls_nameonly]}" --ca-file "$PKI/root.crt" --sni mail.example.test
+t_check "tls sim: cert -H ADDRESS --sni OTHER: hostname mismatch" 2 \
+	'verification failed: hostname mismatch' 3 \
+	"$CERT" -H $L -p "${TS[tls_nameonly]}" --ca-file "$PKI/root.crt" --sni other.example.test
+t_check "tls sim: starttls -H ADDRESS --sni NAME on a name-only certificate is OK" 0 \
+	'STARTTLS OK - 127\.0\.0\.1:[0-9]+ STARTTLS: TLSv1\.3' 3 \
+	"$STARTTLS" -H $L -p "${TS[tls_nameonly]}" --sni mail.example.test
 t_assert "tls sim: smtpsim stderr: no complaint about a TLS scenario, no sanitizer report" \
 	bash -c '! grep -qE "tls_|Sanitizer|runtime error" "$1"' _ "$T_TMP/smtpsim.err"

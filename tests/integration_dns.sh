@@ -110,6 +110,8 @@ t_check "fcrdns: no PTR at all: WARNING" 1 'FCrDNS: 127\.0\.0\.17 has no PTR rec
 # --- --dane ------------------------------------------------------------------------
 t_check "dane: DANE-EE 3 1 1 matched, DNSSEC-authenticated: OK" 0 'DANE: TLSA 3 1 1 matched the certificate \(DNSSEC-authenticated\)' 5 \
 	"$CERT" -H mx1.example.test -4 -p $P --dane "${D[@]}" "${CA[@]}"
+t_check "dane: -H ADDRESS --sni NAME looks up _PORT._tcp.NAME and matches" 0 'DANE: TLSA 3 1 1 matched the certificate \(DNSSEC-authenticated\)' 5 \
+	"$CERT" -H 127.0.0.11 --sni mx1.example.test -p $P --dane "${D[@]}" "${CA[@]}"
 t_check "dane: DANE-EE match authenticates even without the CA (PKIX not judged)" 0 'CERT OK .*DANE: TLSA 3 1 1 matched' 5 \
 	"$CERT" -H mx1.example.test -4 -p $P --dane "${D[@]}" -v
 t_assert "dane: -v says PKIX verification was not judged" grep -q 'PKIX verification (unable to get local issuer certificate) not judged: DANE-EE matched' <<<"$T_LAST_OUT"

@@ -23,6 +23,8 @@
 #       notyet      EC P-256          +30 d .. +400 d
 #       selfsigned  EC P-256, self-signed (no CA), -1 d .. +365 d
 #       wronghost   EC P-256, CN and SAN DNS:wrong.example.invalid only
+#       nameonly    EC P-256, SAN DNS:mail.example.test only (no IP: as real
+#                   certificates are, checked by address with --sni)
 #       sha1        RSA-2048, signed with SHA-1 (ecdsa-with-SHA1)
 #       rsa1024     RSA-1024
 #       dualrsa     RSA-2048           -1 d .. +5 d +1 h    } one server,
@@ -171,7 +173,7 @@ bundle() {
 declare -A KT=(
     [sha1]=rsa2048 [dualrsa]=rsa2048 [goodrsa]=rsa2048 [rsa1024]=rsa1024
     [root]=ec [int]=ec [good]=ec [expired]=ec [exp10d]=ec [exp20d]=ec
-    [notyet]=ec [selfsigned]=ec [wronghost]=ec [dualec]=ec
+    [notyet]=ec [selfsigned]=ec [wronghost]=ec [dualec]=ec [nameonly]=ec
 )
 declare -A CN=(
     [root]="mtaprobe Test Root CA" [int]="mtaprobe Test Intermediate CA"
@@ -196,7 +198,7 @@ leaf() {
 # --- all keys and CSRs at once (RSA key generation dominates the run time) --
 pids=()
 for n in sha1 dualrsa goodrsa rsa1024 root int good expired exp10d exp20d \
-    notyet selfsigned wronghost dualec; do
+    notyet selfsigned wronghost dualec nameonly; do
     csr "$n" "${KT[$n]}" "${CN[$n]-mail.example.test}" &
     pids+=($!)
 done
@@ -216,6 +218,7 @@ leaf exp10d     $((-30 * D)) $((10 * D + H))
 leaf exp20d     $((-30 * D)) $((20 * D + H))
 leaf notyet     $((30 * D))  $((400 * D))
 leaf wronghost  $((-1 * D))  $((365 * D)) DNS:wrong.example.invalid
+leaf nameonly   $((-1 * D))  $((365 * D)) DNS:mail.example.test
 leaf sha1       $((-1 * D))  $((365 * D)) -- -md sha1
 leaf rsa1024    $((-1 * D))  $((365 * D))
 leaf dualrsa    $((-1 * D))  $((5 * D + H))

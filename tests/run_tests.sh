@@ -31,6 +31,8 @@ if [ -z "$sock" ]; then echo "ok - plugins/ holds no network code"; else
 # stand alone.  The style: what .clang-format describes (make format).
 tests/layers.sh "$B" 2>&1 | tee -a "$log"
 tests/format_check.sh 2>&1 | tee -a "$log"
+echo "# docs: man pages and the Icinga 2 / Nagios definitions against the option table"
+tests/docs.sh "$B" 2>&1 | tee -a "$log"
 echo "# fuzz (smoke: 10 s a parser; make fuzz for the long run)"
 tests/fuzz.sh 10 2>&1 | tee -a "$log"
 echo "# integration"
