@@ -204,7 +204,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DATADIR)/mtaprobe/prometheus \
 		$(DESTDIR)$(DATADIR)/mtaprobe 2>/dev/null
 
-SOURCES = $(wildcard lib/*.[ch] checks/*.[ch] cli/*.[ch] runner/*.[ch] plugins/*.[ch] tests/*.[ch] tests/fuzz/*.c)
+SOURCES = $(wildcard lib/*.[ch] checks/*.[ch] cli/*.[ch] runner/*.[ch] plugins/*.[ch] tools/*.c tests/*.[ch] tests/fuzz/*.c)
 format:
 	clang-format -i $(SOURCES)
 format-check:

@@ -13,7 +13,7 @@ shopt -s nullglob
 cd "$(dirname "$0")/.." || exit 1
 CF=${CLANG_FORMAT:-clang-format}
 
-files=(lib/*.[ch] checks/*.[ch] cli/*.[ch] runner/*.[ch] plugins/*.[ch] tests/*.[ch] tests/fuzz/*.c)
+files=(lib/*.[ch] checks/*.[ch] cli/*.[ch] runner/*.[ch] plugins/*.[ch] tools/*.c tests/*.[ch] tests/fuzz/*.c)
 
 if ! command -v "$CF" >/dev/null 2>&1; then
 	echo "not ok - clang-format is not installed (apt-get install clang-format)"
