@@ -133,6 +133,8 @@ deps-build:
 	@tests/deps.sh build
 deps-test:
 	@tests/deps.sh test
+deps-demo:
+	@tests/deps.sh demo
 
 unit: deps-build
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN="$(ASAN_FLAGS)" OPT="-O1 -g" $(UNIT:$(BUILD)/%=build/asan/%)
@@ -146,7 +148,7 @@ check: deps-test
 	@$(MAKE) --no-print-directory all
 	@tests/run_tests.sh build/asan
 
-demo: deps-test all
+demo: deps-demo all
 	@tests/demo.sh $(BUILD)
 
 bench:
