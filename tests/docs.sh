@@ -74,6 +74,10 @@ for p in $PLUGINS; do
 	t_report "docs: CheckCommand $cmd has all $n options of $p --help" \
 		"$([ -n "$missing" ] && echo " missing:$missing")" ""
 done
+mig=$("$MKDOC" migration)
+[[ $(<README.md) == *"$mig"* ]]
+t_report "docs: README's migration table is the man pages' (mkdoc migration)" \
+	"$([ $? -ne 0 ] && echo ' README.md does not hold mkdoc migration output')" ""
 grep -q 'vars.mtaprobe_cert_address = "$check_address$"' "$conf"
 t_report "docs: -H defaults to \$check_address\$" "$([ $? -ne 0 ] && echo ' no')" ""
 t_cleanup

@@ -3,6 +3,7 @@
  *   mkdoc man PROG     the man page of PROG (check_mta_cert, mtaprobe, ...)
  *   mkdoc icinga2      one Icinga 2 CheckCommand per plugin (ITL style)
  *   mkdoc nagios       Nagios / Naemon command definitions
+ *   mkdoc migration    the check_smtp / check_ssl_cert migration table (Markdown)
  *
  * on standard output.  Every option a binary takes is a row of
  * cli/options.c, so a page or a definition cannot miss one or drift from
@@ -333,6 +334,33 @@ static int man(const char *prog)
 	return 0;
 }
 
+/* The migration table in Markdown, for the README (tests/docs.sh checks
+ * that README.md holds exactly this). */
+static int migration_md(void)
+{
+	static const char *const progs[] = { "check_mta_port", "check_mta_banner",
+					     "check_mta_starttls", "check_mta_cert",
+					     "check_mta_relay" };
+
+	puts("| you have | write instead | notes | in |\n|---|---|---|---|");
+	for (size_t i = 0; i < sizeof(migration) / sizeof(migration[0]); i++) {
+		char in[128] = "";
+
+		if ((migration[i].bins & BIN_PLUGINS) == BIN_PLUGINS) {
+			snprintf(in, sizeof(in), "every plugin");
+		} else {
+			for (size_t j = 0; j < 5; j++)
+				if (migration[i].bins & (1u << j))
+					snprintf(in + strlen(in), sizeof(in) - strlen(in), "%s%s",
+						 in[0] ? ", " : "",
+						 progs[j] + strlen("check_mta_"));
+		}
+		printf("| `%s` | `%s` | %s | %s |\n", migration[i].theirs, migration[i].ours,
+		       migration[i].note, in);
+	}
+	return 0;
+}
+
 /* ---- Icinga 2 ----------------------------------------------------------- */
 
 /* The ITL-style variable of row o: <command>_<long option, '-' -> '_'>,
@@ -479,6 +507,8 @@ int main(int argc, char **argv)
 		return icinga2();
 	if (argc == 2 && strcmp(argv[1], "nagios") == 0)
 		return nagios();
-	fputs("usage: mkdoc man PROG | mkdoc icinga2 | mkdoc nagios\n", stderr);
+	if (argc == 2 && strcmp(argv[1], "migration") == 0)
+		return migration_md();
+	fputs("usage: mkdoc man PROG | mkdoc icinga2 | mkdoc nagios | mkdoc migration\n", stderr);
 	return 2;
 }
