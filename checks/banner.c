@@ -119,9 +119,13 @@ static void require_extensions(const struct check_cfg *cfg, const struct smtp_ca
 		if (n > 0 && n < sizeof(kw)) {
 			memcpy(kw, p, n);
 			kw[n] = '\0';
-			if (!smtp_caps_has(caps, kw)) {
+			const char *why;
+
+			if (!smtp_caps_usable(caps, kw, &why)) {
 				size_t m = strlen(missing);
 
+				if (why)
+					strbuf_printf(&r->detail, "%s\n", why);
 				snprintf(missing + m, sizeof(missing) - m, "%s%s", m ? "," : "",
 					 kw);
 			}

@@ -201,6 +201,22 @@ void smtp_caps_parse(const struct smtp_reply *ehlo, struct smtp_caps *caps)
 			kw[j] = (char)toupper((unsigned char)s[j]);
 		kw[k] = '\0';
 		caps->nkw++;
+		if (strcmp(kw, "AUTH") == 0) {
+			size_t m = 0;
+
+			for (size_t j = k; j < len && m + 1 < sizeof(caps->auth); j++) {
+				char ch = s[j];
+
+				if (isalnum((unsigned char)ch) || ch == '-' || ch == '_')
+					caps->auth[m++] = (char)toupper((unsigned char)ch);
+				else if (ch == ' ' && m > 0 && caps->auth[m - 1] != ' ')
+					caps->auth[m++] = ' ';
+			}
+			while (m > 0 && caps->auth[m - 1] == ' ')
+				m--;
+			caps->auth[m] = '\0';
+			caps->auth_bare = m == 0;
+		}
 		if (strcmp(kw, "SIZE") == 0) {
 			unsigned long long v = 0;
 			size_t j = k + 1;
@@ -225,4 +241,16 @@ bool smtp_caps_has(const struct smtp_caps *caps, const char *keyword)
 		if (strcasecmp(caps->kw[i], keyword) == 0)
 			return true;
 	return false;
+}
+
+bool smtp_caps_usable(const struct smtp_caps *caps, const char *keyword, const char **why)
+{
+	*why = NULL;
+	if (!smtp_caps_has(caps, keyword))
+		return false;
+	if (strcasecmp(keyword, "AUTH") == 0 && caps->auth_bare) {
+		*why = "AUTH is advertised without a mechanism (RFC 4954 needs one): not usable";
+		return false;
+	}
+	return true;
 }

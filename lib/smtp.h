@@ -66,9 +66,17 @@ struct smtp_caps {
 	char kw[SMTP_MAX_KEYWORDS][24];
 	bool has_size;
 	unsigned long long size; /* 0 when SIZE has no limit */
+	bool auth_bare;		 /* AUTH advertised with no mechanism */
+	char auth[128];		 /* AUTH's mechanisms, "PLAIN LOGIN" (letters, digits,
+				    '-', '_'; cut at 127 bytes) */
 };
 
 void smtp_caps_parse(const struct smtp_reply *ehlo, struct smtp_caps *caps);
+/* Is keyword advertised (any case)? */
 bool smtp_caps_has(const struct smtp_caps *caps, const char *keyword);
+/* Advertised and usable: AUTH needs at least one mechanism (RFC 4954 §3),
+ * which Dovecot's submission service, for one, leaves out before TLS.  When
+ * not usable though advertised, *why says so (else it is set to NULL). */
+bool smtp_caps_usable(const struct smtp_caps *caps, const char *keyword, const char **why);
 
 #endif

@@ -257,6 +257,43 @@ static void test_caps(void **state)
 	assert_true(caps.has_size);
 	assert_int_equal(caps.size, 10240000);
 	assert_int_equal(caps.nkw, 5);
+	assert_string_equal(caps.auth, "PLAIN LOGIN");
+	smtp_reply_free(&r);
+}
+
+/* Dovecot's submission service before TLS: "250-AUTH " and nothing else. */
+static void test_caps_auth_bare(void **state)
+{
+	const char *bare = "250-mx.example.org\r\n250-AUTH \r\n250 STARTTLS\r\n";
+	const char *odd = "250-mx.example.org\r\n250 AUTH  plain\x01\x1b[31m  cram-md5 \r\n";
+	struct smtp_reply r;
+	struct smtp_caps caps;
+	size_t used;
+	char why[64];
+	const char *reason;
+
+	(void)state;
+	smtp_reply_init(&r);
+	assert_int_equal(smtp_reply_parse(&r, bare, strlen(bare), &used, why, sizeof(why)), 1);
+	smtp_caps_parse(&r, &caps);
+	assert_true(smtp_caps_has(&caps, "AUTH"));
+	assert_true(caps.auth_bare);
+	assert_false(smtp_caps_usable(&caps, "AUTH", &reason));
+	assert_non_null(reason);
+	assert_non_null(strstr(reason, "without a mechanism"));
+	assert_true(smtp_caps_usable(&caps, "starttls", &reason));
+	assert_null(reason);
+	assert_false(smtp_caps_usable(&caps, "PIPELINING", &reason));
+	assert_null(reason);
+	smtp_reply_free(&r);
+
+	/* mechanisms are kept as letters, digits, '-' and '_' only */
+	smtp_reply_init(&r);
+	assert_int_equal(smtp_reply_parse(&r, odd, strlen(odd), &used, why, sizeof(why)), 1);
+	smtp_caps_parse(&r, &caps);
+	assert_false(caps.auth_bare);
+	assert_string_equal(caps.auth, "PLAIN31M CRAM-MD5");
+	assert_true(smtp_caps_usable(&caps, "AUTH", &reason));
 	smtp_reply_free(&r);
 }
 
@@ -302,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_line_by_line_equals_parse),
 		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_caps_auth_bare),
 		cmocka_unit_test(test_size_forms),
 	};
 	return cmocka_run_group_tests_name("smtp", tests, NULL, NULL);
