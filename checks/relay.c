@@ -13,25 +13,59 @@
 #define RELAY_MAX_PAIRS 16
 /* Servers slow down clients that collect errors (Postfix answers one second
  * late per command after 10: smtpd_soft_error_limit), so a fresh session
- * every few refused pairs keeps --thorough fast. */
+ * every few refused pairs keeps --thorough fast -- when a fresh session is
+ * cheap: a greeting that took a second or more (an early-talker pause, as
+ * Haraka's 5 s) is never paid again by choice. */
 #define RELAY_PAIRS_PER_SESSION 5
+#define RELAY_CHEAP_GREETING_S	1.0
 
 struct pair {
 	char from[320], to[320];
-	bool local; /* the recipient is in the server's own domain or address */
+	bool local; /* the server may take the recipient as its own (no domain
+		       part, or its own domain or address) */
 };
 
-enum outcome { PAIR_REFUSED, PAIR_ACCEPTED, PAIR_TEMPFAIL, PAIR_DROPPED, PAIR_ERROR };
+enum outcome {
+	PAIR_REFUSED,
+	PAIR_ACCEPTED,
+	PAIR_TEMPFAIL,
+	PAIR_DROPPED,	     /* 421 or the connection closed: reconnect */
+	PAIR_ERROR,	     /* timeout, reset, out of step: the run ends */
+	PAIR_SENDER_REFUSED, /* MAIL FROM refused: not a relay refusal */
+	PAIR_WANTS_AUTH,     /* 530 / "STARTTLS first" / "authentication required" */
+	PAIR_NOT_TESTED,     /* every sender refused: RCPT never reached */
+};
 
-/* Greeting, EHLO, and STARTTLS (-S) or the implicit-TLS handshake, on a
- * scratch result s: failures are the relay check's to judge. */
-static int open_session(const struct check_cfg *cfg, struct conn *c, struct result *s)
+/* One run of the dialogue: the session in use and what was learnt. */
+struct run {
+	struct check_cfg cfg; /* a copy: relay_starttls set once upgraded */
+	struct conn *c;	      /* the dialogue's own connection (probe_run frees it) */
+	struct conn *cur;     /* the session in use: c, or a reconnection */
+	struct result *r;
+	struct smtp_reply rep;
+	bool tls;	       /* the session is over TLS */
+	bool starttls;	       /* STARTTLS advertised on the plain session */
+	bool upgraded;	       /* the tests moved to TLS because the server asked */
+	bool upgrade_failed;   /* ... and STARTTLS or its handshake failed */
+	bool cheap;	       /* a fresh session costs little (fast greeting) */
+	int auth;	       /* refusals that were "authentication required" */
+	int null_sender;       /* pairs tested with <> after their sender was refused */
+	int not_tested;	       /* pairs whose every sender was refused */
+	char sender_said[300]; /* the first MAIL FROM refusal */
+};
+
+/* Greeting, EHLO, and STARTTLS (-S, or once upgraded) or the implicit-TLS
+ * handshake, on a scratch result s: failures are the relay check's to
+ * judge.  *starttls: STARTTLS advertised before TLS. */
+static int open_session(const struct check_cfg *cfg, struct conn *c, struct result *s,
+			bool *starttls)
 {
 	struct smtp_reply rep;
 	struct smtp_caps caps;
 	int rc = -1;
 
 	smtp_reply_init(&rep);
+	*starttls = false;
 	if (check_implicit_tls(cfg)) {
 		if (check_handshake(cfg, c, s, TLS_WANT_ANY, result_tls(s, 0)) < 0 ||
 		    check_greeting(cfg, c, s, &rep) != 0)
@@ -40,12 +74,16 @@ static int open_session(const struct check_cfg *cfg, struct conn *c, struct resu
 	} else if (cfg->relay_starttls) {
 		if (check_tls_session(cfg, c, s, TLS_WANT_ANY, result_tls(s, 0)) < 0)
 			goto out;
+		*starttls = true;
 		s->ntls = 1;
 	} else if (check_greeting(cfg, c, s, &rep) != 0) {
 		goto out;
 	}
-	if (check_ehlo(cfg, c, s, &rep, &caps) >= 0 && s->state == STATE_OK)
+	if (check_ehlo(cfg, c, s, &rep, &caps) >= 0 && s->state == STATE_OK) {
 		rc = 0;
+		if (!check_implicit_tls(cfg) && !cfg->relay_starttls)
+			*starttls = smtp_caps_has(&caps, "STARTTLS");
+	}
 out:
 	smtp_reply_free(&rep);
 	return rc;
@@ -70,12 +108,15 @@ static bool plausible_domain(const char *s)
 	return true;
 }
 
-/* The server's own domain for the spoofing and routing tricks. */
+/* The server's own domain for the spoofing and routing tricks: --domain,
+ * the greeting's name, else -H -- an address as an address literal
+ * (RFC 5321 §4.1.3: [192.0.2.1], [IPv6:2001:db8::1]), never bare. */
 static void own_domain(const struct check_cfg *cfg, const struct result *r, char *out, size_t n,
 		       const char **source)
 {
 	char word[256];
 	size_t len = strcspn(r->greeting, " ");
+	struct addr lit;
 
 	if (cfg->relay_domain) {
 		snprintf(out, n, "%s", cfg->relay_domain);
@@ -88,8 +129,11 @@ static void own_domain(const struct check_cfg *cfg, const struct result *r, char
 		*source = "the greeting";
 		return;
 	}
-	snprintf(out, n, "%s", cfg->host);
 	*source = "-H";
+	if (addr_from_literal(cfg->host, 0, &lit) == 0)
+		snprintf(out, n, lit.ss.ss_family == AF_INET6 ? "[IPv6:%s]" : "[%s]", lit.text);
+	else
+		snprintf(out, n, "%s", cfg->host);
 }
 
 static int add(struct pair *p, int n, bool local, const char *from, const char *fmt, ...)
@@ -111,7 +155,10 @@ static int add(struct pair *p, int n, bool local, const char *from, const char *
 
 /* The quick set, and with --thorough the classic address tricks
  * (user%outside@host, quoted local parts, double @, source routes, bang
- * paths, address literals) that have made MTAs relay in the past. */
+ * paths, address literals) that have made MTAs relay in the past.  Every
+ * trick but the source route may be taken as local by the server: without
+ * a domain part it gets the server's own appended (OpenSMTPD does), the
+ * others are addressed to its domain or address. */
 static int build_pairs(const struct check_cfg *cfg, const char *domain, const char *ip,
 		       struct pair *p)
 {
@@ -130,11 +177,11 @@ static int build_pairs(const struct check_cfg *cfg, const char *domain, const ch
 	if (!cfg->relay_thorough)
 		return n;
 	n = add(p, n, true, from, "%s%%%s@%s", user, outside, domain);
-	n = add(p, n, false, from, "\"%s@%s\"", user, outside);
+	n = add(p, n, true, from, "\"%s@%s\"", user, outside);
 	n = add(p, n, true, from, "\"%s@%s\"@%s", user, outside, domain);
 	n = add(p, n, true, from, "%s@%s@%s", user, outside, domain);
 	n = add(p, n, false, from, "@%s:%s@%s", domain, user, outside);
-	n = add(p, n, false, from, "%s!%s", outside, user);
+	n = add(p, n, true, from, "%s!%s", outside, user);
 	n = add(p, n, true, from, "%s!%s@%s", outside, user, domain);
 	n = add(p, n, true, from, "%s%%%s@[%s]", user, outside, ip);
 	n = add(p, n, true, from, "%s@%s@[%s]", user, outside, ip);
@@ -150,24 +197,42 @@ static void reply_text(const struct smtp_reply *rep, char *out, size_t n)
 	snprintf(out, n, "%d %s", rep->code, s ? sanitize(clean, sizeof(clean), s, len, 160) : "");
 }
 
+/* Does a 5xx ask for TLS or a login first?  530 (RFC 3207 §4, RFC 4954
+ * §6), or 5.7.0 / 5.7.1 / 5.7.11 naming STARTTLS, TLS or authentication;
+ * "5.7.1 Relay access denied" is a refusal. */
+static bool wants_auth(const struct smtp_reply *rep)
+{
+	const char *t = strbuf_str(&rep->text);
+
+	if (rep->code == 530)
+		return true;
+	if (rep->code / 100 != 5 ||
+	    (strcmp(rep->enhanced, "5.7.0") != 0 && strcmp(rep->enhanced, "5.7.1") != 0 &&
+	     strcmp(rep->enhanced, "5.7.11") != 0))
+		return false;
+	return strcasestr(t, "starttls") || strcasestr(t, "tls first") ||
+	       strcasestr(t, "authentication required") || strcasestr(t, "must authenticate") ||
+	       strcasestr(t, "not authenticated");
+}
+
 /* One pair: MAIL FROM, RCPT TO.  The deciding reply into said. */
-static enum outcome try_pair(struct conn *c, const struct pair *p, struct smtp_reply *rep,
-			     char *said, size_t n, struct probe_err *e)
+static enum outcome try_pair(struct conn *c, const char *from, const char *to,
+			     struct smtp_reply *rep, char *said, size_t n, struct probe_err *e)
 {
 	char cmd[400];
 
 	said[0] = '\0';
-	snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>", p->from);
+	snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>", from);
 	if (conn_command(c, cmd, rep, "MAIL", e) < 0)
 		goto failed;
 	reply_text(rep, said, n);
 	if (rep->code == 421)
 		return PAIR_DROPPED;
 	if (rep->code / 100 == 5)
-		return PAIR_REFUSED; /* the sender alone was refused: no relay */
+		return wants_auth(rep) ? PAIR_WANTS_AUTH : PAIR_SENDER_REFUSED;
 	if (rep->code / 100 != 2)
 		return PAIR_TEMPFAIL;
-	snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>", p->to);
+	snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>", to);
 	if (conn_command(c, cmd, rep, "RCPT", e) < 0)
 		goto failed;
 	reply_text(rep, said, n);
@@ -175,7 +240,7 @@ static enum outcome try_pair(struct conn *c, const struct pair *p, struct smtp_r
 	case 2:
 		return PAIR_ACCEPTED;
 	case 5:
-		return PAIR_REFUSED;
+		return wants_auth(rep) ? PAIR_WANTS_AUTH : PAIR_REFUSED;
 	default:
 		return rep->code == 421 ? PAIR_DROPPED : PAIR_TEMPFAIL;
 	}
@@ -203,29 +268,113 @@ static int rset(struct conn *c, struct smtp_reply *rep, struct probe_err *e)
 		       "RSET answered %s: the replies are out of step with the commands", said);
 }
 
-/* A fresh session after the server dropped *cur: *cur is closed and
- * replaced by the new connection (freed unless it is the dialogue's own c,
- * which probe_run frees); on failure *cur is c, closed.  0 or -1. */
-static int resume(const struct check_cfg *cfg, struct conn *c, struct conn **cur, struct result *r)
+/* The server asked for STARTTLS (or a login) on the plain session: RSET,
+ * STARTTLS, the handshake and EHLO over TLS on this connection, as a
+ * sender that honours the 530 would.  0 when the tests can go on over TLS. */
+static int upgrade(struct run *u)
+{
+	struct result s;
+	struct smtp_caps caps;
+	struct probe_err e;
+	int rc = -1;
+
+	result_init(&s, u->r->check, u->r->host, u->r->port);
+	if (rset(u->cur, &u->rep, &e) < 0) {
+		snprintf(s.problems[0].text, sizeof(s.problems[0].text), "RSET: %s", e.msg);
+		s.nproblems = 1;
+	} else if (check_starttls_upgrade(&u->cfg, u->cur, &s, &u->rep, TLS_WANT_ANY,
+					  result_tls(&s, 0)) == 0 &&
+		   check_ehlo(&u->cfg, u->cur, &s, &u->rep, &caps) >= 0 && s.state == STATE_OK) {
+		rc = 0;
+	}
+	if (rc == 0) {
+		u->tls = u->upgraded = true;
+		u->cfg.relay_starttls = true; /* reconnections upgrade too */
+		u->r->t.starttls = s.t.starttls;
+		u->r->t.handshake = s.t.handshake;
+		strbuf_printf(&u->r->detail, "the server wants STARTTLS first: testing over TLS\n");
+	} else {
+		u->upgrade_failed = true;
+		strbuf_printf(&u->r->detail, "the server wants STARTTLS first, and it failed: %s\n",
+			      why_not(&s));
+		result_raise(u->r, STATE_WARNING,
+			     "inconclusive: the server wants STARTTLS before mail, and STARTTLS "
+			     "failed: %s",
+			     why_not(&s));
+	}
+	result_free(&s);
+	return rc;
+}
+
+/* One test as a careful sender would make it: a refused sender is retried
+ * with the null sender <> (the refusal was not about relaying); a request
+ * for STARTTLS first is honoured once; a request for a login over TLS, or
+ * where there is no TLS, is the server refusing mail from strangers. */
+static enum outcome test_pair(struct run *u, const struct pair *p, char *said, size_t n,
+			      struct probe_err *e)
+{
+	const char *from = p->from;
+	enum outcome o;
+
+	for (;;) {
+		o = try_pair(u->cur, from, p->to, &u->rep, said, n, e);
+		if (o == PAIR_WANTS_AUTH && !u->tls && u->starttls && !u->upgrade_failed) {
+			if (upgrade(u) < 0)
+				return PAIR_ERROR;
+			continue;
+		}
+		if (o == PAIR_WANTS_AUTH) {
+			u->auth++;
+			return PAIR_REFUSED;
+		}
+		if (o == PAIR_SENDER_REFUSED && from[0] != '\0') {
+			if (u->sender_said[0] == '\0')
+				snprintf(u->sender_said, sizeof(u->sender_said), "%s", said);
+			strbuf_printf(&u->r->detail,
+				      "<%s> refused at MAIL FROM (%s): retrying with <>\n", from,
+				      said);
+			if (rset(u->cur, &u->rep, e) < 0)
+				return e->kind == ERR_CLOSED ? PAIR_DROPPED : PAIR_ERROR;
+			from = "";
+			u->null_sender++;
+			continue;
+		}
+		if (o == PAIR_SENDER_REFUSED) {
+			if (u->sender_said[0] == '\0')
+				snprintf(u->sender_said, sizeof(u->sender_said), "%s", said);
+			if (p->from[0] != '\0')
+				u->null_sender--;
+			u->not_tested++;
+			return PAIR_NOT_TESTED;
+		}
+		return o;
+	}
+}
+
+/* A fresh session after the server dropped u->cur (or to shed its error
+ * count): u->cur is closed and replaced by the new connection (freed unless
+ * it is the dialogue's own c); on failure u->cur is c, closed.  0 or -1. */
+static int resume(struct run *u)
 {
 	struct conn *nc;
 	struct result s;
+	bool starttls;
 	int rc;
 
-	conn_close(*cur);
-	nc = check_reconnect(cfg, *cur);
-	if (*cur != c)
-		conn_free(*cur);
-	*cur = c;
+	conn_close(u->cur);
+	nc = check_reconnect(&u->cfg, u->cur);
+	if (u->cur != u->c)
+		conn_free(u->cur);
+	u->cur = u->c;
 	if (nc == NULL)
 		return -1;
-	result_init(&s, r->check, r->host, r->port);
-	rc = open_session(cfg, nc, &s);
+	result_init(&s, u->r->check, u->r->host, u->r->port);
+	rc = open_session(&u->cfg, nc, &s, &starttls);
 	if (rc < 0) {
-		strbuf_printf(&r->detail, "reconnect failed: %s\n", why_not(&s));
+		strbuf_printf(&u->r->detail, "reconnect failed: %s\n", why_not(&s));
 		conn_free(nc);
 	} else {
-		*cur = nc;
+		u->cur = nc;
 	}
 	result_free(&s);
 	return rc;
@@ -243,59 +392,78 @@ static void dropped(struct result *r, const struct probe_err *e, const char *sai
  * a trick addressed there (user%outside@domain) being accepted may mean
  * local delivery rather than relaying: it cannot be told apart without
  * sending mail, which this check never does. */
-static bool catch_all(const struct check_cfg *cfg, struct conn *c, const char *domain,
-		      struct result *r)
+static bool catch_all(struct run *u, const char *domain)
 {
 	struct pair ctl;
-	struct smtp_reply rep;
-	struct probe_err e;
+	struct probe_err e = { 0 };
 	char said[300];
 	enum outcome o;
 
 	snprintf(ctl.from, sizeof(ctl.from), "%s",
-		 cfg->relay_from ? cfg->relay_from : "mtaprobe@example.org");
+		 u->cfg.relay_from ? u->cfg.relay_from : "mtaprobe@example.org");
 	snprintf(ctl.to, sizeof(ctl.to), "mtaprobe-no-such-user@%s", domain);
-	smtp_reply_init(&rep);
-	o = try_pair(c, &ctl, &rep, said, sizeof(said), &e);
-	if (o != PAIR_DROPPED && o != PAIR_ERROR && rset(c, &rep, &e) < 0 &&
+	ctl.local = true;
+	o = test_pair(u, &ctl, said, sizeof(said), &e);
+	if (o != PAIR_DROPPED && o != PAIR_ERROR && rset(u->cur, &u->rep, &e) < 0 &&
 	    e.kind == ERR_PROTOCOL) {
-		result_fail(r, STATE_CRITICAL, e.kind, e.stage, "%s: %s", e.stage, e.msg);
+		result_fail(u->r, STATE_CRITICAL, e.kind, e.stage, "%s: %s", e.stage, e.msg);
 		o = PAIR_ERROR;
 	}
-	smtp_reply_free(&rep);
-	strbuf_printf(&r->detail, "control: <%s> -> <%s>: %s%s\n", ctl.from, ctl.to, said,
-		      o == PAIR_ACCEPTED ? " (any local part is taken: tricks addressed to "
-					   "the server's own domain are inconclusive)"
+	strbuf_printf(&u->r->detail, "control: <%s> -> <%s>: %s%s\n", ctl.from, ctl.to, said,
+		      o == PAIR_ACCEPTED ? " (any local part is taken: tricks the server may "
+					   "take as local are inconclusive)"
 					 : "");
 	return o == PAIR_ACCEPTED;
 }
 
-static void verdict(struct result *r, int npairs, const char *accepted, int inconclusive)
+static void verdict(struct run *u, int npairs, const char *accepted, int inconclusive,
+		    const struct probe_err *cut)
 {
+	struct result *r = u->r;
+	const char *tls = u->upgraded ? " over TLS" : "";
+	char extra[200] = "";
+
 	if (r->err.kind == ERR_PROTOCOL)
 		; /* out of step: the CRITICAL says so, no reply decides a verdict */
 	else if (r->relay_accepted > 3)
 		result_raise(r, STATE_CRITICAL,
-			     "OPEN RELAY: RCPT accepted for %s and %d more (-v lists them)",
+			     "OPEN RELAY%s: RCPT accepted for %s and %d more (-v lists them)", tls,
 			     accepted, r->relay_accepted - 3);
 	else if (r->relay_accepted > 0)
-		result_raise(r, STATE_CRITICAL, "OPEN RELAY: RCPT accepted for %s", accepted);
+		result_raise(r, STATE_CRITICAL, "OPEN RELAY%s: RCPT accepted for %s", tls,
+			     accepted);
+	else if (cut)
+		result_fail(r, cut->kind == ERR_TIMEOUT ? u->cfg.timeout_state : STATE_WARNING,
+			    cut->kind, cut->stage, "%s after %d of %d tests",
+			    cut->kind == ERR_TIMEOUT ? "timeout" : cut->msg, r->relay_tests,
+			    npairs);
 	else if (inconclusive > 0)
 		result_raise(r, STATE_WARNING,
 			     "inconclusive: %d address tricks accepted, but the server takes any "
 			     "recipient in its own domain (local delivery or relay?)",
 			     inconclusive);
+	else if (r->relay_tests == 0 && u->not_tested > 0)
+		result_raise(r, STATE_WARNING,
+			     "relay not tested: every sender was refused at MAIL FROM (%s)",
+			     u->sender_said);
 	else if (r->relay_tests == 0)
 		result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "relay", "no relay test could be made");
 	else if (r->relay_tests < npairs)
-		result_raise(r, STATE_WARNING, "inconclusive: only %d of %d relay tests made",
-			     r->relay_tests, npairs);
+		result_raise(r, STATE_WARNING, "inconclusive: only %d of %d relay tests made%s",
+			     r->relay_tests, npairs,
+			     u->not_tested ? " (senders refused at MAIL FROM)" : "");
 	else if (r->relay_tempfail > 0)
 		result_raise(r, STATE_WARNING,
 			     "inconclusive: %d of %d relay tests temporarily refused",
 			     r->relay_tempfail, npairs);
-	snprintf(r->facts, sizeof(r->facts), "%d of %d relay tests refused", r->relay_refused,
-		 npairs);
+	if (u->auth > 0)
+		snprintf(extra, sizeof(extra), "requires authentication");
+	if (u->null_sender > 0)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+			 "%s%d with the null sender <>, the sender being refused",
+			 extra[0] ? "; " : "", u->null_sender);
+	snprintf(r->facts, sizeof(r->facts), "%d of %d relay tests refused%s%s%s%s",
+		 r->relay_refused, npairs, tls, extra[0] ? " (" : "", extra, extra[0] ? ")" : "");
 	result_perf(r, "accepted", r->relay_accepted, "", 0, NULL, NULL);
 	result_perf(r, "refused", r->relay_refused, "", 0, NULL, NULL);
 	result_perf(r, "tempfail", r->relay_tempfail, "", 0, NULL, NULL);
@@ -307,16 +475,16 @@ static void verdict(struct result *r, int npairs, const char *accepted, int inco
 static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct result *r)
 {
 	struct pair pairs[RELAY_MAX_PAIRS];
-	struct conn *cur = c;
-	struct smtp_reply rep;
+	struct run u = { .cfg = *cfg, .c = c, .cur = c, .r = r };
 	struct result s;
+	struct probe_err cut = { 0 };
 	char domain[256], accepted[1024] = "";
 	const char *source;
 	int npairs, rc, inconclusive = 0;
-	bool catchall = false;
+	bool catchall = false, was_cut = false;
 
 	result_init(&s, r->check, r->host, r->port);
-	rc = open_session(cfg, c, &s);
+	rc = open_session(cfg, c, &s, &u.starttls);
 	r->t.banner = s.t.banner;
 	r->t.ehlo = s.t.ehlo;
 	r->t.starttls = s.t.starttls;
@@ -330,39 +498,51 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 	}
 	memcpy(r->greeting, s.greeting, sizeof(r->greeting));
 	r->greeting_code = s.greeting_code;
+	u.tls = s.ntls > 0;
+	u.cheap = s.t.banner < RELAY_CHEAP_GREETING_S;
 	result_free(&s);
 	own_domain(cfg, r, domain, sizeof(domain), &source);
 	strbuf_printf(&r->detail, "own domain %s (from %s)\n", domain, source);
 	npairs = build_pairs(cfg, domain, r->address, pairs);
 
-	smtp_reply_init(&rep);
+	smtp_reply_init(&u.rep);
 	if (cfg->relay_thorough)
-		catchall = catch_all(cfg, cur, domain, r);
-	for (int i = 0; i < npairs; i++) {
+		catchall = catch_all(&u, domain);
+	for (int i = 0; i < npairs && !u.upgrade_failed && r->err.kind != ERR_PROTOCOL; i++) {
 		struct probe_err e = { 0 };
 		char said[300];
-		enum outcome o = try_pair(cur, &pairs[i], &rep, said, sizeof(said), &e);
+		enum outcome o = test_pair(&u, &pairs[i], said, sizeof(said), &e);
 
 		if (o == PAIR_DROPPED) {
 			strbuf_printf(&r->detail, "<%s> -> <%s>: dropped (%s), reconnecting\n",
 				      pairs[i].from, pairs[i].to, said);
-			if (resume(cfg, c, &cur, r) < 0) {
+			if (resume(&u) < 0) {
 				dropped(r, &e, said, "dropped, and reconnecting failed");
 				break;
 			}
-			o = try_pair(cur, &pairs[i], &rep, said, sizeof(said), &e);
+			o = test_pair(&u, &pairs[i], said, sizeof(said), &e);
 			if (o == PAIR_DROPPED) {
 				dropped(r, &e, said, "dropped again after reconnecting");
 				break;
 			}
 		}
 		if (o == PAIR_ERROR) {
+			if (u.upgrade_failed)
+				break;
 			strbuf_printf(&r->detail, "<%s> -> <%s>: %s\n", pairs[i].from, pairs[i].to,
 				      said);
 			if (e.kind == ERR_PROTOCOL) /* out of step: no reply can be trusted */
 				result_fail(r, STATE_CRITICAL, e.kind, e.stage, "%s: %s", e.stage,
 					    e.msg);
+			else if (e.kind == ERR_TIMEOUT || e.kind == ERR_IO || e.kind == ERR_TLS)
+				cut = e, was_cut = true;
 			break;
+		}
+		if (o == PAIR_NOT_TESTED) {
+			strbuf_printf(&r->detail,
+				      "<%s> -> <%s>: not tested, every sender refused (%s)\n",
+				      pairs[i].from, pairs[i].to, said);
+			goto next;
 		}
 		r->relay_tests++;
 		if (o == PAIR_ACCEPTED && catchall && pairs[i].local) {
@@ -391,29 +571,32 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 			snprintf(accepted + m, sizeof(accepted) - m, "%s%s", m ? "; " : "", clean);
 		}
 next:
-		if (rset(cur, &rep, &e) < 0) {
+		if (rset(u.cur, &u.rep, &e) < 0) {
 			if (e.kind == ERR_PROTOCOL) {
 				result_fail(r, STATE_CRITICAL, e.kind, e.stage, "%s: %s", e.stage,
 					    e.msg);
 				break;
 			}
-			if (i + 1 == npairs || resume(cfg, c, &cur, r) < 0)
+			if (i + 1 == npairs || resume(&u) < 0)
 				break;
 			continue;
 		}
 		if (i + 1 == npairs)
 			break;
-		if ((i + 1) % RELAY_PAIRS_PER_SESSION == 0) {
-			check_quit(cur, &rep, r);
-			if (resume(cfg, c, &cur, r) < 0)
+		/* shed the server's error count with a fresh session, when the
+		 * greeting is cheap and the deadline leaves room for it */
+		if ((i + 1) % RELAY_PAIRS_PER_SESSION == 0 && u.cheap &&
+		    deadline_left_ms(conn_deadline(u.cur)) > 2000) {
+			check_quit(u.cur, &u.rep, r);
+			if (resume(&u) < 0)
 				break;
 		}
 	}
-	check_quit(cur, &rep, r);
-	if (cur != c)
-		conn_free(cur);
-	smtp_reply_free(&rep);
-	verdict(r, npairs, accepted, inconclusive);
+	check_quit(u.cur, &u.rep, r);
+	if (u.cur != c)
+		conn_free(u.cur);
+	smtp_reply_free(&u.rep);
+	verdict(&u, npairs, accepted, inconclusive, was_cut ? &cut : NULL);
 }
 
 const struct check_def check_relay = {

@@ -226,7 +226,6 @@ int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result
 	struct smtp_reply rep;
 	struct smtp_caps caps;
 	int rc = -1;
-	int64_t t0;
 
 	if (check_implicit_tls(cfg))
 		return check_handshake(cfg, c, r, want, f);
@@ -239,20 +238,30 @@ int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result
 		check_quit(c, &rep, r);
 		goto out;
 	}
-	t0 = mono_now_us();
-	if (conn_command(c, "STARTTLS", &rep, "STARTTLS", &r->err) < 0) {
+	rc = check_starttls_upgrade(cfg, c, r, &rep, want, f);
+out:
+	smtp_reply_free(&rep);
+	return rc;
+}
+
+int check_starttls_upgrade(const struct check_cfg *cfg, struct conn *c, struct result *r,
+			   struct smtp_reply *rep, enum tls_want want, struct tls_facts *f)
+{
+	int64_t t0 = mono_now_us();
+
+	if (conn_command(c, "STARTTLS", rep, "STARTTLS", &r->err) < 0) {
 		check_fail(cfg, r, &r->err);
-		goto out;
+		return -1;
 	}
 	r->t.starttls = us_to_s(mono_now_us() - t0);
-	if (rep.code != 220) {
+	if (rep->code != 220) {
 		char line[300];
 
-		first_line(&rep, line, sizeof(line));
+		first_line(rep, line, sizeof(line));
 		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "STARTTLS", "STARTTLS refused: %s",
 			    line);
-		check_quit(c, &rep, r);
-		goto out;
+		check_quit(c, rep, r);
+		return -1;
 	}
 	/* RFC 3207 §4.2 / CVE-2011-0411: bytes after the 220 were sent before
 	 * TLS and must not be taken as coming over it. */
@@ -261,10 +270,7 @@ int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result
 			    "server sent %zu bytes after its 220 to STARTTLS, before TLS "
 			    "(response injection)",
 			    conn_pending(c));
-		goto out;
+		return -1;
 	}
-	rc = check_handshake(cfg, c, r, want, f);
-out:
-	smtp_reply_free(&rep);
-	return rc;
+	return check_handshake(cfg, c, r, want, f);
 }

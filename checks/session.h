@@ -35,6 +35,12 @@ int check_handshake(const struct check_cfg *cfg, struct conn *c, struct result *
 int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result *r,
 		      enum tls_want want, struct tls_facts *f);
 
+/* STARTTLS on a session that advertised it (rep is scratch): 220, nothing
+ * pipelined behind it, the handshake.  0 when TLS is up, -1 with the
+ * failure recorded.  EHLO over TLS is the caller's. */
+int check_starttls_upgrade(const struct check_cfg *cfg, struct conn *c, struct result *r,
+			   struct smtp_reply *rep, enum tls_want want, struct tls_facts *f);
+
 /* A new connection to old's address (PROXY header included), under the
  * same deadline, sharing its TLS context; the caller frees it.  NULL when
  * the server cannot be reached again. */

@@ -122,7 +122,12 @@ const struct binary binary_relay = {
 		"classic address tricks.  Any RCPT accepted: CRITICAL, naming each pair.\n"
 		"Only refusals (5xx): OK.  Temporary refusals (4xx) and no acceptance: WARNING\n"
 		"(inconclusive).  Server unreachable: UNKNOWN (the other checks report outages).\n"
-		"A server that drops the session (421 or close) is reconnected to.",
+		"A refused MAIL FROM is retried with <>; no sender taken at all: WARNING (not\n"
+		"tested).  530 on a plain session offering STARTTLS: the tests run over TLS;\n"
+		"530 there or without STARTTLS: refused, \"requires authentication\".  Under a\n"
+		"catch-all, tricks the server may take as local are inconclusive (WARNING).\n"
+		"A server that drops the session (421 or close) is reconnected to; a run the\n"
+		"deadline cuts short says so and takes -t's state.",
 	.threshold_help = "not used",
 	.perfdata =
 		"dns\tseconds to resolve the name (when -H is a name)\n"

@@ -25,10 +25,14 @@ L=127.0.0.1
 
 P=27200
 declare -A SP
-for s in relay_refuse relay_open relay_tempfail relay_spoof relay_percent relay_drop421 silent; do
+PKI=$T_TMP/pki
+tests/mkcerts.sh "$PKI" >/dev/null || exit 1
+for s in relay_refuse relay_open relay_tempfail relay_spoof relay_percent relay_drop421 silent \
+	relay_tls_first_open relay_tls_first_auth relay_auth_notls relay_sender_refused \
+	relay_sender_refused_all relay_slow_greeting relay_slow_rcpt relay_catchall relay_localhost; do
 	P=$((P + 1))
 	SP[$s]=$P
-	t_sim "$s" "$P" -T "$T_TMP/$s.transcript" || exit 1
+	t_sim "$s" "$P" -C "$PKI" -T "$T_TMP/$s.transcript" || exit 1
 done
 no_data() {	# no_data SCENARIO: the server never saw DATA, BDAT or a body
 	t_assert "relay: $1: no DATA/BDAT ever sent" bash -c '! grep -qE "^C: (DATA|BDAT)" "$1"' _ "$T_TMP/$1.transcript"
@@ -45,7 +49,7 @@ t_check "relay: open relay is CRITICAL, naming each accepted pair" 2 \
 	"$RELAY" -H $L -p "${SP[relay_open]}"
 t_check "relay: -f/-r choose the addresses" 2 'RCPT accepted for <me@example\.com> -> <you@example\.net>' 3 \
 	"$RELAY" -H $L -p "${SP[relay_open]}" -f me@example.com -r you@example.net
-t_check "relay: --thorough against an open relay, -v lists every pair" 2 'RCPT accepted for .* and 3 more \(-v lists them\).*accepted=6;;;0; refused=0;;;0; tempfail=0;;;0; tests=12;;;0; inconclusive=6;' 3 \
+t_check "relay: --thorough against an open relay, -v lists every pair" 2 'RCPT accepted for .* and 1 more \(-v lists them\).*accepted=4;;;0; refused=0;;;0; tempfail=0;;;0; tests=12;;;0; inconclusive=8;' 3 \
 	"$RELAY" -H $L -p "${SP[relay_open]}" --thorough -v
 t_assert "relay: -v names the domain's source, the catch-all control and every pair's reply" \
 	grep -qz 'own domain mail\.example\.test (from the greeting).*control: .*mtaprobe-no-such-user@mail\.example\.test>: 250 2\.1\.5 Ok (any local part.*<mtaprobe%example\.net@mail\.example\.test>: accepted, inconclusive.*<mtaprobe@example\.org> -> <@mail\.example\.test:mtaprobe@example\.net>: ACCEPTED 250 2\.1\.5 Ok' <<<"$T_LAST_OUT"
@@ -71,6 +75,56 @@ t_assert "relay: -v shows the drop and the reconnect" grep -q 'dropped (421 4\.7
 t_check "relay: 421 after two RCPTs: --thorough still ends with a verdict inside -t 5" 0 '12 of 12 relay tests refused' 5 \
 	"$RELAY" -H $L -p "${SP[relay_drop421]}" --thorough -t 5
 no_data relay_drop421
+# --- what other MTAs do: STARTTLS first, logins, refused senders, pauses --------------
+t_check "relay: 530 'STARTTLS first' on plain: tests over TLS, and an open relay there is CRITICAL" 2 \
+	'OPEN RELAY over TLS: RCPT accepted for <mtaprobe@example\.org> -> <mtaprobe@example\.net> \(250 2\.1\.5 Ok\)' 3 \
+	"$RELAY" -H $L -p "${SP[relay_tls_first_open]}" -v
+t_assert "relay: ... -v says the server wanted STARTTLS first" grep -q 'the server wants STARTTLS first: testing over TLS' <<<"$T_LAST_OUT"
+t_assert "relay: ... smtpsim saw STARTTLS, then MAIL over TLS" \
+	grep -Pzq 'S: 530 5\.7\.0 Must issue a STARTTLS command first\n(C: RSET\nS: 250[^\n]*\n)?C: STARTTLS\nS: 220 [^\n]*\n#: TLS handshake[^\n]*\nC: EHLO [^\n]*\n(S: 250[^\n]*\n)+C: MAIL FROM:<mtaprobe@example\.org>\nS: 250' \
+	"$T_TMP/relay_tls_first_open.transcript"
+t_check "relay: ... and with -S the same verdict" 2 'OPEN RELAY: RCPT accepted' 3 \
+	"$RELAY" -H $L -p "${SP[relay_tls_first_open]}" -S
+no_data relay_tls_first_open
+t_check "relay: 530 before TLS and a login wanted over TLS: refused, requires authentication" 0 \
+	'RELAY OK - .* 3 of 3 relay tests refused over TLS \(requires authentication\)' 3 \
+	"$RELAY" -H $L -p "${SP[relay_tls_first_auth]}"
+t_check "relay: ... --thorough too" 0 '12 of 12 relay tests refused over TLS \(requires authentication\)' 3 \
+	"$RELAY" -H $L -p "${SP[relay_tls_first_auth]}" --thorough
+no_data relay_tls_first_auth
+t_check "relay: 530 and no STARTTLS offered: refused, requires authentication" 0 \
+	'RELAY OK - .* 3 of 3 relay tests refused \(requires authentication\)' 3 \
+	"$RELAY" -H $L -p "${SP[relay_auth_notls]}"
+t_check "relay: senders refused at MAIL FROM are retried with <>, and the summary says so" 0 \
+	'RELAY OK - .* 3 of 3 relay tests refused \(2 with the null sender <>, the sender being refused\)' 3 \
+	"$RELAY" -H $L -p "${SP[relay_sender_refused]}" -v
+t_assert "relay: ... -v names the refused sender and the retry" \
+	grep -q '<mtaprobe@example\.org> refused at MAIL FROM (550 5\.1\.8 No MX for your FROM address): retrying with <>' <<<"$T_LAST_OUT"
+t_check "relay: every sender refused at MAIL FROM: not tested, WARNING (not OK)" 1 \
+	'relay not tested: every sender was refused at MAIL FROM \(550 5\.7\.1 Sender rejected\).* tests=0;' 3 \
+	"$RELAY" -H $L -p "${SP[relay_sender_refused_all]}"
+no_data relay_sender_refused_all
+t_check "relay: a 1.5 s greeting pause is paid once: --thorough completes within -t 4" 0 \
+	'12 of 12 relay tests refused' 4.5 "$RELAY" -H $L -p "${SP[relay_slow_greeting]}" --thorough -t 4
+t_assert "relay: ... in one session (one EHLO)" \
+	bash -c '[ "$(grep -c "^C: EHLO" "$1")" -eq 1 ]' _ "$T_TMP/relay_slow_greeting.transcript"
+t_check "relay: the deadline cuts --thorough short: said, and CRITICAL (-t's state)" 2 \
+	'RELAY CRITICAL - .*timeout after [0-9]+ of 12 tests' 2.5 "$RELAY" -H $L -p "${SP[relay_slow_rcpt]}" --thorough -t 2
+t_check "relay: ... with -t 2:warning it is WARNING" 1 'RELAY WARNING - .*timeout after [0-9]+ of 12 tests' 2.5 \
+	"$RELAY" -H $L -p "${SP[relay_slow_rcpt]}" --thorough -t 2:warning
+no_data relay_slow_rcpt
+t_check "relay: catch-all: tricks the server may take as local are inconclusive, never OPEN RELAY" 1 \
+	'RELAY WARNING - .*inconclusive: 8 address tricks accepted, but the server takes any recipient in its own domain' 3 \
+	"$RELAY" -H $L -p "${SP[relay_catchall]}" --thorough -v
+t_assert "relay: ... \"user@outside\" and outside!user among them" \
+	grep -qz '<"mtaprobe@example\.net">: accepted, inconclusive.*<example\.net!mtaprobe>: accepted, inconclusive' <<<"$T_LAST_OUT"
+t_check "relay: catch-all: the quick set stays OK" 0 '3 of 3 relay tests refused' 3 \
+	"$RELAY" -H $L -p "${SP[relay_catchall]}"
+no_data relay_catchall
+t_check "relay: greeting 'localhost': the spoofed sender is an address literal" 0 '3 of 3 relay tests refused' 3 \
+	"$RELAY" -H $L -p "${SP[relay_localhost]}" -vvv
+t_assert "relay: ... MAIL FROM:<mtaprobe@[127.0.0.1]>" grep -q '^C: MAIL FROM:<mtaprobe@\[127\.0\.0\.1\]>$' <<<"$T_LAST_OUT"
+
 t_check "relay: unreachable server is UNKNOWN" 3 'RELAY UNKNOWN - 127\.0\.0\.1:27299 connect: Connection refused' 3 \
 	"$RELAY" -H $L -p 27299
 t_check "relay: silent server is UNKNOWN within -t 2" 3 'could not test: greeting: timeout after 2\.0s' 2.5 \

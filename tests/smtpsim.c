@@ -19,6 +19,9 @@
  *                         so the client gets an RST, not a FIN (no drain; under
  *                         TLS no close_notify).  Ends the connection like close.
  *   on PREFIX reset [TEXT]  rule action: TEXT if given, then the hard reset.
+ *   on-plain PREFIX ...,  on-tls PREFIX ...   a rule that applies only before
+ *                         TLS / only over TLS (a server that wants STARTTLS
+ *                         first: on-plain MAIL line 530 ..., on-tls MAIL ...).
  *   on PREFIX A1 then A2 ...  a rule runs several actions in order: send
  *                         "TEXT", line "TEXT", sleep SECS, close ["TEXT"],
  *                         reset ["TEXT"], tls NAME [VERSION].  "then" is only
@@ -132,6 +135,7 @@ struct rule {
 	struct ract *acts;
 	size_t nacts;
 	unsigned lineno;
+	int when; /* 0 always, 1 only before TLS (on-plain), 2 only over TLS (on-tls) */
 };
 
 struct scenario {
@@ -762,7 +766,7 @@ static const char *parse_ract(const char *s, const char *act, struct ract *a, in
 	return s + strlen(s);
 }
 
-static void parse_rule(const char *s)
+static void parse_rule(const char *s, int when)
 {
 	struct scenario *sc = &g_sc;
 	struct rule *r;
@@ -796,6 +800,7 @@ static void parse_rule(const char *s)
 	memset(r, 0, sizeof *r);
 	r->prefix = prefix;
 	r->lineno = g_lineno;
+	r->when = when;
 
 	if (*s && !is_ws(*s))
 		perr("on: need a blank after the PREFIX");
@@ -889,7 +894,11 @@ static void parse_line(char *line)
 		expect_eol(rest, kw);
 		new_step(OP_SERVE);
 	} else if (strcmp(kw, "on") == 0) {
-		parse_rule(rest);
+		parse_rule(rest, 0);
+	} else if (strcmp(kw, "on-plain") == 0) {
+		parse_rule(rest, 1);
+	} else if (strcmp(kw, "on-tls") == 0) {
+		parse_rule(rest, 2);
 	} else if (strcmp(kw, "tls") == 0) {
 		if (g_tls_step_line)
 			perr("tls: TLS already started by the 'tls' on line %u", g_tls_step_line);
@@ -1431,6 +1440,10 @@ static int serve(struct conn *c)
 		if (read_line(c, &n, -1) != 1)
 			return END_CLOSE;
 		for (i = 0; i < g_sc.nrules; i++) {
+			int when = g_sc.rules[i].when;
+
+			if (when && (when == 2) != (c->ssl != NULL))
+				continue;
 			if (prefix_match(c->lbuf, n, &g_sc.rules[i].prefix)) {
 				r = &g_sc.rules[i];
 				break;
