@@ -68,7 +68,7 @@ UNITS    := $(BUILD)/systemd/mtaprobe.service $(BUILD)/systemd/mtaprobe.timer
 
 .PHONY: all check unit demo bench fuzz install uninstall clean deps-build deps-test deps-demo \
 	format format-check conf check-packaging FORCE
-all: $(BINS) $(BUILD)/smtpsim $(MANPAGES)
+all: $(BINS) $(BUILD)/smtpsim $(MANPAGES) $(UNITS)
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)

@@ -720,7 +720,8 @@ static int load_targets(struct loader *ld, const yaml_node_t *seq, const yaml_no
 
 /* ---- the top level ----------------------------------------------------- */
 
-static const char *const top_keys[] = { "defaults", "output", "concurrency", "targets" };
+static const char *const top_keys[] = { "name", "defaults", "output", "concurrency", "targets" };
+enum { TOP_NAME, TOP_DEFAULTS, TOP_OUTPUT, TOP_CONCURRENCY, TOP_TARGETS, TOP_KEYS };
 static const char *const output_keys[] = { "format", "path" };
 
 static void *top_slot(void *ctx, const struct opt *o)
@@ -728,6 +729,8 @@ static void *top_slot(void *ctx, const struct opt *o)
 	struct config *cfg = ctx;
 
 	switch (o->rk) {
+	case RK_NAME:
+		return &cfg->name;
 	case RK_FORMAT:
 		return &cfg->format;
 	case RK_OUTPUT:
@@ -752,6 +755,52 @@ static int top_value(struct loader *ld, const yaml_node_t *val, const char *key,
 	if (opt_apply(o, sval(val), val->data.scalar.length, FROM_YAML, key, &d, msg, sizeof(msg)) <
 	    0)
 		return fail(ld, val, "%s", msg);
+	return 0;
+}
+
+/* The config's name through the target name's row: the same bytes are
+ * refused (control bytes, invalid UTF-8, empty, over 255 bytes).  The row's
+ * messages call it a target name; here it is the config's. */
+static int apply_name(const char *s, size_t len, struct config *cfg, char *msg, size_t size)
+{
+	const struct opt *o = row_of(RK_NAME);
+	struct opt_dest d = { NULL, top_slot, cfg };
+	const char *expect = opt_expect(o), *at;
+	char row_msg[1024];
+
+	if (opt_apply(o, s, len, FROM_YAML, "name", &d, row_msg, sizeof(row_msg)) == 0)
+		return 0;
+	at = strstr(row_msg, expect);
+	if (at == NULL)
+		snprintf(msg, size, "%s", row_msg);
+	else
+		snprintf(msg, size, "%.*sa config name%s", (int)(at - row_msg), row_msg,
+			 at + strlen(expect));
+	return -1;
+}
+
+/* name:, or else the file's base name without its extension
+ * ("/etc/mtaprobe/edge.yaml" is "edge", ".hidden.yaml" ".hidden"). */
+static int load_name(struct loader *ld, const yaml_node_t *val, struct config *cfg)
+{
+	const char *base = strrchr(ld->name, '/'), *dot;
+	char msg[1024];
+	size_t len;
+
+	if (val != NULL) {
+		if (need_scalar(ld, val, "name", "a config name") < 0)
+			return -1;
+		if (apply_name(sval(val), val->data.scalar.length, cfg, msg, sizeof(msg)) < 0)
+			return fail(ld, val, "%s", msg);
+		return 0;
+	}
+	base = base ? base + 1 : ld->name;
+	dot = strrchr(base, '.');
+	len = dot && dot > base ? (size_t)(dot - base) : strlen(base);
+	if (apply_name(base, len, cfg, msg, sizeof(msg)) < 0)
+		return fail_at(ld, 0, 0,
+			       "no 'name' at the top level, and the file's name makes none: %s",
+			       msg);
 	return 0;
 }
 
@@ -793,12 +842,12 @@ static int check_defaults(struct loader *ld, const yaml_node_t *n)
 
 static int load_root(struct loader *ld, const yaml_node_t *root, struct config *cfg)
 {
-	static const struct keyset ks = { "at the top level", top_keys, 4 };
+	static const struct keyset ks = { "at the top level", top_keys, TOP_KEYS };
 	static const struct keyset out = { "in 'output'", output_keys, 2 };
-	const yaml_node_t *top[4] = { NULL };
+	const yaml_node_t *top[TOP_KEYS] = { NULL };
 	char list[128], b[64];
 
-	join_names(top_keys, 4, list, sizeof(list));
+	join_names(top_keys, TOP_KEYS, list, sizeof(list));
 	if (root == NULL || is_null(root))
 		return fail_at(ld, 0, 0, "the file is empty (expected a mapping of %s)", list);
 	if (root->type != YAML_MAPPING_NODE)
@@ -806,16 +855,20 @@ static int load_root(struct loader *ld, const yaml_node_t *root, struct config *
 			    describe(root, b, sizeof(b)));
 	if (walk_mapping(ld, root, &ks, NULL, top_pair, top) < 0)
 		return -1;
-	if (top[0] != NULL && check_defaults(ld, top[0]) < 0)
+	if (load_name(ld, top[TOP_NAME], cfg) < 0)
 		return -1;
-	if (top[1] != NULL && (need_mapping(ld, top[1], "output", output_keys, 2) < 0 ||
-			       walk_mapping(ld, top[1], &out, NULL, output_pair, cfg) < 0))
+	if (top[TOP_DEFAULTS] != NULL && check_defaults(ld, top[TOP_DEFAULTS]) < 0)
 		return -1;
-	if (top[2] != NULL && top_value(ld, top[2], "concurrency", RK_JOBS, cfg) < 0)
+	if (top[TOP_OUTPUT] != NULL &&
+	    (need_mapping(ld, top[TOP_OUTPUT], "output", output_keys, 2) < 0 ||
+	     walk_mapping(ld, top[TOP_OUTPUT], &out, NULL, output_pair, cfg) < 0))
 		return -1;
-	if (top[3] == NULL)
+	if (top[TOP_CONCURRENCY] != NULL &&
+	    top_value(ld, top[TOP_CONCURRENCY], "concurrency", RK_JOBS, cfg) < 0)
+		return -1;
+	if (top[TOP_TARGETS] == NULL)
 		return fail(ld, root, "no 'targets' (expected a list of at least one target)");
-	return load_targets(ld, top[3], top[0], cfg);
+	return load_targets(ld, top[TOP_TARGETS], top[TOP_DEFAULTS], cfg);
 }
 
 /* ---- parsing ----------------------------------------------------------- */
@@ -1017,6 +1070,7 @@ void config_free(struct config *cfg)
 		target_free(&cfg->targets[i]);
 	free(cfg->targets);
 	free(cfg->path);
+	free(cfg->name);
 	free(cfg->output_path);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -34,8 +34,15 @@ struct target {
 
 enum out_format { OUT_PROMETHEUS = 0, OUT_JSON, OUT_TEXT };
 
+/* A config's name is the "config" label of the run-level series
+ * (report.h), so that two runners writing two textfiles into one
+ * node_exporter directory never export the same series:
+ * "/etc/mtaprobe/edge.yaml" is "edge" unless it says name: at the top
+ * level.  It is validated like a target's name; a file name that makes no
+ * valid name (control bytes, not UTF-8) is an error asking for name:. */
 struct config {
 	char *path;		/* the file, for messages */
+	char *name;		/* name:, else the file's base name without its extension */
 	enum out_format format; /* output: {format:}; default prometheus */
 	char *output_path;	/* output: {path:}; NULL: stdout */
 	int concurrency;	/* default 32 */
@@ -48,7 +55,8 @@ struct config {
  * error nothing needs freeing. */
 int config_load(const char *path, struct config *cfg, struct probe_err *e);
 
-/* The same from a string (tests); name is used in messages. */
+/* The same from a string (tests); name is used in messages, and its base
+ * name for the config's name. */
 int config_load_string(const char *yaml, size_t len, const char *name, struct config *cfg,
 		       struct probe_err *e);
 

@@ -107,13 +107,18 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return -1;
 }
 
-/* The quick report: the one target from the command line. */
+/* The quick report: the one target from the command line.  Its config
+ * name (the run-level series' "config" label, with -f prometheus) is the
+ * target's, HOST or the --mx DOMAIN, so quick reports of two servers
+ * written into one textfile directory do not collide; cfg borrows it, and
+ * main frees it with the target. */
 static void quick_config(struct args *a, struct config *cfg)
 {
 	struct target *t = &a->quick;
 
 	memset(cfg, 0, sizeof(*cfg));
 	t->name = strdup(t->cfg.host ? t->cfg.host : t->cfg.mx_domain);
+	cfg->name = t->name;
 	cfg->targets = t;
 	cfg->ntargets = 1;
 	cfg->format = OUT_TEXT;
@@ -168,7 +173,7 @@ int main(int argc, char **argv)
 	}
 	strbuf_init(&out, (size_t)1 << 30);
 	if (fmt == OUT_PROMETHEUS)
-		report_prometheus(&run, &out);
+		report_prometheus(&run, cfg.name ? cfg.name : "", &out);
 	else if (fmt == OUT_JSON)
 		report_json(&run, &out);
 	else

@@ -247,7 +247,7 @@ static void error_series(const struct series *s, void *arg)
 	strbuf_append(b, " 1\n", 3);
 }
 
-void report_prometheus(const struct run *run, struct strbuf *b)
+void report_prometheus(const struct run *run, const char *config, struct strbuf *b)
 {
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		struct fam_ctx c = { &families[i], b };
@@ -264,11 +264,16 @@ void report_prometheus(const struct run *run, struct strbuf *b)
 	strbuf_printf(b,
 		      "# HELP mtaprobe_run_timestamp_seconds When this run started.\n"
 		      "# TYPE mtaprobe_run_timestamp_seconds gauge\n"
-		      "mtaprobe_run_timestamp_seconds %lld\n"
+		      "mtaprobe_run_timestamp_seconds{config=\"");
+	prom_value(b, config);
+	strbuf_printf(b,
+		      "\"} %lld\n"
 		      "# HELP mtaprobe_run_duration_seconds Wall time of this run.\n"
 		      "# TYPE mtaprobe_run_duration_seconds gauge\n"
-		      "mtaprobe_run_duration_seconds %.6f\n",
-		      (long long)run->started, run->duration);
+		      "mtaprobe_run_duration_seconds{config=\"",
+		      (long long)run->started);
+	prom_value(b, config);
+	strbuf_printf(b, "\"} %.6f\n", run->duration);
 }
 
 /* JSON string: quotes, backslash and every control byte escaped. */

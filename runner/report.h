@@ -10,8 +10,10 @@
 
 /* Prometheus text exposition format 0.0.4: HELP and TYPE for every family,
  * each family's series together, no timestamps (node_exporter's textfile
- * collector drops files with them), label values escaped. */
-void report_prometheus(const struct run *run, struct strbuf *b);
+ * collector drops files with them), label values escaped.  The run-level
+ * series (mtaprobe_run_*) carry config="CONFIG" (struct config's name), so
+ * the textfiles of two runners can lie in one node_exporter directory. */
+void report_prometheus(const struct run *run, const char *config, struct strbuf *b);
 
 /* One JSON document: {"version", "run": {...}, "results": [...]}. */
 void report_json(const struct run *run, struct strbuf *b);

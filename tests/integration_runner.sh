@@ -84,7 +84,7 @@ t_assert "runner: STARTTLS not offered is state 2, starttls_offered 0" \
 t_assert "runner: label values are escaped" grep -q 'role="backup \\"mx\\""' "$PROM"
 t_assert "runner: closed port: success 0" grep -q '^mtaprobe_check_success{target="closed",check="port",.*} 0$' "$PROM"
 t_assert "runner: run timestamp and duration" \
-	bash -c 'grep -qE "^mtaprobe_run_timestamp_seconds [0-9]{10}$" "$1" && grep -qE "^mtaprobe_run_duration_seconds [0-9.]+$" "$1"' _ "$PROM"
+	bash -c 'grep -qE "^mtaprobe_run_timestamp_seconds\{config=\"main\"\} [0-9]{10}$" "$1" && grep -qE "^mtaprobe_run_duration_seconds\{config=\"main\"\} [0-9.]+$" "$1"' _ "$PROM"
 
 # node_exporter's textfile collector exports it
 NE_PORT=19199
@@ -174,7 +174,7 @@ fi
 } >"$T_TMP/kill.yaml"
 "$MP" -q -c "$T_TMP/kill.yaml" >/dev/null 2>&1
 cp "$T_TMP/out/kill.prom" "$T_TMP/kill.first"
-complete() { tail -n 1 "$1" | grep -qE '^mtaprobe_run_duration_seconds [0-9.]+$'; }
+complete() { tail -n 1 "$1" | grep -qE '^mtaprobe_run_duration_seconds\{config="kill"\} [0-9.]+$'; }
 ok_runs=0
 for i in 1 2 3 4 5 6; do
 	"$MP" -q -c "$T_TMP/kill.yaml" >/dev/null 2>&1 &

@@ -51,6 +51,12 @@ echo "# valgrind memcheck (the release build)"
 tests/valgrind.sh "$B" 2>&1 | tee -a "$log"
 echo "# integration: the mtaprobe runner"
 tests/integration_runner.sh "$B" 2>&1 | tee -a "$log"
+echo "# integration: Prometheus rules (promtool), the systemd units, two runners in one textfile directory"
+tests/integration_prometheus.sh "$B" 2>&1 | tee -a "$log"
+echo "# integration: Icinga 2 (the CheckCommands validated and run; a master and an agent)"
+tests/integration_icinga.sh "$B" 2>&1 | tee -a "$log"
+echo "# integration: Nagios 4 (the command definitions validated and run)"
+tests/integration_nagios.sh "$B" 2>&1 | tee -a "$log"
 
 # Skips come in two spellings: our shell tests' "ok N - name # SKIP reason"
 # (TAP), and cmocka 1.1's skip(), which prints "not ok N # SKIP name" -- no

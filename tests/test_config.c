@@ -98,6 +98,7 @@ static void test_every_key(void **state)
 	(void)state;
 	load_ok(yaml, &cfg);
 	assert_string_equal(cfg.path, "t.yaml");
+	assert_string_equal(cfg.name, "t");
 	assert_int_equal(cfg.format, OUT_JSON);
 	assert_string_equal(cfg.output_path, "/tmp/out.json");
 	assert_int_equal(cfg.concurrency, 7);
@@ -403,6 +404,78 @@ static void test_variants(void **state)
 	}
 }
 
+/* The config's name (the run-level series' "config" label): name:, else
+ * the file's base name without its extension. */
+static void test_config_name(void **state)
+{
+	static const struct {
+		const char *file, *want;
+	} from_file[] = {
+		{ "/etc/mtaprobe/mtaprobe.yaml", "mtaprobe" },
+		{ "conf/edge.prod.yml", "edge.prod" },
+		{ "/etc/mtaprobe.d/plain", "plain" },
+		{ "dir/.hidden.yaml", ".hidden" },
+		{ "edge", "edge" },
+		{ "Zürich.yaml", "Zürich" },
+	};
+	static const char targets[] = "targets:\n  - host: a\n";
+	char yaml[512], err[512], *s;
+	struct config cfg;
+
+	(void)state;
+	load_ok("name: edge\ntargets:\n  - host: a\n", &cfg);
+	assert_string_equal(cfg.name, "edge");
+	config_free(&cfg);
+	/* any label value: quotes and backslashes are escaped by the report */
+	load_ok("name: 'mail \"fra1\" \\ Zürich'\ntargets:\n  - host: a\n", &cfg);
+	assert_string_equal(cfg.name, "mail \"fra1\" \\ Zürich");
+	config_free(&cfg);
+	/* a target's name, even under defaults, is not the config's */
+	load_ok("defaults: {name: x}\ntargets:\n  - host: a\n", &cfg);
+	assert_string_equal(cfg.name, "t");
+	assert_string_equal(cfg.targets[0].name, "x");
+	config_free(&cfg);
+	for (size_t i = 0; i < sizeof(from_file) / sizeof(from_file[0]); i++) {
+		if (load_n(targets, strlen(targets), from_file[i].file, &cfg, err, sizeof(err)) !=
+		    0)
+			fail_msg("%s: %s", from_file[i].file, err);
+		assert_string_equal(cfg.name, from_file[i].want);
+		assert_string_equal(cfg.path, from_file[i].file);
+		config_free(&cfg);
+	}
+	/* name: wins over the file's name */
+	snprintf(yaml, sizeof(yaml), "name: b\n%s", targets);
+	assert_int_equal(load_n(yaml, strlen(yaml), "/x/a.yaml", &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.name, "b");
+	config_free(&cfg);
+	/* a file name that makes no name asks for name: */
+	assert_int_equal(load_n(targets, strlen(targets), "dir/", &cfg, err, sizeof(err)), -1);
+	assert_string_equal(err,
+			    "dir/:1:1: no 'name' at the top level, and the file's name makes "
+			    "none: 'name' must be a config name, not '' (it is empty)");
+	assert_int_equal(load_n(targets, strlen(targets), "x\033[2J.yaml", &cfg, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err,
+			       ":1:1: no 'name' at the top level, and the file's name makes "
+			       "none: 'name' must be a config name, not 'x?[2J' (control"));
+	snprintf(yaml, sizeof(yaml), "name: ok\n%s", targets);
+	assert_int_equal(load_n(yaml, strlen(yaml), "x\033[2J.yaml", &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.name, "ok");
+	config_free(&cfg);
+	/* at most 255 bytes, like a target's name */
+	s = calloc(1, 1024);
+	assert_non_null(s);
+	snprintf(s, 1024, "name: %0255d\n%s", 0, targets);
+	load_ok(s, &cfg);
+	assert_int_equal(strlen(cfg.name), 255);
+	config_free(&cfg);
+	snprintf(s, 1024, "name: %0256d\n%s", 0, targets);
+	assert_int_equal(load(s, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.yaml:1:7: 'name' must be a config name, not '000"));
+	assert_non_null(strstr(err, "(it is longer than 255 bytes)"));
+	free(s);
+}
+
 /* The same document in block style, with comments, anchors and the
  * explicit document markers. */
 static void test_yaml_forms(void **state)
@@ -455,11 +528,12 @@ struct bad {
 static const struct bad bad[] = {
 	/* the file as a whole */
 	{ "", "1:1",
-	  "the file is empty (expected a mapping of defaults, output, concurrency, targets)" },
+	  "the file is empty (expected a mapping of name, defaults, output, concurrency, targets)" },
 	{ "# only a comment\n", "1:1", "the file is empty" },
 	{ "---\n", "1:1", "the file is empty" },
 	{ "- a\n- b\n", "1:1",
-	  "the top level must be a mapping of defaults, output, concurrency, targets, not a list" },
+	  "the top level must be a mapping of name, defaults, output, concurrency, targets, not a "
+	  "list" },
 	{ "hello\n", "1:1", "the top level must be a mapping" },
 	{ "targets: [\n", "2:1",
 	  "YAML syntax error: did not find expected node content (while parsing a flow node at "
@@ -484,12 +558,29 @@ static const struct bad bad[] = {
 	{ "targets:\n", "1:1", "'targets' at the top level needs a value" },
 	{ "targets: ~\n", "1:1", "'targets' at the top level needs a value" },
 	{ "target: []\n", "1:1",
-	  "unknown key 'target' at the top level (expected one of: defaults, output, "
+	  "unknown key 'target' at the top level (expected one of: name, defaults, output, "
 	  "concurrency, targets)" },
 	{ "concurrency: 4\nconcurrency: 5\n", "2:1",
 	  "duplicate key 'concurrency' at the top level (first at line 1)" },
 	{ "concurrency: 0\n", "1:14", "'concurrency' must be an integer 1-1024, not '0'" },
 	{ "concurrency: 1025\n", "1:14", "'concurrency' must be an integer 1-1024, not '1025'" },
+	/* the config's name: the run-level series' "config" label */
+	{ "name: \"\"\n" T "host: a\n", "1:7",
+	  "'name' must be a config name, not '' (it is empty)" },
+	{ "name: [a]\n" T "host: a\n", "1:7", "'name' must be a config name, not a list" },
+	{ "name: {a: b}\n" T "host: a\n", "1:7", "'name' must be a config name, not a mapping" },
+	{ "name: \"edge\\n\"\n" T "host: a\n", "1:7",
+	  "'name' must be a config name, not 'edge?' (control characters are not allowed)" },
+	{ "name: \"ed\\x00ge\"\n" T "host: a\n", "1:7",
+	  "'name' must be a config name, not text with a NUL byte" },
+	{ "name: \"a\\u2028b\"\n" T "host: a\n", "1:7",
+	  "'name' must be a config name, not 'a???b' (it is not valid UTF-8, or holds a control or "
+	  "line separator)" },
+	{ "name:\n" T "host: a\n", "1:1", "'name' at the top level needs a value" },
+	{ "name: a\nname: b\n" T "host: a\n", "2:1",
+	  "duplicate key 'name' at the top level (first at line 1)" },
+	/* checked before the targets, whatever their errors */
+	{ "name: \"\"\ntargets: []\n", "1:7", "'name' must be a config name" },
 	{ "output: {format: xml}\n", "1:18",
 	  "'output.format' must be prometheus, json or text, not 'xml'" },
 	{ "output: {path: ''}\n", "1:16",
@@ -827,6 +918,7 @@ static void test_sample(void **state)
 	if (load_path("conf/mtaprobe.yaml", &cfg, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	assert_string_equal(cfg.path, "conf/mtaprobe.yaml");
+	assert_string_equal(cfg.name, "mtaprobe"); /* name: is left out: the file's name */
 	assert_int_equal(cfg.format, OUT_PROMETHEUS);
 	assert_string_equal(cfg.output_path, "/var/lib/prometheus/node-exporter/mtaprobe.prom");
 	assert_int_equal(cfg.concurrency, 32);
@@ -886,6 +978,7 @@ int main(void)
 		cmocka_unit_test(test_host_mx_override),
 		cmocka_unit_test(test_labels_merge),
 		cmocka_unit_test(test_variants),
+		cmocka_unit_test(test_config_name),
 		cmocka_unit_test(test_yaml_forms),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_limits),

@@ -78,11 +78,12 @@ static void test_prometheus(void **state)
 {
 	struct strbuf b;
 	const char *s;
+	int n;
 
 	(void)state;
 	make_run();
 	strbuf_init(&b, 1 << 20);
-	report_prometheus(&run, &b);
+	report_prometheus(&run, "edge", &b);
 	s = strbuf_str(&b);
 	assert_non_null(strstr(s, "# HELP mtaprobe_check_state State of the check"));
 	assert_non_null(strstr(s, "# TYPE mtaprobe_check_state gauge\n"));
@@ -118,8 +119,42 @@ static void test_prometheus(void **state)
 		s,
 		"mtaprobe_tls_version_info{target=\"primary \\\"mx\\\"\\\\1\",check=\"cert\","
 		"host=\"mx1.example.org\",address=\"\",port=\"25\",site=\"line\\nbreak\",version=\"TLSv1.3\"} 1\n"));
-	assert_non_null(strstr(s, "mtaprobe_run_timestamp_seconds 1795000000\n"));
-	assert_non_null(strstr(s, "mtaprobe_run_duration_seconds 1.500000\n"));
+	/* the run-level series carry the config's name, and only that */
+	assert_non_null(strstr(s, "mtaprobe_run_timestamp_seconds{config=\"edge\"} 1795000000\n"));
+	assert_non_null(strstr(s, "mtaprobe_run_duration_seconds{config=\"edge\"} 1.500000\n"));
+	assert_non_null(strstr(s,
+			       "# TYPE mtaprobe_run_timestamp_seconds gauge\n"
+			       "mtaprobe_run_timestamp_seconds{config=\"edge\"} "));
+	n = 0;
+	for (const char *p = strstr(s, "config="); p; p = strstr(p + 1, "config="))
+		n++;
+	assert_int_equal(n, 2); /* no target's series has it */
+	strbuf_free(&b);
+	free_run();
+}
+
+/* Two configs' textfiles in one node_exporter directory: the run-level
+ * series differ by the config label; its value is escaped like any other. */
+static void test_prometheus_config_label(void **state)
+{
+	struct strbuf b;
+	const char *s;
+
+	(void)state;
+	make_run();
+	strbuf_init(&b, 1 << 20);
+	report_prometheus(&run, "mail \"fra1\"\\\nx", &b);
+	s = strbuf_str(&b);
+	assert_non_null(
+		strstr(s,
+		       "mtaprobe_run_timestamp_seconds{config=\"mail \\\"fra1\\\"\\\\\\nx\"} "
+		       "1795000000\n"));
+	assert_non_null(
+		strstr(s,
+		       "mtaprobe_run_duration_seconds{config=\"mail \\\"fra1\\\"\\\\\\nx\"} "
+		       "1.500000\n"));
+	/* the file still ends with the run duration (tests/integration_runner.sh) */
+	assert_string_equal(s + strlen(s) - strlen("} 1.500000\n"), "} 1.500000\n");
 	strbuf_free(&b);
 	free_run();
 }
@@ -135,7 +170,7 @@ static void test_error(void **state)
 	make_run();
 	err_set(&items[2].r.children[1].err, ERR_CONNECT, "connect", "Connection \"refused\"");
 	strbuf_init(&b, 1 << 20);
-	report_prometheus(&run, &b);
+	report_prometheus(&run, "edge", &b);
 	s = strbuf_str(&b);
 	assert_non_null(strstr(s, "# TYPE mtaprobe_check_error_info gauge\n"));
 	assert_non_null(strstr(
@@ -207,9 +242,8 @@ static void test_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prometheus),
-		cmocka_unit_test(test_json),
-		cmocka_unit_test(test_error),
+		cmocka_unit_test(test_prometheus), cmocka_unit_test(test_prometheus_config_label),
+		cmocka_unit_test(test_json),	   cmocka_unit_test(test_error),
 		cmocka_unit_test(test_text),
 	};
 	return cmocka_run_group_tests_name("report", tests, NULL, NULL);
