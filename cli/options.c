@@ -90,8 +90,9 @@ const struct opt option_table[] = {
 	{ "expect", 'e', OPT_TEXT, "TEXT", "greeting must contain TEXT, else WARNING", NULL,
 	  "expect", BIN_BANNER, OFF(expect), 0, 0 },
 	{ "require-ext", 0, OPT_KEYWORDS, "EXT[,EXT...]",
-	  "each EHLO keyword must be advertised, else WARNING", NULL, "require_ext", BIN_BANNER,
-	  OFF(require_ext), 0, 0 },
+	  "each EHLO keyword must be advertised, else WARNING (given\n"
+	  "again, the lists add up)",
+	  NULL, "require_ext", BIN_BANNER, OFF(require_ext), 0, 0 },
 	{ "from", 'f', OPT_MAIL, "ADDR", "outside sender (default mtaprobe@example.org)", NULL,
 	  "relay.from", BIN_RELAY, OFF(relay_from), 0, 0 },
 	{ "to", 'r', OPT_MAIL, "ADDR", "outside recipient (default mtaprobe@example.net)", NULL,
@@ -107,8 +108,9 @@ const struct opt option_table[] = {
 	{ "starttls", 'S', OPT_FLAG, NULL, "test after STARTTLS (relay policy often differs)", NULL,
 	  NULL, BIN_RELAY, OFF(relay_starttls), 0, 0 },
 	{ "dns-server", 0, OPT_SERVERS, "IP[:PORT][,...]",
-	  "resolvers to use instead of /etc/resolv.conf", NULL, "dns_server", ALL, OFF(dns_servers),
-	  0, 0 },
+	  "resolvers to use instead of /etc/resolv.conf (given again, the\n"
+	  "lists add up)",
+	  NULL, "dns_server", ALL, OFF(dns_servers), 0, 0 },
 	{ "ipv4", '4', OPT_FAMILY, NULL, "use IPv4 addresses only", NULL, "ipv4", BIN_PLUGINS,
 	  OFF(family), 0, AF_INET },
 	{ "ipv6", '6', OPT_FAMILY, NULL, "use IPv6 addresses only", NULL, "ipv6", BIN_PLUGINS,
@@ -511,6 +513,26 @@ static int store_string(const char **slot, const char *s, size_t len)
 	return 0;
 }
 
+/* A list option given again on a command line adds to the list (-x A -x B
+ * is -x A,B), as Icinga passes an array variable; in YAML a target's value
+ * replaces the defaults'. */
+static bool adds_up(const struct opt *o, enum opt_from from, const char **slot)
+{
+	return from == FROM_ARGV && (o->type == OPT_KEYWORDS || o->type == OPT_SERVERS) &&
+	       *slot != NULL;
+}
+
+static int append_string(const char **slot, const char *s, size_t len)
+{
+	char *joined;
+
+	if (asprintf(&joined, "%s,%.*s", *slot, (int)len, s) < 0)
+		return -1;
+	free((char *)*slot);
+	*slot = joined;
+	return 0;
+}
+
 static void *slot_of(const struct opt *o, const struct opt_dest *d)
 {
 	if (o->rk != RK_NONE)
@@ -574,14 +596,23 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 				return -1;
 		} else if (o->type == OPT_SERVERS || o->type == OPT_ADDRESS) {
 			struct addr a;
+			size_t m = 0;
 
-			memcpy(buf, s, len);
-			buf[len] = '\0';
-			if (o->type == OPT_SERVERS ? servers_ok(buf, len) < 0
+			if (adds_up(o, from, slot)) { /* the whole list is judged */
+				m = (size_t)snprintf(buf, sizeof(buf), "%s,", *(const char **)slot);
+				if (m + len >= sizeof(buf)) {
+					snprintf(why, wl, "too many servers");
+					return -1;
+				}
+			}
+			memcpy(buf + m, s, len);
+			buf[m + len] = '\0';
+			if (o->type == OPT_SERVERS ? servers_ok(buf, m + len) < 0
 						   : addr_from_literal(buf, 0, &a) < 0)
 				return -1;
 		}
-		if (store_string(slot, s, len) < 0) {
+		if ((adds_up(o, from, slot) ? append_string(slot, s, len)
+					    : store_string(slot, s, len)) < 0) {
 			snprintf(why, wl, "out of memory");
 			return -1;
 		}
@@ -611,6 +642,8 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 	case OPT_KEYWORDS:
 		if (parse_keywords(s, len, buf, sizeof(buf)) < 0)
 			return -1;
+		if (adds_up(o, from, slot))
+			return append_string(slot, buf, strlen(buf));
 		return store_string(slot, buf, strlen(buf));
 	case OPT_PORT:
 		if (parse_uint(s, len, 65535, &n) < 0 || n < 1)

@@ -268,7 +268,7 @@ if [ -z "$NO_V6" ]; then t_sim ok $P_V6 -l "[::1]:$P_V6" || exit 1; fi
 S=$T_TMP/standalone
 mkdir -p "$S/etc"
 fill tests/icinga/standalone.conf.in "$S/etc/icinga2.conf" "$S"
-SVCS=(port banner banner-expect-missing banner-mx starttls cert cert-warning-days relay relay-open)
+SVCS=(port banner banner-expect-missing banner-ext-array banner-mx starttls cert cert-warning-days relay relay-open)
 [ -n "$NO_V6" ] || SVCS+=(banner-ipv6)
 t0=$(date +%s%N)
 icinga_args "$S"
@@ -364,6 +364,8 @@ svc banner OK '^MTA BANNER OK - .*ESMTP smtpsim' 'banner=[0-9.]+s' banner "$H" "
 	"+$(o -e --expect 'ESMTP smtpsim')" "+$(o - --require-ext PIPELINING,SIZE)" "+$(o -t --timeout 6)"
 svc banner-expect-missing WARNING "^MTA BANNER WARNING - .*greeting does not contain 'Postfix'" 'banner=' banner \
 	"$H" "+$(o -p --port $P_OK)" "+$(o -e --expect Postfix)"
+svc banner-ext-array WARNING "^MTA BANNER WARNING - .*extension FOO not advertised" 'banner=' banner \
+	"$H" "+$(o - --require-ext FOO)" "+$(o - --require-ext PIPELINING)"
 svc banner-mx CRITICAL "^MTA BANNER CRITICAL - $MXDOM:25 DNS: '$MXDOM' is not a domain name" '' banner "+$(o -M --mx "$MXDOM")" \
 	"+$(o - --dns-server 127.0.0.1:$P_NODNS)" "+$(o -t --timeout 3)" "-$(o -H --hostname)"
 if [ -z "$NO_V6" ]; then

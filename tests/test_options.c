@@ -1010,6 +1010,36 @@ static void test_control_bytes_getopt(void **state)
 	}
 }
 
+/* Lists given twice on a command line add up, as Icinga passes an array
+ * variable (--require-ext A --require-ext B); each piece is validated, and
+ * the whole list too. */
+static void test_repeated_lists_add_up(void **state)
+{
+	static const char *const ext[] = { "-H",  "mx.example.org", "--require-ext",
+					   "foo", "--require-ext",  "PIPELINING,size",
+					   NULL };
+	static const char *const dns[] = { "-H",	"mx.example.org", "--dns-server",
+					   "127.0.0.1", "--dns-server",	  "[::1]:5353",
+					   NULL };
+	static const char *const bad[] = { "-H",	"mx.example.org", "--dns-server",
+					   "127.0.0.1", "--dns-server",	  "not-an-ip",
+					   NULL };
+	struct check_cfg cfg;
+	struct runner_args ra;
+	struct strbuf out;
+
+	(void)state;
+	assert_int_equal(parse_bin(&binary_banner, ext, &cfg, &ra, &out), -1);
+	assert_string_equal(cfg.require_ext, "foo,PIPELINING,size");
+	parse_done(&cfg, &ra, &out);
+	assert_int_equal(parse_bin(&binary_banner, dns, &cfg, &ra, &out), -1);
+	assert_string_equal(cfg.dns_servers, "127.0.0.1,[::1]:5353");
+	parse_done(&cfg, &ra, &out);
+	assert_int_equal(parse_bin(&binary_banner, bad, &cfg, &ra, &out), 3);
+	assert_non_null(strstr(strbuf_str(&out), "--dns-server"));
+	parse_done(&cfg, &ra, &out);
+}
+
 /* An unknown byte inside a cluster of short options ("-v\x01v"): getopt
  * has not moved optind past that word yet when it reports the byte, so
  * argv[optind - 1] is the word before it.  The message must name an option
@@ -1164,6 +1194,7 @@ int main(void)
 		cmocka_unit_test(test_bad_flag_in_yaml),
 		cmocka_unit_test(test_control_bytes_argv),
 		cmocka_unit_test(test_control_bytes_getopt),
+		cmocka_unit_test(test_repeated_lists_add_up),
 		cmocka_unit_test(test_unknown_short_in_cluster),
 		cmocka_unit_test(test_ambiguous_abbreviation),
 		cmocka_unit_test(test_control_bytes_yaml),
