@@ -34,6 +34,7 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 ICINGA2DIR ?= $(DATADIR)/icinga2/include/plugins-contrib.d
 NAGIOSDIR  ?= $(SYSCONFDIR)/nagios-plugins/config
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 # Binaries are installed stripped; packaging passes INSTALL_STRIP= and
 # lets its own tools split the debug symbols off.
 INSTALL_STRIP ?= -s
@@ -67,12 +68,12 @@ MANPAGES := $(PLUGINS:%=$(BUILD)/man/%.1) $(BUILD)/man/mtaprobe.1
 UNITS    := $(BUILD)/systemd/mtaprobe.service $(BUILD)/systemd/mtaprobe.timer
 
 .PHONY: all check unit demo bench fuzz install uninstall clean deps-build deps-test deps-demo \
-	format format-check conf check-packaging FORCE
+	format format-check conf check-packaging deb rpm FORCE
 all: $(BINS) $(BUILD)/smtpsim $(MANPAGES) $(UNITS)
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c -o $@ $<
 
 # The TLS module's installed path is compiled into tls.o; the stamp holds
 # the LIBDIR it was built for, so `make install PREFIX=...` after a plain
@@ -85,14 +86,14 @@ $(BUILD)/obj/lib/tls.o $(BUILD)/unit/lib/tls.o: $(BUILD)/libdir.stamp
 
 $(BUILD)/unit/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -DMTAPROBE_UNITTEST -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DMTAPROBE_UNITTEST -c -o $@ $<
 
 $(BUILD)/obj/lib/tls_openssl.o: lib/tls_openssl.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(BUILD)/mtaprobe-tls.so: $(TLS_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $^ $(SSL_LIBS) $(filter -fsanitize=%,$(SAN))
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -shared -Wl,-z,defs -o $@ $^ $(SSL_LIBS) $(filter -fsanitize=%,$(SAN))
 
 $(BUILD):
 	mkdir -p $@
@@ -108,23 +109,23 @@ $(ARCHIVES):
 # than loading the module (ld.so's dlopen costs 0.8 M instructions more).
 $(BUILD)/check_mta_starttls $(BUILD)/check_mta_cert: $(BUILD)/check_%: plugins/check_%.c \
 		$(PLUGIN_LIBS) $(BUILD)/obj/lib/tls_openssl.o
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(PLUGIN_LIBS) $(LDLIBS) $(SSL_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(PLUGIN_LIBS) $(LDLIBS) $(SSL_LIBS)
 
 # The runner links OpenSSL too: it shares one SSL_CTX per trust configuration.
 $(BUILD)/mtaprobe: runner/mtaprobe.c $(ARCHIVES) $(BUILD)/obj/lib/tls_openssl.o
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(SSL_LIBS) -lyaml
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(SSL_LIBS) -lyaml
 
 $(BUILD)/check_%: plugins/check_%.c $(PLUGIN_LIBS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PLUGIN_LIBS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PLUGIN_LIBS) $(LDLIBS)
 
 $(BUILD)/smtpsim: tests/smtpsim.c | $(BUILD)
-	$(CC) $(filter-out -D_GNU_SOURCE,$(CFLAGS)) $(LDFLAGS) -o $@ $< $(SSL_LIBS)
+	$(CC) $(CPPFLAGS) $(filter-out -D_GNU_SOURCE,$(CFLAGS)) $(LDFLAGS) -o $@ $< $(SSL_LIBS)
 
 $(BUILD)/test_tls: tests/test_tls.c $(UNIT_OBJ) $(ARCHIVES) $(BUILD)/obj/lib/tls_openssl.o
-	$(CC) $(CFLAGS) -DMTAPROBE_UNITTEST $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(SSL_LIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DMTAPROBE_UNITTEST $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(SSL_LIBS) -lcmocka
 
 $(BUILD)/test_%: tests/test_%.c $(UNIT_OBJ) $(ARCHIVES)
-	$(CC) $(CFLAGS) -DMTAPROBE_UNITTEST $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(ARCHIVES) $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DMTAPROBE_UNITTEST $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(ARCHIVES) $(LDLIBS) -lcmocka
 
 # The test build: same sources, with AddressSanitizer and UBSan.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -157,6 +158,19 @@ bench:
 	@tests/bench.sh $(BUILD)
 	@if [ -x $(BUILD)/mtaprobe ]; then tests/bench_runner.sh $(BUILD); fi
 
+# The packages, into build/packages (packaging/README.md).
+deb:
+	@tests/deps.sh packaging
+	@packaging/build.sh deb build/packages
+rpm:
+	@tests/deps.sh packaging
+	@packaging/build.sh rpm build/packages
+
+# Builds the Debian and RPM packages in a scratch copy, lints, installs,
+# runs and purges them (root; make check runs it too).
+check-packaging: all
+	@tests/packaging.sh $(BUILD)
+
 fuzz:
 	@tests/fuzz.sh $${FUZZ_SECONDS:-60}
 
@@ -164,7 +178,7 @@ fuzz:
 # and Nagios definitions in conf/ (make conf; tests/docs.sh checks that the
 # committed files are what the table gives).
 $(BUILD)/mkdoc: tools/mkdoc.c $(PLUGIN_LIBS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PLUGIN_LIBS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PLUGIN_LIBS) $(LDLIBS)
 $(BUILD)/man/%.1: $(BUILD)/mkdoc
 	@mkdir -p $(@D)
 	$(BUILD)/mkdoc man $* > $@.tmp && mv $@.tmp $@
@@ -172,16 +186,20 @@ conf: $(BUILD)/mkdoc
 	$(BUILD)/mkdoc icinga2 > conf/icinga2/mtaprobe.conf
 	$(BUILD)/mkdoc nagios > conf/nagios/mtaprobe.cfg
 
-# The units name the installed paths.
-$(BUILD)/systemd/%: packaging/systemd/%.in
+# The units name the installed paths; the stamp rebuilds them when those
+# change (make, then make install PREFIX=/usr/local).
+$(BUILD)/paths.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(BINDIR) $(SYSCONFDIR)' | cmp -s - $@ || echo '$(BINDIR) $(SYSCONFDIR)' > $@
+$(BUILD)/systemd/%: packaging/systemd/%.in $(BUILD)/paths.stamp
 	@mkdir -p $(@D)
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
 
-install: all
+install: all $(UNITS)
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(ICINGA2DIR) $(DESTDIR)$(NAGIOSDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/mtaprobe $(DESTDIR)$(DATADIR)/mtaprobe/prometheus \
-		$(DESTDIR)$(UNITDIR)
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 755 $(INSTALL_STRIP) $(PLUGINS:%=$(BUILD)/%) $(DESTDIR)$(PLUGINDIR)/
 	install -m 755 $(INSTALL_STRIP) $(BUILD)/mtaprobe $(DESTDIR)$(BINDIR)/
 	install -m 644 $(INSTALL_STRIP) $(BUILD)/mtaprobe-tls.so $(DESTDIR)$(LIBDIR)/
@@ -190,6 +208,7 @@ install: all
 	install -m 644 conf/nagios/mtaprobe.cfg $(DESTDIR)$(NAGIOSDIR)/mtaprobe.cfg
 	install -m 644 conf/prometheus/mtaprobe.rules.yml $(DESTDIR)$(DATADIR)/mtaprobe/prometheus/
 	install -m 644 $(UNITS) $(DESTDIR)$(UNITDIR)/
+	install -m 644 packaging/systemd/mtaprobe.tmpfiles $(DESTDIR)$(TMPFILESDIR)/mtaprobe.conf
 	@# an edited configuration is never overwritten
 	[ -e $(DESTDIR)$(SYSCONFDIR)/mtaprobe/mtaprobe.yaml ] || \
 		install -m 644 conf/mtaprobe.yaml $(DESTDIR)$(SYSCONFDIR)/mtaprobe/mtaprobe.yaml
@@ -202,7 +221,7 @@ uninstall:
 		$(MANPAGES:$(BUILD)/man/%=$(DESTDIR)$(MANDIR)/man1/%) \
 		$(DESTDIR)$(ICINGA2DIR)/mtaprobe.conf $(DESTDIR)$(NAGIOSDIR)/mtaprobe.cfg \
 		$(DESTDIR)$(DATADIR)/mtaprobe/prometheus/mtaprobe.rules.yml \
-		$(UNITS:$(BUILD)/systemd/%=$(DESTDIR)$(UNITDIR)/%)
+		$(UNITS:$(BUILD)/systemd/%=$(DESTDIR)$(UNITDIR)/%) $(DESTDIR)$(TMPFILESDIR)/mtaprobe.conf
 	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DATADIR)/mtaprobe/prometheus \
 		$(DESTDIR)$(DATADIR)/mtaprobe 2>/dev/null
 

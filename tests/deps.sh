@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/deps.sh build|demo|test|bench
+# tests/deps.sh build|demo|packaging|test|bench
 #
 # Makes sure the Debian packages needed to build / test / benchmark mtaprobe
 # are installed.  Each package is checked with dpkg-query; apt-get runs only
@@ -8,6 +8,7 @@
 #   build  compiler, make, pkg-config and the -dev libraries
 #   demo   build + Postfix (make demo runs it on loopback), openssl (the
 #          test certificates), man (the pages it builds)
+#   packaging  build + what make deb / make rpm need
 #   test   demo + the servers and tools of the tests: NSD, unbound, promtool,
 #          node_exporter, icinga2, nagios4, systemd-analyze, the Debian and
 #          RPM packaging tools and lintian, clang-format
@@ -24,20 +25,22 @@
 set -euo pipefail
 
 prog=tests/deps.sh
-usage() { echo "usage: $prog build|demo|test|bench" >&2; exit 2; }
+usage() { echo "usage: $prog build|demo|packaging|test|bench" >&2; exit 2; }
 
 build_pkgs=(gcc make pkg-config libssl-dev libc-ares-dev libyaml-dev libcmocka-dev)
 demo_pkgs=("${build_pkgs[@]}" postfix openssl man-db groff-base)
+packaging_pkgs=("${build_pkgs[@]}" dpkg-dev debhelper fakeroot rpm git)
 test_pkgs=("${demo_pkgs[@]}" iproute2 nftables libgnutls-dane0 libidn12 libnsl2
     nsd unbound bind9-dnsutils bind9-utils prometheus prometheus-node-exporter curl jq clang-format clang valgrind
     systemd icinga2-bin icinga2-common nagios4-core
-    dpkg-dev debhelper lintian rpm fakeroot file)
+    dpkg-dev debhelper lintian rpm fakeroot file binutils git)
 bench_pkgs=("${test_pkgs[@]}" monitoring-plugins-standard nagios-plugins-contrib bind9-host time bc prometheus-blackbox-exporter)
 
 [[ $# -eq 1 ]] || usage
 case $1 in
     build) want=("${build_pkgs[@]}") ;;
     demo)  want=("${demo_pkgs[@]}") ;;
+    packaging) want=("${packaging_pkgs[@]}") ;;
     test)  want=("${test_pkgs[@]}") ;;
     bench) want=("${bench_pkgs[@]}") ;;
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
