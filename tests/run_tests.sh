@@ -57,6 +57,8 @@ echo "# integration: Icinga 2 (the CheckCommands validated and run; a master and
 tests/integration_icinga.sh "$B" 2>&1 | tee -a "$log"
 echo "# integration: Nagios 4 (the command definitions validated and run)"
 tests/integration_nagios.sh "$B" 2>&1 | tee -a "$log"
+echo "# packaging: make install/uninstall, the .deb (lintian, dpkg -i, run, purge) and the .rpm (root only)"
+tests/packaging.sh "$B" 2>&1 | tee -a "$log"
 
 # Skips come in two spellings: our shell tests' "ok N - name # SKIP reason"
 # (TAP), and cmocka 1.1's skip(), which prints "not ok N # SKIP name" -- no
