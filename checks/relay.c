@@ -150,6 +150,10 @@ static int add(struct pair *p, int n, bool local, const char *from, const char *
 	va_start(ap, fmt);
 	vsnprintf(p[n].to, sizeof(p[n].to), fmt, ap);
 	va_end(ap);
+	/* the same test twice (the own domain is the address literal) once */
+	for (int i = 0; i < n; i++)
+		if (strcmp(p[i].from, p[n].from) == 0 && strcmp(p[i].to, p[n].to) == 0)
+			return n;
 	return n + 1;
 }
 
@@ -198,17 +202,20 @@ static void reply_text(const struct smtp_reply *rep, char *out, size_t n)
 }
 
 /* Does a 5xx ask for TLS or a login first?  530 (RFC 3207 §4, RFC 4954
- * §6), or 5.7.0 / 5.7.1 / 5.7.11 naming STARTTLS, TLS or authentication;
- * "5.7.1 Relay access denied" is a refusal. */
+ * §6), or a 5xx (5.7.0 / 5.7.1 / 5.7.11, or no enhanced code) naming
+ * STARTTLS, TLS or authentication; "5.7.1 Relay access denied" is a
+ * refusal. */
 static bool wants_auth(const struct smtp_reply *rep)
 {
 	const char *t = strbuf_str(&rep->text);
 
 	if (rep->code == 530)
 		return true;
+	/* with no enhanced code the text decides (Haraka: "550 Authentication
+	 * required" on its submission ports) */
 	if (rep->code / 100 != 5 ||
-	    (strcmp(rep->enhanced, "5.7.0") != 0 && strcmp(rep->enhanced, "5.7.1") != 0 &&
-	     strcmp(rep->enhanced, "5.7.11") != 0))
+	    (rep->enhanced[0] && strcmp(rep->enhanced, "5.7.0") != 0 &&
+	     strcmp(rep->enhanced, "5.7.1") != 0 && strcmp(rep->enhanced, "5.7.11") != 0))
 		return false;
 	return strcasestr(t, "starttls") || strcasestr(t, "tls first") ||
 	       strcasestr(t, "authentication required") || strcasestr(t, "must authenticate") ||
@@ -217,11 +224,13 @@ static bool wants_auth(const struct smtp_reply *rep)
 
 /* One pair: MAIL FROM, RCPT TO.  The deciding reply into said. */
 static enum outcome try_pair(struct conn *c, const char *from, const char *to,
-			     struct smtp_reply *rep, char *said, size_t n, struct probe_err *e)
+			     struct smtp_reply *rep, char *said, size_t n, struct probe_err *e,
+			     bool *at_rcpt)
 {
 	char cmd[400];
 
 	said[0] = '\0';
+	*at_rcpt = false;
 	snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>", from);
 	if (conn_command(c, cmd, rep, "MAIL", e) < 0)
 		goto failed;
@@ -233,6 +242,7 @@ static enum outcome try_pair(struct conn *c, const char *from, const char *to,
 	if (rep->code / 100 != 2)
 		return PAIR_TEMPFAIL;
 	snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>", to);
+	*at_rcpt = true;
 	if (conn_command(c, cmd, rep, "RCPT", e) < 0)
 		goto failed;
 	reply_text(rep, said, n);
@@ -271,7 +281,7 @@ static int rset(struct conn *c, struct smtp_reply *rep, struct probe_err *e)
 /* The server asked for STARTTLS (or a login) on the plain session: RSET,
  * STARTTLS, the handshake and EHLO over TLS on this connection, as a
  * sender that honours the 530 would.  0 when the tests can go on over TLS. */
-static int upgrade(struct run *u)
+static int upgrade(struct run *u, bool in_transaction)
 {
 	struct result s;
 	struct smtp_caps caps;
@@ -279,7 +289,10 @@ static int upgrade(struct run *u)
 	int rc = -1;
 
 	result_init(&s, u->r->check, u->r->host, u->r->port);
-	if (rset(u->cur, &u->rep, &e) < 0) {
+	/* RSET ends a transaction the RCPT's 530 left open; a server that wants
+	 * TLS first may answer it 530 too (aiosmtpd does), which is no sign of
+	 * replies out of step here */
+	if (in_transaction && conn_command(u->cur, "RSET", &u->rep, "RSET", &e) < 0) {
 		snprintf(s.problems[0].text, sizeof(s.problems[0].text), "RSET: %s", e.msg);
 		s.nproblems = 1;
 	} else if (check_starttls_upgrade(&u->cfg, u->cur, &s, &u->rep, TLS_WANT_ANY,
@@ -311,15 +324,17 @@ static int upgrade(struct run *u)
  * for STARTTLS first is honoured once; a request for a login over TLS, or
  * where there is no TLS, is the server refusing mail from strangers. */
 static enum outcome test_pair(struct run *u, const struct pair *p, char *said, size_t n,
-			      struct probe_err *e)
+			      struct probe_err *e, const char **used_from)
 {
 	const char *from = p->from;
 	enum outcome o;
+	bool at_rcpt;
 
 	for (;;) {
-		o = try_pair(u->cur, from, p->to, &u->rep, said, n, e);
+		*used_from = from;
+		o = try_pair(u->cur, from, p->to, &u->rep, said, n, e, &at_rcpt);
 		if (o == PAIR_WANTS_AUTH && !u->tls && u->starttls && !u->upgrade_failed) {
-			if (upgrade(u) < 0)
+			if (upgrade(u, at_rcpt) < 0)
 				return PAIR_ERROR;
 			continue;
 		}
@@ -397,19 +412,26 @@ static bool catch_all(struct run *u, const char *domain)
 	struct pair ctl;
 	struct probe_err e = { 0 };
 	char said[300];
+	const char *used;
 	enum outcome o;
+	int null_sender, not_tested;
 
 	snprintf(ctl.from, sizeof(ctl.from), "%s",
 		 u->cfg.relay_from ? u->cfg.relay_from : "mtaprobe@example.org");
 	snprintf(ctl.to, sizeof(ctl.to), "mtaprobe-no-such-user@%s", domain);
 	ctl.local = true;
-	o = test_pair(u, &ctl, said, sizeof(said), &e);
+	/* the control is no relay test: its sender retries are not counted */
+	null_sender = u->null_sender;
+	not_tested = u->not_tested;
+	o = test_pair(u, &ctl, said, sizeof(said), &e, &used);
+	u->null_sender = null_sender;
+	u->not_tested = not_tested;
 	if (o != PAIR_DROPPED && o != PAIR_ERROR && rset(u->cur, &u->rep, &e) < 0 &&
 	    e.kind == ERR_PROTOCOL) {
 		result_fail(u->r, STATE_CRITICAL, e.kind, e.stage, "%s: %s", e.stage, e.msg);
 		o = PAIR_ERROR;
 	}
-	strbuf_printf(&u->r->detail, "control: <%s> -> <%s>: %s%s\n", ctl.from, ctl.to, said,
+	strbuf_printf(&u->r->detail, "control: <%s> -> <%s>: %s%s\n", used, ctl.to, said,
 		      o == PAIR_ACCEPTED ? " (any local part is taken: tricks the server may "
 					   "take as local are inconclusive)"
 					 : "");
@@ -511,7 +533,8 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 	for (int i = 0; i < npairs && !u.upgrade_failed && r->err.kind != ERR_PROTOCOL; i++) {
 		struct probe_err e = { 0 };
 		char said[300];
-		enum outcome o = test_pair(&u, &pairs[i], said, sizeof(said), &e);
+		const char *from;
+		enum outcome o = test_pair(&u, &pairs[i], said, sizeof(said), &e, &from);
 
 		if (o == PAIR_DROPPED) {
 			strbuf_printf(&r->detail, "<%s> -> <%s>: dropped (%s), reconnecting\n",
@@ -520,7 +543,7 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 				dropped(r, &e, said, "dropped, and reconnecting failed");
 				break;
 			}
-			o = test_pair(&u, &pairs[i], said, sizeof(said), &e);
+			o = test_pair(&u, &pairs[i], said, sizeof(said), &e, &from);
 			if (o == PAIR_DROPPED) {
 				dropped(r, &e, said, "dropped again after reconnecting");
 				break;
@@ -548,14 +571,14 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 		if (o == PAIR_ACCEPTED && catchall && pairs[i].local) {
 			inconclusive++;
 			strbuf_printf(&r->detail,
-				      "<%s> -> <%s>: accepted, inconclusive (catch-all) %s\n",
-				      pairs[i].from, pairs[i].to, said);
+				      "<%s> -> <%s>: accepted, inconclusive (catch-all) %s\n", from,
+				      pairs[i].to, said);
 			goto next;
 		}
 		r->relay_accepted += o == PAIR_ACCEPTED;
 		r->relay_refused += o == PAIR_REFUSED;
 		r->relay_tempfail += o == PAIR_TEMPFAIL;
-		strbuf_printf(&r->detail, "<%s> -> <%s>: %s %s\n", pairs[i].from, pairs[i].to,
+		strbuf_printf(&r->detail, "<%s> -> <%s>: %s %s\n", from, pairs[i].to,
 			      o == PAIR_ACCEPTED  ? "ACCEPTED"
 			      : o == PAIR_REFUSED ? "refused"
 						  : "tempfail",
@@ -565,8 +588,7 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 			size_t m = strlen(accepted);
 
 			/* the first three in the summary, every one in -v */
-			snprintf(one, sizeof(one), "<%s> -> <%s> (%s)", pairs[i].from, pairs[i].to,
-				 said);
+			snprintf(one, sizeof(one), "<%s> -> <%s> (%s)", from, pairs[i].to, said);
 			sanitize(clean, sizeof(clean), one, strlen(one), 150);
 			snprintf(accepted + m, sizeof(accepted) - m, "%s%s", m ? "; " : "", clean);
 		}

@@ -29,7 +29,7 @@ PKI=$T_TMP/pki
 tests/mkcerts.sh "$PKI" >/dev/null || exit 1
 for s in relay_refuse relay_open relay_tempfail relay_spoof relay_percent relay_drop421 silent \
 	relay_tls_first_open relay_tls_first_auth relay_auth_notls relay_sender_refused \
-	relay_sender_refused_all relay_slow_greeting relay_slow_rcpt relay_catchall relay_localhost; do
+	relay_sender_refused_all relay_slow_greeting relay_slow_rcpt relay_catchall relay_localhost relay_auth_550; do
 	P=$((P + 1))
 	SP[$s]=$P
 	t_sim "$s" "$P" -C "$PKI" -T "$T_TMP/$s.transcript" || exit 1
@@ -95,11 +95,19 @@ no_data relay_tls_first_auth
 t_check "relay: 530 and no STARTTLS offered: refused, requires authentication" 0 \
 	'RELAY OK - .* 3 of 3 relay tests refused \(requires authentication\)' 3 \
 	"$RELAY" -H $L -p "${SP[relay_auth_notls]}"
+t_check "relay: '550 Authentication required' (no enhanced code) is a login wanted too" 0 \
+	'RELAY OK - .* 3 of 3 relay tests refused \(requires authentication\)' 3 \
+	"$RELAY" -H $L -p "${SP[relay_auth_550]}"
 t_check "relay: senders refused at MAIL FROM are retried with <>, and the summary says so" 0 \
 	'RELAY OK - .* 3 of 3 relay tests refused \(2 with the null sender <>, the sender being refused\)' 3 \
 	"$RELAY" -H $L -p "${SP[relay_sender_refused]}" -v
 t_assert "relay: ... -v names the refused sender and the retry" \
 	grep -q '<mtaprobe@example\.org> refused at MAIL FROM (550 5\.1\.8 No MX for your FROM address): retrying with <>' <<<"$T_LAST_OUT"
+t_assert "relay: ... and shows the retried test with the sender it was made with" \
+	grep -q '^<> -> <mtaprobe@example\.net>: refused 554' <<<"$T_LAST_OUT"
+t_check "relay: --thorough: the catch-all control's retry is not counted as a test's" 0 \
+	'12 of 12 relay tests refused \(11 with the null sender <>' 3 \
+	"$RELAY" -H $L -p "${SP[relay_sender_refused]}" --thorough
 t_check "relay: every sender refused at MAIL FROM: not tested, WARNING (not OK)" 1 \
 	'relay not tested: every sender was refused at MAIL FROM \(550 5\.7\.1 Sender rejected\).* tests=0;' 3 \
 	"$RELAY" -H $L -p "${SP[relay_sender_refused_all]}"
@@ -124,6 +132,8 @@ no_data relay_catchall
 t_check "relay: greeting 'localhost': the spoofed sender is an address literal" 0 '3 of 3 relay tests refused' 3 \
 	"$RELAY" -H $L -p "${SP[relay_localhost]}" -vvv
 t_assert "relay: ... MAIL FROM:<mtaprobe@[127.0.0.1]>" grep -q '^C: MAIL FROM:<mtaprobe@\[127\.0\.0\.1\]>$' <<<"$T_LAST_OUT"
+t_check "relay: ... --thorough makes each test once (the own domain is the address)" 0 '10 of 10 relay tests refused' 3 \
+	"$RELAY" -H $L -p "${SP[relay_localhost]}" --thorough
 
 t_check "relay: unreachable server is UNKNOWN" 3 'RELAY UNKNOWN - 127\.0\.0\.1:27299 connect: Connection refused' 3 \
 	"$RELAY" -H $L -p 27299
