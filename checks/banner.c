@@ -153,7 +153,8 @@ static void banner_dialogue(const struct check_cfg *cfg, struct conn *c, struct 
 	if (caps.has_size) {
 		r->has_size = true;
 		r->size = caps.size;
-		result_perf(r, "size", (double)caps.size, "B", 0, NULL, NULL);
+		if (caps.size > 0) /* a bare SIZE says "no limit" (Dovecot), not 0 bytes */
+			result_perf(r, "size", (double)caps.size, "B", 0, NULL, NULL);
 	}
 	r->starttls_offered = smtp_caps_has(&caps, "STARTTLS");
 	if (cfg->require_ext)

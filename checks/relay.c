@@ -163,7 +163,7 @@ static int add(struct pair *p, int n, bool local, const char *from, const char *
  * trick but the source route may be taken as local by the server: without
  * a domain part it gets the server's own appended (OpenSMTPD does), the
  * others are addressed to its domain or address. */
-static int build_pairs(const struct check_cfg *cfg, const char *domain, const char *ip,
+static int build_pairs(const struct check_cfg *cfg, const char *domain, const char *lit,
 		       struct pair *p)
 {
 	const char *from = cfg->relay_from ? cfg->relay_from : "mtaprobe@example.org";
@@ -187,8 +187,8 @@ static int build_pairs(const struct check_cfg *cfg, const char *domain, const ch
 	n = add(p, n, false, from, "@%s:%s@%s", domain, user, outside);
 	n = add(p, n, true, from, "%s!%s", outside, user);
 	n = add(p, n, true, from, "%s!%s@%s", outside, user, domain);
-	n = add(p, n, true, from, "%s%%%s@[%s]", user, outside, ip);
-	n = add(p, n, true, from, "%s@%s@[%s]", user, outside, ip);
+	n = add(p, n, true, from, "%s%%%s@%s", user, outside, lit);
+	n = add(p, n, true, from, "%s@%s@%s", user, outside, lit);
 	return n;
 }
 
@@ -500,7 +500,7 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 	struct run u = { .cfg = *cfg, .c = c, .cur = c, .r = r };
 	struct result s;
 	struct probe_err cut = { 0 };
-	char domain[256], accepted[1024] = "";
+	char domain[256], lit[80], accepted[1024] = "";
 	const char *source;
 	int npairs, rc, inconclusive = 0;
 	bool catchall = false, was_cut = false;
@@ -525,11 +525,16 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 	result_free(&s);
 	own_domain(cfg, r, domain, sizeof(domain), &source);
 	strbuf_printf(&r->detail, "own domain %s (from %s)\n", domain, source);
-	npairs = build_pairs(cfg, domain, r->address, pairs);
+	snprintf(lit, sizeof(lit), strchr(r->address, ':') ? "[IPv6:%s]" : "[%s]", r->address);
+	npairs = build_pairs(cfg, domain, lit, pairs);
 
 	smtp_reply_init(&u.rep);
+	/* the tricks go to the own domain and to the address literal: a
+	 * catch-all at either makes the local ones inconclusive (OpenSMTPD takes
+	 * any local part at [its address] for local delivery) */
 	if (cfg->relay_thorough)
-		catchall = catch_all(&u, domain);
+		catchall =
+			catch_all(&u, domain) || (strcmp(lit, domain) != 0 && catch_all(&u, lit));
 	for (int i = 0; i < npairs && !u.upgrade_failed && r->err.kind != ERR_PROTOCOL; i++) {
 		struct probe_err e = { 0 };
 		char said[300];

@@ -11,7 +11,9 @@
 #   packaging  build + what make deb / make rpm need
 #   test   demo + the servers and tools of the tests: NSD, unbound, promtool,
 #          node_exporter, icinga2, nagios4, systemd-analyze, the Debian and
-#          RPM packaging tools and lintian, aiosmtpd, Node.js (Haraka comes
+#          RPM packaging tools and lintian, aiosmtpd, Dovecot's submission
+#          service, OpenSMTPD's libraries (OpenSMTPD itself is unpacked at
+#          test time: it conflicts with Postfix), Node.js (Haraka comes
 #          from the npm registry at test time, pinned by
 #          tests/mta/haraka/package-lock.json), clang-format
 #          (make format-check), clang (the fuzz smoke), valgrind, iproute2 and nftables for the
@@ -36,7 +38,7 @@ test_pkgs=("${demo_pkgs[@]}" iproute2 nftables libgnutls-dane0 libidn12 libnsl2
     nsd unbound bind9-dnsutils bind9-utils prometheus prometheus-node-exporter curl jq clang-format clang valgrind
     systemd icinga2-bin icinga2-common nagios4-core
     dpkg-dev debhelper lintian rpm fakeroot file binutils git
-    python3-aiosmtpd nodejs)
+    python3-aiosmtpd nodejs dovecot-core dovecot-submissiond libevent-2.1-7 libdb5.3)
 bench_pkgs=("${test_pkgs[@]}" monitoring-plugins-standard nagios-plugins-contrib bind9-host time bc prometheus-blackbox-exporter)
 
 [[ $# -eq 1 ]] || usage

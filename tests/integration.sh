@@ -27,7 +27,7 @@ P=27000
 declare -A SP
 for s in ok nosize multiline greet421 greet554 delay silent drip longline endless garbage \
 	ehlo502 ehlo_helo_fail badcont ctrlchars closeafter baremlf proxy1 \
-	starttls_stall starttls_garbage starttls_close starttls_inject starttls_454 auth_bare; do
+	starttls_stall starttls_garbage starttls_close starttls_inject starttls_454 auth_bare size_bare; do
 	P=$((P + 1))
 	SP[$s]=$P
 	t_sim "$s" "$P" -T "$T_TMP/$s.transcript" || exit 1
@@ -63,6 +63,9 @@ t_check "banner: --require-ext names the missing keyword" 1 'extension CHUNKING,
 t_check "banner: --require-ext AUTH: 'AUTH' with no mechanism does not count" 1 'extension AUTH not advertised' 3 \
 	"$BANNER" -H $L -p "${SP[auth_bare]}" --require-ext STARTTLS,AUTH -v
 t_assert "banner: ... and -v says why" grep -q 'AUTH is advertised without a mechanism' <<<"$T_LAST_OUT"
+t_check "banner: a bare SIZE (no limit) counts for --require-ext SIZE" 0 'BANNER OK' 3 \
+	"$BANNER" -H $L -p "${SP[size_bare]}" --require-ext SIZE
+t_assert "banner: ... and gives no size=0B perfdata" bash -c '! grep -q "size=" <<<"$1"' _ "$T_LAST_OUT"
 t_check "banner: SIZE not advertised: no size perfdata, --require-ext SIZE warns" 1 'extension SIZE not advertised' 3 \
 	"$BANNER" -H $L -p "${SP[nosize]}" --require-ext SIZE
 t_assert "banner: no size perfdata without SIZE" bash -c '! grep -q "size=" <<<"$1"' _ "$T_LAST_OUT"

@@ -29,7 +29,7 @@ PKI=$T_TMP/pki
 tests/mkcerts.sh "$PKI" >/dev/null || exit 1
 for s in relay_refuse relay_open relay_tempfail relay_spoof relay_percent relay_drop421 silent \
 	relay_tls_first_open relay_tls_first_auth relay_auth_notls relay_sender_refused \
-	relay_sender_refused_all relay_slow_greeting relay_slow_rcpt relay_catchall relay_localhost relay_auth_550; do
+	relay_sender_refused_all relay_slow_greeting relay_slow_rcpt relay_catchall relay_localhost relay_auth_550 relay_catchall_ip; do
 	P=$((P + 1))
 	SP[$s]=$P
 	t_sim "$s" "$P" -C "$PKI" -T "$T_TMP/$s.transcript" || exit 1
@@ -129,6 +129,11 @@ t_assert "relay: ... \"user@outside\" and outside!user among them" \
 t_check "relay: catch-all: the quick set stays OK" 0 '3 of 3 relay tests refused' 3 \
 	"$RELAY" -H $L -p "${SP[relay_catchall]}"
 no_data relay_catchall
+t_check "relay: a catch-all at the address literal makes the [IP] tricks inconclusive too" 1 \
+	'RELAY WARNING - .*inconclusive: 1 address tricks accepted' 3 \
+	"$RELAY" -H $L -p "${SP[relay_catchall_ip]}" --thorough -v
+t_assert "relay: ... the control at [127.0.0.1] was asked" \
+	grep -q 'control: <mtaprobe@example\.org> -> <mtaprobe-no-such-user@\[127\.0\.0\.1\]>: 250' <<<"$T_LAST_OUT"
 t_check "relay: greeting 'localhost': the spoofed sender is an address literal" 0 '3 of 3 relay tests refused' 3 \
 	"$RELAY" -H $L -p "${SP[relay_localhost]}" -vvv
 t_assert "relay: ... MAIL FROM:<mtaprobe@[127.0.0.1]>" grep -q '^C: MAIL FROM:<mtaprobe@\[127\.0\.0\.1\]>$' <<<"$T_LAST_OUT"

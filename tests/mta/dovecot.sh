@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# tests/mta/dovecot.sh check
+# tests/mta/dovecot.sh setup DIR PKI P_SUB P_SUBS P_TRIP
+# tests/mta/dovecot.sh run DIR | ready DIR [SECONDS] | stop DIR
+#
+# A private Dovecot 2.3 submission server (Debian 12's dovecot-core and
+# dovecot-submissiond, installed by tests/deps.sh; the packages' own
+# system service is never started by these tests, and policy-rc.d keeps
+# apt from starting it) for tests/integration_dovecot.sh.  Configuration:
+# tests/mta/dovecot/dovecot.conf.in, standalone (nothing from /etc/dovecot).
+#
+#   check   prints the dovecot binary's path and version on stdout; not
+#           installed or not root: one line "SKIP: <reason>", exit 77.
+#   setup   DIR/dovecot.conf (PKI: a tests/mkcerts.sh directory), the
+#           passwd-file (user mtaprobe; no test authenticates), base and
+#           state directories, then 'doveconf -n' (configuration check).
+#           Greeting "220 submit.dovecot.test Dovecot (Debian) ready.";
+#           P_SUB plain with STARTTLS, P_SUBS implicit TLS, both 127.0.0.1;
+#           P_TRIP is the relay host's port (a tripwire for the caller).
+#           DIR (and the directories above it) must be searchable by the
+#           dovenull and dovecot users (chmod 755): setup makes DIR so.
+#   run     exec 'dovecot -F -c DIR/dovecot.conf' (foreground) in a private
+#           mount namespace where DIR/resolv.conf ("nameserver 127.0.0.1")
+#           is /etc/resolv.conf: no DNS query can leave the machine.  The
+#           PID (DIR/dovecot.pid) stays the master's: the caller
+#           backgrounds it, keeps $!, stops it and waits.  The log (every
+#           SMTP command received, at debug level) is DIR/dovecot.log.
+#   ready   waits (default 10 s) until both listeners answer (P_SUB a 220);
+#           exit 1 if the master died or nothing answered in time.
+#   stop    SIGTERM to the master (it ends its children: ~1 s), up to 5 s,
+#           then SIGKILL to whichever of it and its children is left.
+set -euo pipefail
+
+prog=tests/mta/dovecot.sh
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tmpl=$here/dovecot/dovecot.conf.in
+PATH=$PATH:/usr/sbin:/sbin
+
+usage() { sed -n '2,4p' "$0" | sed 's/^# /usage: /' >&2; exit 2; }
+skip() { echo "SKIP: $prog: $*"; exit 77; }
+die() { echo "$prog: $*" >&2; exit 1; }
+
+running() {	# PID exists and is not a zombie
+	local st
+	[[ $1 =~ ^[0-9]+$ && -r /proc/$1/stat ]] || return 1
+	IFS= read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+	st=${st##*) }
+	[[ ${st%% *} != Z ]]
+}
+
+ours() {	# PID is a dovecot (or run's sh) with DIR's configuration
+	local pid=$1 dir=$2 args=() a
+	running "$pid" || return 1
+	mapfile -t -d '' args 2>/dev/null <"/proc/$pid/cmdline" || return 1
+	for a in "${args[@]}"; do
+		[[ $a != "$dir/dovecot.conf" && $a != "$dir" ]] || return 0
+	done
+	return 1
+}
+
+children() {	# PIDs whose parent is $1
+	local f st rest
+	for f in /proc/[0-9]*/stat; do
+		IFS= read -r st 2>/dev/null <"$f" || continue
+		rest=${st##*) }
+		rest=${rest#* }
+		if [[ ${rest%% *} == "$1" ]]; then
+			st=${f#/proc/}
+			echo "${st%/stat}"
+		fi
+	done
+}
+
+check() {
+	local v
+	[[ $EUID -eq 0 ]] || skip "a private Dovecot needs root"
+	if ! command -v dovecot >/dev/null 2>&1 || [[ ! -x /usr/lib/dovecot/submission-login ]]; then
+		skip "dovecot-core and dovecot-submissiond are not installed (tests/deps.sh test installs them)"
+	fi
+	command -v unshare >/dev/null 2>&1 || skip "no unshare (util-linux)"
+	if ! getent passwd dovecot >/dev/null || ! getent passwd dovenull >/dev/null; then
+		skip "the users dovecot and dovenull are missing (reinstall dovecot-core)"
+	fi
+	v=$(dovecot --version 2>/dev/null) || skip "dovecot --version failed"
+	echo "$(command -v dovecot) $v"
+}
+
+setup() {
+	[[ $# -eq 5 ]] || usage
+	local dir=$1 pki=$2 p out name
+	shift 2
+	for p in "$@"; do
+		[[ $p =~ ^[0-9]{1,5}$ ]] || die "bad port: $p"
+	done
+	[[ -r $pki/good.chain.pem && -r $pki/good.key ]] || die "no test PKI in $pki (tests/mkcerts.sh)"
+	mkdir -p "$dir"
+	chmod 755 "$dir"
+	dir=$(cd "$dir" && pwd -P)
+	pki=$(cd "$pki" && pwd -P)
+	[[ $dir$pki != *[[:space:]\"\|]* ]] || die "DIR and PKI must not contain blanks, quotes or |"
+	rm -rf "$dir/base" "$dir/state" "$dir/dovecot.pid"
+	mkdir -p "$dir/base" "$dir/state"
+	printf 'mtaprobe:{PLAIN}not-used-by-any-test::::::\n' >"$dir/passwd"
+	chmod 644 "$dir/passwd" # read by auth as the dovecot user; a dummy password
+	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$dir/resolv.conf"
+	# process titles dovecot-NAME/...: tells our instances from a system one
+	name=mtaprobe-$(printf '%s' "$dir" | cksum | cut -d' ' -f1)
+	sed -e "s|@DIR@|$dir|g" -e "s|@PKI@|$pki|g" -e "s|@NAME@|$name|g" -e "s|@P_SUB@|$1|g" \
+		-e "s|@P_SUBS@|$2|g" -e "s|@P_TRIP@|$3|g" "$tmpl" >"$dir/dovecot.conf"
+	echo "$1 $2" >"$dir/ports"
+	out=$(doveconf -c "$dir/dovecot.conf" -n 2>&1 >/dev/null) || die "doveconf: $out"
+}
+
+run() {
+	[[ $# -eq 1 ]] || usage
+	local dir target
+	dir=$(cd "$1" && pwd -P)
+	[[ -f $dir/dovecot.conf ]] || die "no $dir/dovecot.conf: run $prog setup first"
+	target=$(readlink -f /etc/resolv.conf || echo /etc/resolv.conf)
+	echo $$ >"$dir/dovecot.pid"
+	# shellcheck disable=SC2016 # sh expands its own "$1".."$3"
+	exec unshare --mount --propagation private -- /bin/sh -ec '
+		mount --bind "$1/resolv.conf" "$2"
+		exec dovecot -F -c "$1/dovecot.conf"' sh "$dir" "$target"
+}
+
+answers() {	# $1 port, $2 "220" (a 220 line within 2 s) or "" (connects)
+	(
+		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		[[ -n $2 ]] || exit 0
+		line=
+		IFS= read -r -t 2 line <&3 || true
+		printf 'QUIT\r\n' >&3 || true
+		[[ $line == 220* ]]
+	) 2>/dev/null
+}
+
+ready() {
+	[[ $# -ge 1 ]] || usage
+	local dir=$1 secs=${2:-10} pid="" p want=220 t0=$SECONDS
+	for p in $(<"$dir/ports"); do
+		until answers "$p" "$want"; do
+			[[ -n $pid ]] || pid=$(cat "$dir/dovecot.pid" 2>/dev/null || true)
+			[[ -z $pid ]] || running "$pid" || die "dovecot (PID $pid) is not running"
+			((SECONDS - t0 < secs)) || die "127.0.0.1:$p did not answer within $secs s"
+			sleep 0.05
+		done
+		want="" # the implicit-TLS port: a TCP connect is enough
+	done
+}
+
+stop() {
+	[[ $# -eq 1 ]] || usage
+	local dir pid kids k left
+	[[ -d $1 ]] || return 0
+	dir=$(cd "$1" && pwd -P)
+	pid=$(cat "$dir/dovecot.pid" 2>/dev/null || true)
+	ours "$pid" "$dir" || return 0
+	kids=$(children "$pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do
+		left=""
+		for k in $pid $kids; do running "$k" && left+=" $k"; done
+		[[ -n $left ]] || break
+		sleep 0.05
+	done
+	for k in $left; do
+		echo "$prog: PID $k still running 5 s after SIGTERM: SIGKILL" >&2
+		kill -KILL "$k" 2>/dev/null || true
+	done
+	rm -f "$dir/dovecot.pid"
+	return 0
+}
+
+[[ $# -ge 1 ]] || usage
+cmd=$1
+shift
+case $cmd in
+check) check ;;
+setup) setup "$@" ;;
+run) run "$@" ;;
+ready) ready "$@" ;;
+stop) stop "$@" ;;
+-h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" ;;
+*) usage ;;
+esac
