@@ -14,6 +14,8 @@ PKGS     := openssl libcares yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs libcares 2>/dev/null || echo -lcares)
 SSL_LIBS   := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+# libcurl: check_mta_sts's HTTPS policy fetch only (and what links every check)
+CURL_LIBS  := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 OPT      ?= -O2 -g
 # Bounded buffers truncate on purpose (snprintf), so -Wformat-truncation is off.
 override CFLAGS += $(OPT) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation -fno-common -I. $(PKG_CFLAGS) $(SAN)
@@ -55,7 +57,8 @@ HDRS     := $(wildcard lib/*.h checks/*.h cli/*.h runner/*.h)
 obj       = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 ARCHIVES := $(BUILD)/librunner.a $(BUILD)/libcli.a $(BUILD)/libchecks.a $(BUILD)/libengine.a
 PLUGIN_LIBS := $(BUILD)/libcli.a $(BUILD)/libchecks.a $(BUILD)/libengine.a
-PLUGINS  := check_mta_port check_mta_banner check_mta_starttls check_mta_cert check_mta_relay
+PLUGINS  := check_mta_port check_mta_banner check_mta_starttls check_mta_cert check_mta_relay \
+	check_mta_sts
 BINS     := $(PLUGINS:%=$(BUILD)/%) $(BUILD)/mtaprobe $(BUILD)/mtaprobe-tls.so
 # OpenSSL lives in a module the plugins load only for TLS (lib/tls.h).
 TLS_OBJ  := $(call obj,lib/tls_openssl.c lib/net.c lib/deadline.c lib/err.c lib/strbuf.c lib/sanitize.c)
@@ -111,9 +114,13 @@ $(BUILD)/check_mta_starttls $(BUILD)/check_mta_cert: $(BUILD)/check_%: plugins/c
 		$(PLUGIN_LIBS) $(BUILD)/obj/lib/tls_openssl.o
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(PLUGIN_LIBS) $(LDLIBS) $(SSL_LIBS)
 
+# check_mta_sts does TLS always (the MX hosts), and HTTPS with libcurl.
+$(BUILD)/check_mta_sts: plugins/check_mta_sts.c $(PLUGIN_LIBS) $(BUILD)/obj/lib/tls_openssl.o
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(PLUGIN_LIBS) $(LDLIBS) $(CURL_LIBS) $(SSL_LIBS)
+
 # The runner links OpenSSL too: it shares one SSL_CTX per trust configuration.
 $(BUILD)/mtaprobe: runner/mtaprobe.c $(ARCHIVES) $(BUILD)/obj/lib/tls_openssl.o
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(SSL_LIBS) -lyaml
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(CURL_LIBS) $(SSL_LIBS) -lyaml
 
 $(BUILD)/check_%: plugins/check_%.c $(PLUGIN_LIBS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PLUGIN_LIBS) $(LDLIBS)
@@ -122,10 +129,10 @@ $(BUILD)/smtpsim: tests/smtpsim.c | $(BUILD)
 	$(CC) $(CPPFLAGS) $(filter-out -D_GNU_SOURCE,$(CFLAGS)) $(LDFLAGS) -o $@ $< $(SSL_LIBS)
 
 $(BUILD)/test_tls: tests/test_tls.c $(UNIT_OBJ) $(ARCHIVES) $(BUILD)/obj/lib/tls_openssl.o
-	$(CC) $(CPPFLAGS) $(CFLAGS) -DMTAPROBE_UNITTEST $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(SSL_LIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DMTAPROBE_UNITTEST $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(CURL_LIBS) $(SSL_LIBS) -lcmocka
 
 $(BUILD)/test_%: tests/test_%.c $(UNIT_OBJ) $(ARCHIVES)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -DMTAPROBE_UNITTEST $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(ARCHIVES) $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DMTAPROBE_UNITTEST $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(ARCHIVES) $(LDLIBS) $(CURL_LIBS) $(SSL_LIBS) -lcmocka
 
 # The test build: same sources, with AddressSanitizer and UBSan.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -177,8 +184,8 @@ fuzz:
 # Man pages come from the option table (tools/mkdoc.c), as do the Icinga 2
 # and Nagios definitions in conf/ (make conf; tests/docs.sh checks that the
 # committed files are what the table gives).
-$(BUILD)/mkdoc: tools/mkdoc.c $(PLUGIN_LIBS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PLUGIN_LIBS) $(LDLIBS)
+$(BUILD)/mkdoc: tools/mkdoc.c $(PLUGIN_LIBS) $(BUILD)/obj/lib/tls_openssl.o
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(PLUGIN_LIBS) $(LDLIBS) $(CURL_LIBS) $(SSL_LIBS)
 $(BUILD)/man/%.1: $(BUILD)/mkdoc
 	@mkdir -p $(@D)
 	$(BUILD)/mkdoc man $* > $@.tmp && mv $@.tmp $@

@@ -60,6 +60,11 @@ struct check_cfg {
 	const char *relay_domain; /* NULL: from the greeting, else -H */
 	bool relay_thorough;
 	bool relay_starttls;
+
+	/* check_mta_sts */
+	bool sts_require;	 /* no policy is CRITICAL, not OK */
+	bool sts_require_tlsrpt; /* no TLS-RPT record is WARNING */
+	bool sts_no_mx_tls;	 /* skip the MX hosts' STARTTLS and certificates */
 };
 
 /* Implicit TLS: -s, or port 465 (RFC 8314) unless --no-tls.  The one place
@@ -80,6 +85,9 @@ struct check_def {
 	bool unreachable_unknown;    /* DNS/connect failure is UNKNOWN, not CRITICAL */
 	/* The check's own dialogue on a connected c; fills r.  May be NULL. */
 	void (*dialogue)(const struct check_cfg *cfg, struct conn *c, struct result *r);
+	/* A check of a mail domain rather than of one server (check_mta_sts):
+	 * probe_run hands it the whole run, r initialised.  NULL for the rest. */
+	void (*run)(const struct check_cfg *cfg, struct result *r);
 };
 
 extern const struct check_def check_port;
@@ -87,6 +95,7 @@ extern const struct check_def check_banner;
 extern const struct check_def check_starttls;
 extern const struct check_def check_cert;
 extern const struct check_def check_relay;
+extern const struct check_def check_sts;
 
 /* Run def against cfg into r (initialised here; caller frees with result_free). */
 void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct result *r);

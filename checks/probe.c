@@ -272,6 +272,11 @@ void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct 
 	struct tls_lazy tlsl;
 	int64_t t0;
 
+	if (def->run) {
+		result_init(r, def->name, cfg->mx_domain ? cfg->mx_domain : cfg->host, cfg->port);
+		def->run(cfg, r);
+		return;
+	}
 	deadline_init(&dl, cfg->timeout);
 	tls_lazy_init(&tlsl, cfg->ca_file, cfg->ca_path, cfg->tls_ctx);
 	result_init(r, def->name, cfg->mx_domain ? cfg->mx_domain : cfg->host, cfg->port);

@@ -166,7 +166,3 @@ const struct binary binary_runner = {
 		"  mtaprobe mx.example.org --checks banner,starttls,cert\n"
 		"  mtaprobe --mx example.org\n",
 };
-
-const struct binary *const binaries[6] = {
-	&binary_port, &binary_banner, &binary_starttls, &binary_cert, &binary_relay, &binary_runner,
-};

@@ -19,24 +19,28 @@
 
 #define OFF(field) offsetof(struct check_cfg, field)
 #define TIMED	   (BIN_PORT | BIN_BANNER | BIN_STARTTLS | BIN_RELAY)
-#define ALL	   (BIN_PLUGINS | BIN_RUNNER)
+#define ALL	   (BIN_PLUGINS | BIN_STS | BIN_RUNNER)
 
-const char *const check_names[CHECK_KINDS] = { "port", "banner", "starttls", "cert", "relay" };
+const char *const check_names[CHECK_KINDS] = {
+	"port", "banner", "starttls", "cert", "relay", "sts"
+};
 
 /* The order of the rows is the order of --help and of the YAML keys that
  * the runner's messages list. */
 const struct opt option_table[] = {
 	{ NULL, 0, OPT_NAME, NULL, "the target's name, its 'target' label (default: host or mx)",
 	  NULL, "name", 0, 0, RK_NAME, 0 },
-	{ "hostname", 'H', OPT_HOST, "HOST", "name or IP literal of the server", NULL, "host",
-	  BIN_PLUGINS, OFF(host), 0, 0 },
+	{ "hostname", 'H', OPT_HOST, "HOST",
+	  "name or IP literal of the server (check_mta_sts: the mail domain)", NULL, "host",
+	  BIN_PLUGINS | BIN_STS, OFF(host), 0, 0 },
 	{ "mx", 'M', OPT_DOMAIN, "DOMAIN",
 	  "check every MX host of DOMAIN, every address of each, at once", NULL, "mx", ALL,
 	  OFF(mx_domain), 0, 0 },
 	{ "all-addresses", 'A', OPT_FLAG, NULL,
 	  "check every address of HOST, not just the first that connects", NULL, NULL, BIN_PLUGINS,
 	  OFF(all_addresses), 0, 0 },
-	{ "port", 'p', OPT_PORT, "PORT", "TCP port", "25", "port", ALL, OFF(port), 0, 0 },
+	{ "port", 'p', OPT_PORT, "PORT", "TCP port (check_mta_sts: the MX hosts' SMTP port)", "25",
+	  "port", ALL, OFF(port), 0, 0 },
 	{ "tls", 's', OPT_IMPLICIT_TLS, NULL,
 	  "implicit TLS (SMTPS) on connect; default on port 465", NULL, "tls", BIN_PLUGINS,
 	  OFF(tls), 0, 0 },
@@ -49,17 +53,19 @@ const struct opt option_table[] = {
 	  NULL, "sni", BIN_PLUGINS, OFF(sni), 0, 0 },
 	{ "ehlo", 'F', OPT_EHLO, "NAME",
 	  "EHLO name (default: this host's FQDN, else our address literal)", NULL, "ehlo",
-	  BIN_PLUGINS, OFF(ehlo), 0, 0 },
+	  BIN_PLUGINS | BIN_STS, OFF(ehlo), 0, 0 },
 	{ "timeout", 't', OPT_TIMEOUT, "SEC[:STATE]",
-	  "one deadline for the whole check, at most 3600 seconds;\n"
-	  "STATE on expiry: ok|warning|critical|unknown, critical if not given",
+	  "one deadline for the whole check, at most 3600 seconds\n"
+	  "(STATE on expiry: ok|warning|critical|unknown, critical if not given)",
 	  "10", "timeout", ALL, OFF(timeout), 0, 0 },
-	{ "checks", 0, OPT_CHECKS, "LIST", "the checks to run: port,banner,starttls,cert,relay",
+	{ "checks", 0, OPT_CHECKS, "LIST",
+	  "the checks to run: port,banner,starttls,cert,relay (and sts:\n"
+	  "the domain's MTA-STS policy, asked for by name only)",
 	  "port,banner,starttls,cert,relay", "checks", BIN_RUNNER, 0, RK_CHECKS, 0 },
 	{ "warning", 'w', OPT_DAYS, "DAYS", "warning threshold", "30", "cert_days.warning",
-	  BIN_CERT, OFF(days_warn), 0, 0 },
+	  BIN_CERT | BIN_STS, OFF(days_warn), 0, 0 },
 	{ "critical", 'c', OPT_DAYS, "DAYS", "critical threshold", "14", "cert_days.critical",
-	  BIN_CERT, OFF(days_crit), 0, 0 },
+	  BIN_CERT | BIN_STS, OFF(days_crit), 0, 0 },
 	{ "warning", 'w', OPT_RANGE, "RANGE", "warning threshold", NULL, "time.warning", TIMED,
 	  OFF(warn), 0, 0 },
 	{ "critical", 'c', OPT_RANGE, "RANGE", "critical threshold", NULL, "time.critical", TIMED,
@@ -68,11 +74,11 @@ const struct opt option_table[] = {
 	  "lowest acceptable TLS version, else WARNING", "1.2", "min_tls", BIN_STARTTLS,
 	  OFF(min_tls), 0, 0 },
 	{ "ca-file", 0, OPT_READ_PATH, "FILE", "trust anchors from FILE (PEM)", NULL, "ca_file",
-	  BIN_PLUGINS, OFF(ca_file), 0, 0 },
+	  BIN_PLUGINS | BIN_STS, OFF(ca_file), 0, 0 },
 	{ "ca-path", 0, OPT_READ_PATH, "DIR",
 	  "trust anchors from a hashed directory (default: the system's,\n"
 	  "looked up per issuer, not loaded whole)",
-	  NULL, "ca_path", BIN_PLUGINS, OFF(ca_path), 0, 0 },
+	  NULL, "ca_path", BIN_PLUGINS | BIN_STS, OFF(ca_path), 0, 0 },
 	{ "no-verify", 0, OPT_FLAG, NULL, "do not judge chain and host-name verification", NULL,
 	  "no_verify", BIN_CERT, OFF(no_verify), 0, 0 },
 	{ "starttls", 'S', OPT_IGNORED, NULL,
@@ -107,16 +113,25 @@ const struct opt option_table[] = {
 	  NULL, NULL, BIN_RELAY, OFF(relay_domain), 0, 0 },
 	{ "starttls", 'S', OPT_FLAG, NULL, "test after STARTTLS (relay policy often differs)", NULL,
 	  NULL, BIN_RELAY, OFF(relay_starttls), 0, 0 },
+	{ "require", 0, OPT_FLAG, NULL, "no MTA-STS policy is CRITICAL (default: OK, said)", NULL,
+	  NULL, BIN_STS, OFF(sts_require), 0, 0 },
+	{ "require-tlsrpt", 0, OPT_FLAG, NULL,
+	  "no TLS-RPT record (_smtp._tls.DOMAIN) is WARNING (default: said)", NULL, NULL, BIN_STS,
+	  OFF(sts_require_tlsrpt), 0, 0 },
+	{ "no-mx-tls", 0, OPT_FLAG, NULL,
+	  "do not check the MX hosts' STARTTLS and certificates (only\n"
+	  "the policy, its coverage of the MX set and TLS-RPT)",
+	  NULL, NULL, BIN_STS, OFF(sts_no_mx_tls), 0, 0 },
 	{ "dns-server", 0, OPT_SERVERS, "IP[:PORT][,...]",
 	  "resolvers to use instead of /etc/resolv.conf (given again, the\n"
 	  "lists add up)",
 	  NULL, "dns_server", ALL, OFF(dns_servers), 0, 0 },
-	{ "ipv4", '4', OPT_FAMILY, NULL, "use IPv4 addresses only", NULL, "ipv4", BIN_PLUGINS,
-	  OFF(family), 0, AF_INET },
-	{ "ipv6", '6', OPT_FAMILY, NULL, "use IPv6 addresses only", NULL, "ipv6", BIN_PLUGINS,
-	  OFF(family), 0, AF_INET6 },
-	{ "source", 0, OPT_ADDRESS, "ADDR", "local address to bind", NULL, NULL, BIN_PLUGINS,
-	  OFF(source), 0, 0 },
+	{ "ipv4", '4', OPT_FAMILY, NULL, "use IPv4 addresses only", NULL, "ipv4",
+	  BIN_PLUGINS | BIN_STS, OFF(family), 0, AF_INET },
+	{ "ipv6", '6', OPT_FAMILY, NULL, "use IPv6 addresses only", NULL, "ipv6",
+	  BIN_PLUGINS | BIN_STS, OFF(family), 0, AF_INET6 },
+	{ "source", 0, OPT_ADDRESS, "ADDR", "local address to bind", NULL, NULL,
+	  BIN_PLUGINS | BIN_STS, OFF(source), 0, 0 },
 	{ "proxy-protocol", 0, OPT_PROXY, "1|2",
 	  "send a PROXY protocol header first (servers behind HAProxy)", NULL, NULL, BIN_PLUGINS,
 	  OFF(proxy_protocol), 0, 0 },
@@ -141,7 +156,7 @@ const struct opt option_table[] = {
 	  "accepted for check_smtp users: a failed QUIT never changes the state", NULL, NULL,
 	  BIN_PLUGINS, 0, 0, 0 },
 	{ "verbose", 'v', OPT_COUNT, NULL, "more detail; -vvv prints the SMTP transcript", NULL,
-	  NULL, BIN_PLUGINS, OFF(verbose), 0, 0 },
+	  NULL, BIN_PLUGINS | BIN_STS, OFF(verbose), 0, 0 },
 	{ "help", 'h', OPT_HELP, NULL, "this help", NULL, NULL, ALL, 0, 0, 0 },
 	{ "version", 'V', OPT_VERSION, NULL, "version line", NULL, NULL, ALL, 0, 0, 0 },
 };

@@ -26,6 +26,8 @@ enum {
 	BIN_CERT = 1 << 3,
 	BIN_RELAY = 1 << 4,
 	BIN_RUNNER = 1 << 5, /* mtaprobe's own command line */
+	BIN_STS = 1 << 6,    /* check_mta_sts: a mail domain, not one server */
+	/* the plugins that talk SMTP to one server (or each of -M's) */
 	BIN_PLUGINS = BIN_PORT | BIN_BANNER | BIN_STARTTLS | BIN_CERT | BIN_RELAY,
 };
 
@@ -95,7 +97,7 @@ extern const size_t option_count;
 
 /* The names of the checks, in enum order: "port", "banner", ...; the runner's
  * --checks and checks: take them. */
-#define CHECK_KINDS 5
+#define CHECK_KINDS 6
 extern const char *const check_names[CHECK_KINDS];
 
 /* Where values land: check options in cfg, runner rows where slot(ctx, o)
@@ -141,9 +143,12 @@ struct binary {
 };
 
 extern const struct binary binary_port, binary_banner, binary_starttls, binary_cert, binary_relay,
-	binary_runner;
-/* Every binary, plugins first, for generators of man pages and configs. */
-extern const struct binary *const binaries[6];
+	binary_sts, binary_runner;
+/* Every binary, the plugins first (those with a def), for generators of
+ * man pages and configs (cli/binary_list.c: it pulls in every check, and
+ * check_mta_sts's libcurl with it, so the plugins do not link it). */
+#define NBINARIES 7
+extern const struct binary *const binaries[NBINARIES];
 
 /* --help for b: usage, every row b takes, ranges, exit codes, examples. */
 void options_help(const struct binary *b, const char *usage, struct strbuf *out);

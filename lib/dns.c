@@ -358,3 +358,38 @@ out:
 	free(all);
 	return rc;
 }
+
+int dns_txt(const char *name, const char *servers, const struct deadline *dl, struct txt_set *out,
+	    struct probe_err *e)
+{
+	uint8_t *buf = malloc(65536);
+	struct dns_msg *m = malloc(sizeof(*m));
+	int rc = -1;
+
+	out->n = out->total = 0;
+	if (buf == NULL || m == NULL) {
+		err_set(e, ERR_INTERNAL, "DNS", "out of memory");
+		goto out;
+	}
+	if (dns_query(name, DNS_T_TXT, servers, dl, buf, 65536, m, e) < 0)
+		goto out;
+	if (m->rcode != DNS_RCODE_NOERROR && m->rcode != DNS_RCODE_NXDOMAIN) {
+		err_set(e, ERR_RESOLVE, "DNS", "TXT %s %s", name, rcode_text(m->rcode));
+		goto out;
+	}
+	/* any TXT of the answer: the resolver followed a CNAME, if there was one */
+	for (int i = 0; i < m->nanswers; i++) {
+		if (m->answers[i].type != DNS_T_TXT)
+			continue;
+		out->total++;
+		if (out->n < TXT_MAX &&
+		    dns_rr_txt(m, &m->answers[i], out->rec[out->n].text, sizeof(out->rec[0].text),
+			       &out->rec[out->n].len) == 0)
+			out->n++;
+	}
+	rc = 0;
+out:
+	free(buf);
+	free(m);
+	return rc;
+}

@@ -60,4 +60,21 @@ struct mx_set {
 int dns_mx(const char *domain, const char *servers, const struct deadline *dl, struct mx_set *mx,
 	   struct probe_err *e);
 
+/* The TXT records at name (MTA-STS, TLS-RPT), each its character-strings
+ * joined; the bytes are the server's (print them sanitised).  A name that
+ * does not exist, or has no TXT, is n == 0 and not an error. */
+#define TXT_MAX	     8
+#define TXT_TEXT_MAX 1024
+struct txt_set {
+	int n;	   /* kept: the first TXT_MAX that fit */
+	int total; /* TXT records in the answer */
+	struct {
+		size_t len;
+		char text[TXT_TEXT_MAX];
+	} rec[TXT_MAX];
+};
+/* 0, or -1 with e (SERVFAIL, timeout). */
+int dns_txt(const char *name, const char *servers, const struct deadline *dl, struct txt_set *out,
+	    struct probe_err *e);
+
 #endif

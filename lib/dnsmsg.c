@@ -173,6 +173,32 @@ int dns_rr_tlsa(const struct dns_msg *m, const struct dns_rr *rr, struct tlsa *t
 	return 0;
 }
 
+int dns_rr_txt(const struct dns_msg *m, const struct dns_rr *rr, char *out, size_t out_size,
+	       size_t *len)
+{
+	const uint8_t *p = m->buf + rr->rdoff;
+	size_t i = 0, o = 0;
+
+	*len = 0;
+	if (out_size == 0)
+		return -1;
+	out[0] = '\0';
+	if (rr->type != DNS_T_TXT || rr->rdlen == 0)
+		return -1;
+	while (i < rr->rdlen) {
+		size_t n = p[i++];
+
+		if (n > rr->rdlen - i || o + n >= out_size)
+			return -1;
+		memcpy(out + o, p + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	*len = o;
+	return 0;
+}
+
 size_t dns_query_build(uint8_t *out, size_t out_size, uint16_t id, const char *name, uint16_t type,
 		       bool ad)
 {

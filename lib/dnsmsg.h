@@ -12,6 +12,7 @@
 #define DNS_T_A	   1
 #define DNS_T_PTR  12
 #define DNS_T_MX   15
+#define DNS_T_TXT  16
 #define DNS_T_AAAA 28
 #define DNS_T_OPT  41
 #define DNS_T_TLSA 52
@@ -60,6 +61,13 @@ struct tlsa {
 	uint8_t data[TLSA_DATA_MAX];
 };
 int dns_rr_tlsa(const struct dns_msg *m, const struct dns_rr *rr, struct tlsa *t);
+
+/* A TXT record: its character-strings joined (RFC 7208 §3.3, RFC 8461
+ * §3.1: a long record may be split) into out, NUL-terminated, *len bytes.
+ * The bytes are the server's: any value, NUL included.  0, or -1 when
+ * malformed, of another type, or longer than out_size - 1. */
+int dns_rr_txt(const struct dns_msg *m, const struct dns_rr *rr, char *out, size_t out_size,
+	       size_t *len);
 
 /* A query for name/type with RD set; ad sets the AD bit (RFC 6840 §5.7: ask
  * the resolver to say whether it validated).  Returns the length, or 0 if

@@ -73,6 +73,13 @@ struct result {
 
 	/* check_mta_relay */
 	int relay_tests, relay_accepted, relay_refused, relay_tempfail;
+	/* check_mta_sts: policy -1 not asked, 0 none announced, 1 valid,
+	 * 2 announced but broken (TXT, fetch or syntax); mode an enum sts_mode */
+	int sts_policy, sts_mode;
+	long sts_max_age;
+	int sts_mx_total, sts_mx_covered;
+	bool sts_tlsrpt;
+	char sts_id[40];
 
 	struct result *children; /* with -A: one per address */
 	size_t nchildren;

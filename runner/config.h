@@ -12,7 +12,7 @@
 #include "checks/check.h"
 #include "lib/err.h"
 
-enum check_kind { CK_PORT = 0, CK_BANNER, CK_STARTTLS, CK_CERT, CK_RELAY, CK_COUNT };
+enum check_kind { CK_PORT = 0, CK_BANNER, CK_STARTTLS, CK_CERT, CK_RELAY, CK_STS, CK_COUNT };
 
 const char *check_kind_name(enum check_kind k);
 

@@ -215,6 +215,62 @@ static const struct family families[] = {
 	  "Relay tests whose RCPT the server accepted (0: refuses to relay).", v_relay },
 };
 
+/* check_mta_sts's facts belong to the domain, not to an MX address: one
+ * series per target (the top result), only where a policy is announced. */
+static bool sts_valid(const struct series *s)
+{
+	return s->it->kind == CK_STS && s->r->sts_policy == 1;
+}
+
+static bool v_sts_valid(const struct series *s, double *v, const char **n, const char **l)
+{
+	(void)n, (void)l;
+	if (s->it->kind != CK_STS || s->r->sts_policy < 1)
+		return false;
+	*v = s->r->sts_policy == 1;
+	return true;
+}
+
+static bool v_sts_mode(const struct series *s, double *v, const char **n, const char **l)
+{
+	static const char *const modes[] = { "", "enforce", "testing", "none" };
+
+	if (!sts_valid(s) || s->r->sts_mode < 1 || s->r->sts_mode > 3)
+		return false;
+	*v = 1;
+	*n = "mode";
+	*l = modes[s->r->sts_mode];
+	return true;
+}
+
+static bool v_sts_max_age(const struct series *s, double *v, const char **n, const char **l)
+{
+	(void)n, (void)l;
+	if (!sts_valid(s))
+		return false;
+	*v = (double)s->r->sts_max_age;
+	return true;
+}
+
+static bool v_sts_uncovered(const struct series *s, double *v, const char **n, const char **l)
+{
+	(void)n, (void)l;
+	if (!sts_valid(s) || s->r->sts_mode == 3 /* none */)
+		return false;
+	*v = s->r->sts_mx_total - s->r->sts_mx_covered;
+	return true;
+}
+
+static const struct family sts_families[] = {
+	{ "mtaprobe_sts_policy_valid",
+	  "1 if the domain's announced MTA-STS policy was fetched and is valid, else 0.",
+	  v_sts_valid },
+	{ "mtaprobe_sts_mode_info", "The MTA-STS policy's mode.", v_sts_mode },
+	{ "mtaprobe_sts_max_age_seconds", "The MTA-STS policy's max_age.", v_sts_max_age },
+	{ "mtaprobe_sts_mx_uncovered", "MX hosts no mx: pattern of the MTA-STS policy matches.",
+	  v_sts_uncovered },
+};
+
 struct fam_ctx {
 	const struct family *f;
 	struct strbuf *b;
@@ -255,6 +311,17 @@ void report_prometheus(const struct run *run, const char *config, struct strbuf 
 		strbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", families[i].name,
 			      families[i].help, families[i].name);
 		each_series(run, fam_series, &c);
+	}
+	for (size_t i = 0; i < sizeof(sts_families) / sizeof(sts_families[0]); i++) {
+		struct fam_ctx c = { &sts_families[i], b };
+
+		strbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", sts_families[i].name,
+			      sts_families[i].help, sts_families[i].name);
+		for (size_t k = 0; k < run->nitems; k++) {
+			struct series s = { &run->items[k], &run->items[k].r };
+
+			fam_series(&s, &c);
+		}
 	}
 	strbuf_printf(b,
 		      "# HELP mtaprobe_check_error_info The kind and step of the failure a check "
@@ -374,6 +441,25 @@ static void json_result(struct strbuf *b, const struct run_item *it, const struc
 			strbuf_append(b, "]}", 2);
 		}
 		strbuf_append(b, "]", 1);
+	}
+	if (it->kind == CK_STS && r->sts_policy >= 0) {
+		static const char *const modes[] = { "", "enforce", "testing", "none" };
+
+		strbuf_printf(b, ", \"sts\": {\"policy\": \"%s\"",
+			      r->sts_policy == 0   ? "none"
+			      : r->sts_policy == 1 ? "valid"
+						   : "invalid");
+		if (r->sts_id[0]) {
+			strbuf_append(b, ", \"id\": ", 8);
+			json_str(b, r->sts_id);
+		}
+		if (r->sts_policy == 1)
+			strbuf_printf(b,
+				      ", \"mode\": \"%s\", \"max_age\": %ld, \"mx_total\": %d, "
+				      "\"mx_covered\": %d",
+				      modes[r->sts_mode >= 1 && r->sts_mode <= 3 ? r->sts_mode : 0],
+				      r->sts_max_age, r->sts_mx_total, r->sts_mx_covered);
+		strbuf_printf(b, ", \"tlsrpt\": %s}", r->sts_tlsrpt ? "true" : "false");
 	}
 	if (it->kind == CK_RELAY && r->relay_tests)
 		strbuf_printf(b,

@@ -15,7 +15,7 @@ static const struct check_def *runner_check_def(enum check_kind kind)
 	static const struct check_def *const defs[CK_COUNT] = {
 		[CK_PORT] = &check_port,	 [CK_BANNER] = &check_banner,
 		[CK_STARTTLS] = &check_starttls, [CK_CERT] = &check_cert,
-		[CK_RELAY] = &check_relay,
+		[CK_RELAY] = &check_relay,	 [CK_STS] = &check_sts,
 	};
 
 	return defs[kind];

@@ -35,7 +35,10 @@ SRC[config]="runner/config.c $CLI $CHECKS $ENGINE"
 SRC[range]="lib/range.c"
 SRC[sanitize]="lib/sanitize.c"
 SRC[der]="lib/tls.c lib/tls_openssl.c lib/net.c lib/deadline.c lib/err.c lib/strbuf.c lib/sanitize.c"
-SRC[options]="$CLI $CHECKS $ENGINE"
+# (binaries[] names check_mta_sts too: its check, the policy parser, libcurl)
+SRC[options]="$CLI cli/binary_list.c cli/binary_sts.c $CHECKS checks/sts.c $ENGINE lib/sts.c
+	lib/https_curl.c lib/tls_openssl.c"
+SRC[sts]="lib/sts.c lib/sanitize.c"
 FULL_LIBS="-lcares -lyaml -lssl -lcrypto -lpthread -lm"
 LIBS[smtp]=""
 LIBS[dnsmsg]=""
@@ -43,7 +46,8 @@ LIBS[config]="$FULL_LIBS"
 LIBS[range]="-lm"
 LIBS[sanitize]=""
 LIBS[der]="-lssl -lcrypto -lpthread -ldl"
-LIBS[options]="$FULL_LIBS"
+LIBS[options]="$FULL_LIBS -lcurl"
+LIBS[sts]=""
 # Longest input: a reply may be 64 KiB (SMTP_REPLY_MAX_BYTES), a config
 # a few KiB, a range is cut at 64 bytes.
 MAXLEN[smtp]=70000
@@ -53,7 +57,8 @@ MAXLEN[range]=80
 MAXLEN[sanitize]=4096
 MAXLEN[der]=8192
 MAXLEN[options]=1024
-ALL=(smtp dnsmsg config range sanitize der options)
+MAXLEN[sts]=70000
+ALL=(smtp dnsmsg config range sanitize der options sts)
 
 [ $# -ge 1 ] || usage
 SECONDS_EACH=$1

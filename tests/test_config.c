@@ -13,7 +13,8 @@
 
 #include "runner/config.h"
 
-#define ALL_CHECKS ((1u << CK_COUNT) - 1)
+/* the default: every check but sts (a domain's, asked for by name) */
+#define ALL_CHECKS ((1u << CK_STS) - 1)
 
 static int load(const char *yaml, struct config *cfg, char *err, size_t err_size)
 {

@@ -136,6 +136,45 @@ static void test_ptr_and_tlsa(void **state)
 	assert_int_equal(t.data[31], 31);
 }
 
+/* TXT: character-strings joined; lengths past the RDATA, or a record too
+ * long for the buffer, refused; the bytes are kept as they are (NUL too). */
+static void test_txt(void **state)
+{
+	struct w w;
+	struct dns_msg m;
+	char why[128], out[64], small[8];
+	size_t len;
+	size_t q = header(&w, 0, 3, "_mta-sts.example.test", DNS_T_TXT);
+
+	(void)state;
+	rr_head(&w, q, DNS_T_TXT, 1 + 8 + 1 + 12);
+	put(&w, "\x08v=STSv1;", 9);
+	put(&w, "\x0c id=20261201", 13);
+	rr_head(&w, q, DNS_T_TXT, 1 + 3);
+	put(&w,
+	    "\x03"
+	    "a\0b",
+	    4);
+	rr_head(&w, q, DNS_T_TXT, 1 + 2);
+	put(&w,
+	    "\x05"
+	    "ab",
+	    3); /* says 5, has 2 */
+	assert_int_equal(dns_msg_parse(w.b, w.n, &m, why, sizeof(why)), 0);
+	assert_int_equal(m.nanswers, 3);
+	assert_int_equal(dns_rr_txt(&m, &m.answers[0], out, sizeof(out), &len), 0);
+	assert_string_equal(out, "v=STSv1; id=20261201");
+	assert_int_equal(len, 20);
+	assert_int_equal(dns_rr_txt(&m, &m.answers[0], small, sizeof(small), &len), -1);
+	assert_int_equal(dns_rr_txt(&m, &m.answers[1], out, sizeof(out), &len), 0);
+	assert_int_equal(len, 3);
+	assert_memory_equal(out, "a\0b", 3);
+	assert_int_equal(dns_rr_txt(&m, &m.answers[2], out, sizeof(out), &len), -1);
+	/* a TXT decoder on an MX record refuses */
+	m.answers[0].type = DNS_T_MX;
+	assert_int_equal(dns_rr_txt(&m, &m.answers[0], out, sizeof(out), &len), -1);
+}
+
 static void test_rcode_and_empty(void **state)
 {
 	struct w w;
@@ -300,6 +339,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mx_with_compression),
 		cmocka_unit_test(test_ptr_and_tlsa),
+		cmocka_unit_test(test_txt),
 		cmocka_unit_test(test_rcode_and_empty),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_every_truncation),

@@ -257,7 +257,9 @@ static int man(const char *prog)
 	fputs(" \\- ", stdout);
 	roffs(b->summary);
 	fputs("\n.SH SYNOPSIS\n", stdout);
-	if (b->def)
+	if (b->bit == BIN_STS)
+		printf(".B %s\n\\fB\\-M\\fR \\fIDOMAIN\\fR [\\fIOPTIONS\\fR]\n", b->prog);
+	else if (b->def)
 		printf(".B %s\n\\fB\\-H\\fR \\fIHOST\\fR | \\fB\\-M\\fR \\fIDOMAIN\\fR "
 		       "[\\fIOPTIONS\\fR]\n",
 		       b->prog);
@@ -320,7 +322,7 @@ static int man(const char *prog)
 	fputs(".SH EXAMPLES\n.nf\n", stdout);
 	roff(b->examples, strlen(b->examples), false);
 	fputs(".fi\n", stdout);
-	if (b->def)
+	if (b->def && b->bit != BIN_STS) /* nothing in those does MTA-STS */
 		man_migration(b);
 	fputs(".SH SEE ALSO\n", stdout);
 	for (size_t i = 0, n = 0; i < sizeof(binaries) / sizeof(binaries[0]); i++) {
@@ -419,10 +421,11 @@ static int icinga2(void)
 	     " * -H is <command>_address, by default the host's address (or address6,\n"
 	     " * as <command>_ipv4 / _ipv6 choose); it is left out when <command>_mx is\n"
 	     " * set.  To check a real certificate by address, set <command>_sni to the\n"
-	     " * name it is issued for.  Installed as\n"
+	     " * name it is issued for.  mtaprobe_sts checks a mail domain: set\n"
+	     " * mtaprobe_sts_mx to it.  Installed as\n"
 	     " * /usr/share/icinga2/include/plugins-contrib.d/mtaprobe.conf, read by\n"
 	     " * include <plugins-contrib>.  Do not edit: make conf regenerates it. */");
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < NBINARIES && binaries[i]->def; i++) {
 		const struct binary *b = binaries[i];
 		char cmd[64], var[128];
 
@@ -455,12 +458,21 @@ static int icinga2(void)
 			icinga_string(b, o);
 			fputs("\n\t\t}\n", stdout);
 		}
-		printf("\t}\n\n"
-		       "\tvars.%s_address = \"$check_address$\"\n"
-		       "\tvars.check_ipv4 = \"$%s_ipv4$\"\n"
-		       "\tvars.check_ipv6 = \"$%s_ipv6$\"\n"
-		       "}\n",
-		       cmd, cmd, cmd);
+		/* check_mta_sts checks a mail domain: -M (or -H) is the domain,
+		 * no host address makes sense as a default */
+		if (b->bit == BIN_STS)
+			printf("\t}\n\n"
+			       "\tvars.check_ipv4 = \"$%s_ipv4$\"\n"
+			       "\tvars.check_ipv6 = \"$%s_ipv6$\"\n"
+			       "}\n",
+			       cmd, cmd);
+		else
+			printf("\t}\n\n"
+			       "\tvars.%s_address = \"$check_address$\"\n"
+			       "\tvars.check_ipv4 = \"$%s_ipv4$\"\n"
+			       "\tvars.check_ipv6 = \"$%s_ipv6$\"\n"
+			       "}\n",
+			       cmd, cmd, cmd);
 	}
 	return 0;
 }
@@ -477,11 +489,20 @@ static int nagios(void)
 	     "#   check_mta_X_sni!ARGS   the same, with --sni $HOSTNAME$: the certificate is\n"
 	     "#                          verified for the host's name, not its address\n"
 	     "#   check_mta_X_mx!DOMAIN!ARGS   every MX host of DOMAIN, every address of each\n"
+	     "#   check_mta_sts!DOMAIN!ARGS    DOMAIN's MTA-STS policy and TLS-RPT record\n"
 	     "#\n"
 	     "# Example: check_command check_mta_cert_sni!-w 21 -c 7");
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < NBINARIES && binaries[i]->def; i++) {
 		const char *p = binaries[i]->prog;
 
+		if (binaries[i]->bit == BIN_STS) {
+			printf("\ndefine command {\n"
+			       "\tcommand_name\t%s\n"
+			       "\tcommand_line\t$USER1$/%s -M $ARG1$ $ARG2$\n"
+			       "}\n",
+			       p, p);
+			continue;
+		}
 		printf("\ndefine command {\n"
 		       "\tcommand_name\t%s\n"
 		       "\tcommand_line\t$USER1$/%s -H $HOSTADDRESS$ $ARG1$\n"
