@@ -15,6 +15,7 @@
 #include "checks/check.h"
 #include "lib/dns.h"
 #include "lib/https.h"
+#include "lib/nagios.h"
 #include "lib/sanitize.h"
 #include "lib/sts.h"
 
@@ -137,7 +138,8 @@ static int fetch_policy(struct sts_run *u)
 	}
 	if (https_get(host, 443, POLICY_PATH, al, u->cfg->ca_file, u->cfg->ca_path, STS_POLICY_MAX,
 		      &u->dl, &h, &e) < 0) {
-		r->t.connect = h.connect;
+		if (h.connect > 0)
+			r->t.connect = h.connect;
 		if (h.too_large)
 			result_fail(r, STATE_CRITICAL, ERR_PROTOCOL, "policy",
 				    "policy: larger than 64 KiB (RFC 8461 §3.3)");
@@ -147,8 +149,10 @@ static int fetch_policy(struct sts_run *u)
 				    e.kind, "policy", "policy: %s: %s", e.stage, e.msg);
 		goto out;
 	}
-	r->t.connect = h.connect;
-	r->t.handshake = h.handshake;
+	if (h.connect > 0)
+		r->t.connect = h.connect;
+	if (h.handshake > 0)
+		r->t.handshake = h.handshake;
 	result_perf(r, "policy", us_to_s(mono_now_us() - t0), "s", 6, NULL, NULL);
 	policy_days(u, &h);
 	if (h.status >= 300 && h.status < 400) {
@@ -241,6 +245,7 @@ static void mx_tls(struct sts_run *u)
 {
 	struct check_cfg c = *u->cfg;
 	struct result mr;
+	char why[1024];
 	enum state s;
 
 	c.mx_domain = u->domain;
@@ -252,9 +257,10 @@ static void mx_tls(struct sts_run *u)
 	/* a verification or STARTTLS failure earns the mode's state; days
 	 * running out are the certificate's own WARNING or CRITICAL */
 	s = mr.state == STATE_CRITICAL ? mode_state(u->pol) : mr.state;
-	if (mr.state != STATE_OK)
-		result_raise(u->r, s, "MX TLS: %s",
-			     mr.nproblems ? mr.problems[0].text : state_name(mr.state));
+	if (mr.state != STATE_OK) {
+		nagios_summary(&mr, why, sizeof(why));
+		result_raise(u->r, s, "MX TLS: %s", why);
+	}
 	u->r->children = mr.children;
 	u->r->nchildren = mr.nchildren;
 	mr.children = NULL;
@@ -310,8 +316,10 @@ static void sts_run(const struct check_cfg *cfg, struct result *r)
 	struct sts_run u = { .cfg = cfg, .r = r };
 	size_t len;
 	int have;
+	bool policy_ok;
 
 	deadline_init(&u.dl, cfg->timeout);
+	r->summary_own = true;
 	u.domain = cfg->mx_domain ? cfg->mx_domain : cfg->host;
 	snprintf(r->target, sizeof(r->target), "%s", u.domain);
 	len = strlen(u.domain);
@@ -336,7 +344,11 @@ static void sts_run(const struct check_cfg *cfg, struct result *r)
 			 u.tlsrpt ? "" : ", no TLS-RPT");
 		goto done;
 	}
-	if (fetch_policy(&u) == 0) {
+	/* TLS-RPT first: one cheap lookup that a stalling policy host must not
+	 * starve of its deadline */
+	tlsrpt(&u);
+	policy_ok = fetch_policy(&u) == 0;
+	if (policy_ok) {
 		if (u.pol->mode != STS_NONE) {
 			coverage(&u);
 			if (!cfg->sts_no_mx_tls)
@@ -348,8 +360,9 @@ static void sts_run(const struct check_cfg *cfg, struct result *r)
 			result_perf(r, "mx_total", u.total, "", 0, NULL, NULL);
 		}
 	}
-	tlsrpt(&u);
 	/* the facts the runner's series and JSON carry */
+	if (!policy_ok)
+		u.pol->mode = STS_MODE_UNSET; /* a half-parsed policy is no policy */
 	r->sts_policy = u.pol->mode == STS_MODE_UNSET || !u.id[0] ? 2 : 1;
 	r->sts_mode = (int)u.pol->mode;
 	r->sts_max_age = u.pol->max_age;

@@ -154,15 +154,17 @@ static struct curl_slist *resolve_list(const char *host, int port, const struct 
 }
 
 /* What a failed transfer was: its kind and the step it failed on. */
-static int failed(CURLcode rc, const char *errbuf, const struct https_result *res,
+static int failed(CURLcode rc, const char *errbuf, struct https_result *res,
 		  const struct deadline *dl, struct probe_err *e)
 {
 	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 	char clean[300];
 
 	sanitize(clean, sizeof(clean), why, strlen(why), 200);
-	if (res->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+	if (res->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+		res->too_large = true; /* announced by Content-Length, or sent */
 		return err_set(e, ERR_PROTOCOL, "HTTP", "larger than the limit");
+	}
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
 		return err_set(e, ERR_TIMEOUT, "HTTP", "timeout after %.1fs", deadline_elapsed(dl));

@@ -27,7 +27,7 @@ void nagios_summary(const struct result *r, char *out, size_t out_size)
 {
 	size_t nok = 0, worst = 0;
 
-	if (r->nchildren == 0) {
+	if (r->nchildren == 0 || r->summary_own) {
 		nagios_own_summary(r, out, out_size);
 		return;
 	}

@@ -83,6 +83,8 @@ struct result {
 
 	struct result *children; /* with -A: one per address */
 	size_t nchildren;
+	bool summary_own; /* the summary is r's own facts and problems even with
+			   * children (check_mta_sts: the MX addresses are detail) */
 };
 
 /* Zero r and prepare its buffers; check is a static string. */
