@@ -21,10 +21,12 @@ static void each_series(const struct run *run, series_fn fn, void *arg)
 	for (size_t i = 0; i < run->nitems; i++) {
 		const struct run_item *it = &run->items[i];
 
-		if (it->r.nchildren == 0) {
+		/* a domain's check (sts) is one series; its MX addresses are detail */
+		if (it->r.nchildren == 0 || it->r.summary_own) {
 			struct series s = { it, &it->r };
 
 			fn(&s, arg);
+			continue;
 		}
 		for (size_t k = 0; k < it->r.nchildren; k++) {
 			struct series s = { it, &it->r.children[k] };

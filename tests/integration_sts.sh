@@ -188,6 +188,47 @@ sts "wild: an https: rua is valid" 0 "$COV2" wild.test --require-tlsrpt
 t_check "sts: no DNS server answering: CRITICAL within -t 2" 2 'DNS|timeout|no DNS server' 2.5 \
 	"$STS" --dns-server 127.0.0.1:5399 --ca-file "$PKI/root.crt" -p $P -M good.test -t 2
 
+# --- the runner: checks: [sts] on mx: targets, Prometheus series and JSON ----------
+RUNNER=$B/mtaprobe
+if [ -x "$RUNNER" ]; then
+	{
+		echo "defaults: {port: $P, timeout: 5, dns_server: 127.0.0.1:5363, ca_file: $PKI/root.crt}"
+		echo "targets:"
+		echo "  - {name: good, mx: good.test, checks: [sts]}"
+		echo "  - {name: uncovered, mx: uncovered.test, checks: [sts]}"
+		echo "  - {name: html, mx: html.test, checks: [sts]}"
+		echo "  - {name: nopolicy, mx: nopolicy.test, checks: [sts]}"
+	} >"$T_TMP/sts.yaml"
+	PROM=$("$RUNNER" -q -c "$T_TMP/sts.yaml" -f prometheus 2>&1)
+	rc=$?
+	t_report "sts: runner, checks: [sts] on mx: targets, -f prometheus: exit 0" \
+		"$([ $rc = 0 ] || echo " exit $rc")" "$PROM"
+	t_assert "sts: runner: good: policy valid, mode enforce, max_age 604800, 0 MX uncovered" \
+		bash -c 'grep -Eq "^mtaprobe_sts_policy_valid\{target=\"good\".*\} 1$" <<<"$1" &&
+			grep -Eq "^mtaprobe_sts_mode_info\{target=\"good\".*mode=\"enforce\"\} 1$" <<<"$1" &&
+			grep -Eq "^mtaprobe_sts_max_age_seconds\{target=\"good\".*\} 604800$" <<<"$1" &&
+			grep -Eq "^mtaprobe_sts_mx_uncovered\{target=\"good\".*\} 0$" <<<"$1"' _ "$PROM"
+	t_assert "sts: runner: uncovered: 1 MX uncovered, check CRITICAL" \
+		bash -c 'grep -Eq "^mtaprobe_sts_mx_uncovered\{target=\"uncovered\".*\} 1$" <<<"$1" &&
+			grep -Eq "^mtaprobe_check_state\{target=\"uncovered\",check=\"sts\",host=\"uncovered\.test\".*\} 2$" <<<"$1"' _ "$PROM"
+	t_assert "sts: runner: html: the announced policy is not valid (0)" \
+		bash -c 'grep -Eq "^mtaprobe_sts_policy_valid\{target=\"html\".*\} 0$" <<<"$1"' _ "$PROM"
+	t_assert "sts: runner: nopolicy: no sts series at all (nothing announced), the check OK" \
+		bash -c '! grep -Eq "^mtaprobe_sts_[a-z_]+\{target=\"nopolicy\"" <<<"$1" &&
+			grep -Eq "^mtaprobe_check_state\{target=\"nopolicy\",check=\"sts\".*\} 0$" <<<"$1"' _ "$PROM"
+	if command -v promtool >/dev/null; then
+		t_assert "sts: runner: promtool check metrics accepts it" \
+			bash -c 'promtool check metrics <<<"$1" >/dev/null 2>&1' _ "$PROM"
+	fi
+	JSON=$("$RUNNER" -q -c "$T_TMP/sts.yaml" -f json 2>&1)
+	t_assert "sts: runner, -f json: the sts fields" \
+		grep -q '"sts": {"policy": "valid", "id": "20261201T0000", "mode": "enforce", "max_age": 604800, "mx_total": 2, "mx_covered": 2' <<<"$JSON"
+	if command -v jq >/dev/null; then
+		t_assert "sts: runner: the JSON parses, nopolicy's policy is none" \
+			bash -c '[ "$(jq -r ".results[] | select(.target == \"nopolicy\") | .sts.policy" <<<"$1")" = none ]' _ "$JSON"
+	fi
+fi
+
 # --- the outputs the lead's notes quote --------------------------------------------
 for ((i = 0; i < ${#KEPT[@]}; i += 2)); do
 	echo "# --- ${KEPT[i]}:"
