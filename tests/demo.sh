@@ -75,3 +75,19 @@ run "$B/mtaprobe" -q -c "$TMP/demo.yaml"
 printf '\n$ grep -E "check_state|relay_accepted|cert_not_after" mtaprobe.prom\n'
 grep -E '^mtaprobe_(check_state|relay_accepted|cert_not_after)' "$TMP/mtaprobe.prom"
 run "$B/mtaprobe" -q -p "$PORT" 127.0.0.1
+echo
+echo "== check_mta_sts against the MTA-STS test bed (tests/sts/bed.sh: NSD, nginx policy hosts on 127.0.0.60-94:443, scripted MX servers) =="
+if [ "$(id -u)" != 0 ]; then
+	echo "(skipped: the policy hosts listen on port 443, which needs root)"
+elif STSD=$TMP/sts && tests/sts/bed.sh start "$STSD" "$B/smtpsim" 2>/dev/null; then
+	S=("$B/check_mta_sts" --dns-server 127.0.0.1:5363 --ca-file "$STSD/pki/root.crt" -p 2725)
+	run "${S[@]}" -M good.test
+	run "${S[@]}" -M uncovered.test
+	run "${S[@]}" -M notls.test
+	run "${S[@]}" -M testing.test
+	run "${S[@]}" -M redirect.test
+	run "${S[@]}" -M nopolicy.test --require
+	tests/sts/bed.sh stop "$STSD"
+else
+	echo "(skipped: the MTA-STS test bed did not start)"
+fi

@@ -7,7 +7,8 @@
 #
 #   build  compiler, make, pkg-config and the -dev libraries
 #   demo   build + Postfix (make demo runs it on loopback), openssl (the
-#          test certificates), man (the pages it builds)
+#          test certificates), man (the pages it builds), NSD and nginx
+#          (the MTA-STS test bed: DNS and policy hosts)
 #   packaging  build + what make deb / make rpm need
 #   test   demo + the servers and tools of the tests: NSD, unbound, promtool,
 #          node_exporter, icinga2, nagios4, systemd-analyze, the Debian and
@@ -32,7 +33,7 @@ prog=tests/deps.sh
 usage() { echo "usage: $prog build|demo|packaging|test|bench" >&2; exit 2; }
 
 build_pkgs=(gcc make pkg-config libssl-dev libc-ares-dev libyaml-dev libcmocka-dev libcurl4-openssl-dev)
-demo_pkgs=("${build_pkgs[@]}" postfix openssl man-db groff-base)
+demo_pkgs=("${build_pkgs[@]}" postfix openssl man-db groff-base nsd nginx)
 packaging_pkgs=("${build_pkgs[@]}" dpkg-dev debhelper fakeroot rpm git)
 test_pkgs=("${demo_pkgs[@]}" iproute2 nftables libgnutls-dane0 libidn12 libnsl2
     nsd unbound bind9-dnsutils bind9-utils prometheus prometheus-node-exporter curl jq clang-format clang valgrind
