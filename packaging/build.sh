@@ -4,18 +4,16 @@
 # offline, and put the packages into OUTDIR.  make deb / make rpm call it
 # with OUTDIR build/packages.  Needs dpkg-dev and debhelper (deb) or rpm
 # (rpm), and the build dependencies (tests/deps.sh build).
+# packaging/build.sh tree DIR - only that copy of the tree, into DIR
+# (tests/packaging.sh builds and installs from one).  A relative OUTDIR or
+# DIR is taken from the top of the tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -eq 2 ] && { [ "$1" = deb ] || [ "$1" = rpm ]; } || {
-	echo "usage: packaging/build.sh deb|rpm OUTDIR" >&2
+[ $# -eq 2 ] && { [ "$1" = deb ] || [ "$1" = rpm ] || [ "$1" = tree ]; } || {
+	echo "usage: packaging/build.sh deb|rpm OUTDIR | tree DIR" >&2
 	exit 2
 }
 kind=$1
-mkdir -p "$2"
-out=$(cd "$2" && pwd)
-version=$(sed -n 's/^#define MTAPROBE_VERSION "\(.*\)"/\1/p' cli/options.h)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 copy_tree() { # the tree as git sees it (no build/, no .git), else all but those
 	mkdir -p "$1"
@@ -27,6 +25,16 @@ copy_tree() { # the tree as git sees it (no build/, no .git), else all but those
 		tar --exclude=./build --exclude=./.git -cf - . | tar -C "$1" -xf -
 	fi
 }
+if [ "$kind" = tree ]; then
+	copy_tree "$2"
+	exit 0
+fi
+
+mkdir -p "$2"
+out=$(cd "$2" && pwd)
+version=$(sed -n 's/^#define MTAPROBE_VERSION "\(.*\)"/\1/p' cli/options.h)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 
 if [ "$kind" = deb ]; then
 	src=$work/mtaprobe-$version

@@ -16,83 +16,28 @@
 # x plugin table.  No aiosmtpd: one SKIP line, not a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-B=${1:-build/asan}
 . tests/lib.sh
-T_N=${T_N_START:-0}
-L=127.0.0.1
+t_args build/asan "$@"
 declare -A AP=([starttls]=27701 [starttls-open]=27702 [refuse]=27703 [refuse-mail]=27704 [smtps]=27705)
-TABLE=()
-T_START=$(date +%s%N)
-
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # Stop what we started, by PID; anything not gone in 5 s is killed.
-m_cleanup() {
-	local p alive=""
-	for p in "${T_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for _ in $(seq 50); do
-		alive=""
-		for p in "${T_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive+=" $p"; done
-		[ -z "$alive" ] && break
-		sleep 0.1
-	done
-	for p in $alive; do kill -KILL "$p" 2>/dev/null; done
-	for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	T_PIDS=()
-}
 cleanup() {
-	m_cleanup
-	rm -rf "$T_TMP"
+	t_stop_all
+	t_rm_tmp
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+t_traps cleanup
 
-# m_check NAME WANT_RC REGEX MAX CMD... : like t_check, but WANT_RC is an
-# ERE of exit codes ("0", "[12]") and NOT_RE (environment) must not match
-# the first line; adds a row to the table.
+# m_check NAME WANT_RC REGEX MAX CMD... : t_check, and a row of the table
 m_check() {
-	local name=$1 want=$2 re=$3 max=$4 t0 out rc ms p="" first state
-	local -a states=(OK WARNING CRITICAL UNKNOWN)
-	shift 4
-	t0=$(date +%s%N)
-	out=$("$@" 2>&1)
-	rc=$?
-	ms=$(ms_since "$t0")
-	first=${out%%$'\n'*}
-	if [ "$rc" -gt 3 ]; then
-		p+=" exit $rc is not a plugin state (signal or sanitizer?);"
-		state="exit $rc"
-	else
-		state=${states[$rc]}
-		[[ $first =~ ^MTA\ [A-Z]+\ $state\ -\  ]] || p+=" first line does not say $state;"
-	fi
-	[[ $rc =~ ^($want)$ ]] || p+=" exit $rc ($state), wanted $want;"
-	grep -Eq -- "$re" <<<"$out" || p+=" output lacks /$re/;"
-	[ -n "${NOT_RE:-}" ] && grep -Eq -- "$NOT_RE" <<<"$first" && p+=" summary says /$NOT_RE/;"
-	p+=$(t_perf_ok "$first")
-	[ "$ms" -le "$(awk -v m="$max" 'BEGIN{printf "%d", m*1000}')" ] || p+=" took ${ms}ms, bound ${max}s;"
-	t_report "$name (${ms}ms)" "$p" "$out"
-	T_LAST_OUT=$out
-	local srv=${name%%:*} cfg=${name#*: } args
-	cfg=${cfg%%:*}
-	args=$(sed -E "s#--ca-file [^ ]+#--ca-file CA#; s# -H [^ ]+##" <<<"${1##*/} ${*:2}")
-	TABLE+=("$(printf '%-8s %-13s %-48s %-8s %6s ms  %s' "$srv" "$cfg" "$args" "$state" "$ms" \
-		"$(sed -E 's/^MTA [A-Z]+ [A-Z]+ - //; s/ \|.*//' <<<"$first" | cut -c1-150)")")
+	t_check "$@"
+	t_table_row 13 48 150 "$@"
 }
 
-SKIP_WHY=$(tests/mta/aiosmtpd.sh check)
-if [ $? != 0 ]; then
-	T_N=$((T_N + 1))
-	echo "ok $T_N - aiosmtpd: every plugin against aiosmtpd # SKIP ${SKIP_WHY#SKIP: }"
+if ! SKIP_WHY=$(tests/mta/aiosmtpd.sh check); then
+	t_skip "aiosmtpd: every plugin against aiosmtpd" "${SKIP_WHY#SKIP: }"
 	exit 0
 fi
-PKI=$T_TMP/pki
-if ! tests/mkcerts.sh "$PKI" >"$T_TMP/mkcerts.log" 2>&1; then
-	t_report "aiosmtpd: test PKI generated" " tests/mkcerts.sh failed" "$(cat "$T_TMP/mkcerts.log")"
-	exit 0
-fi
-CA=(--ca-file "$PKI/root.crt")
+t_pki "aiosmtpd: test PKI generated"
 
 t0=$(date +%s%N)
 AD=$T_TMP/aiosmtpd
@@ -111,7 +56,7 @@ for m in "${!AP[@]}"; do
 		{ t_report "aiosmtpd: $m: listening on $L:${AP[$m]}" " not listening after 10 s" "$(cat "$AD/$m.log")"; up=0; }
 done
 [ $up = 1 ] || exit 0
-echo "# aiosmtpd: ${#AP[@]} servers up in $(ms_since "$t0") ms"
+echo "# aiosmtpd: ${#AP[@]} servers up in $(t_ms_since "$t0") ms"
 R=("$B/check_mta_relay" -H "$L")
 
 # --- (a) open sink, STARTTLS required (aiosmtpd's default) -----------------------
@@ -174,8 +119,7 @@ if grep -q '^S: 220 localhost ' <<<"$S_OUT"; then
 	t_assert "aiosmtpd: starttls: greets 220 localhost: -vvv -S sends MAIL FROM:<mtaprobe@[127.0.0.1]>" \
 		grep -q 'C: MAIL FROM:<mtaprobe@\[127\.0\.0\.1\]>' <<<"$S_OUT"
 else
-	T_N=$((T_N + 1))
-	echo "ok $T_N - aiosmtpd: starttls: own-domain sender for 220 localhost # SKIP aiosmtpd greets '$(grep -m1 '^S: 220' <<<"$S_OUT")' here (socket.getfqdn())"
+	t_skip "aiosmtpd: starttls: own-domain sender for 220 localhost" "aiosmtpd greets '$(grep -m1 '^S: 220' <<<"$S_OUT")' here (socket.getfqdn())"
 fi
 
 # --- every sender refused at MAIL FROM: nothing about relaying is known -----------
@@ -216,6 +160,4 @@ for m in starttls starttls-open refuse smtps; do
 	t_assert "aiosmtpd: $m: the debug log has RCPT TO commands" grep -q ">> b'RCPT TO:" "$AD/$m.log"
 done
 
-echo "# aiosmtpd: server x config x plugin -> verdict (time):"
-printf '#   %s\n' "${TABLE[@]}"
-echo "# aiosmtpd: the whole script took $(ms_since "$T_START") ms"
+t_table aiosmtpd

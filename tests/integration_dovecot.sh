@@ -15,89 +15,41 @@
 # shellcheck disable=SC2016 # the bash -c assertions expand their own "$1"
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-B=${1:-build/asan}
-SIM=${SIM:-$B/smtpsim}
 . tests/lib.sh
-T_N=${T_N_START:-0}
-T_START=$(date +%s%N)
-L=127.0.0.1
+t_args build/asan "$@"
 OUT=(--source 127.0.0.2)
 P_SUB=27951 P_SUBS=27952 P_TRIP=27959
 DV=$T_TMP/dovecot
 DV_LOG=$DV/dovecot.log
-DV_PID=""
-cleanup() {
-	if [ -n "$DV_PID" ]; then
-		tests/mta/dovecot.sh stop "$DV" 2>/dev/null
-		wait "$DV_PID" 2>/dev/null
-	fi
-	t_cleanup
-	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $T_TMP"; else rm -rf "$T_TMP"; fi
-}
-trap cleanup EXIT
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+trap t_exit EXIT
 
-for p in $P_SUB $P_SUBS $P_TRIP; do
-	if (exec 3<>"/dev/tcp/$L/$p") 2>/dev/null; then
-		t_report "dovecot: port $p is free" " something already listens on $L:$p" ""
-		exit 0
-	fi
-done
-ver=$(tests/mta/dovecot.sh check 2>&1)
-rc=$?
-if [ $rc = 77 ]; then
-	T_N=$((T_N + 1))
-	echo "ok $T_N - dovecot: Dovecot submission (dovecot-core, dovecot-submissiond) # SKIP ${ver#SKIP: }"
-	exit 0
-elif [ $rc != 0 ]; then
-	t_report "dovecot: installed" " tests/mta/dovecot.sh check failed" "$ver"
-	exit 0
-fi
-PKI=$T_TMP/pki
-tests/mkcerts.sh "$PKI" >/dev/null 2>"$T_TMP/mkcerts.err" ||
-	{ t_report "dovecot: test PKI" " mkcerts failed" "$(cat "$T_TMP/mkcerts.err")"; exit 0; }
-CA=(--ca-file "$PKI/root.crt")
+t_ports_free dovecot $P_SUB $P_SUBS $P_TRIP
+t_step "" "dovecot: Dovecot submission (dovecot-core, dovecot-submissiond)" "dovecot: installed" \
+	tests/mta/dovecot.sh check
+ver=$T_STEP_OUT
+t_pki "dovecot: test PKI"
 t_sim relay_refuse $P_TRIP -T "$T_TMP/trip.transcript" || exit 1
-if ! out=$(tests/mta/dovecot.sh setup "$DV" "$PKI" $P_SUB $P_SUBS $P_TRIP 2>&1); then
-	t_report "dovecot: configuration accepted (doveconf -n)" " setup failed" "$out"
-	exit 0
-fi
+t_step "" "dovecot: setup" "dovecot: configuration accepted (doveconf -n)" \
+	tests/mta/dovecot.sh setup "$DV" "$PKI" $P_SUB $P_SUBS $P_TRIP
 t0=$(date +%s%N)
-tests/mta/dovecot.sh run "$DV" >"$T_TMP/dovecot.out" 2>&1 &
-DV_PID=$!
-if out=$(tests/mta/dovecot.sh ready "$DV" 10 2>&1); then
-	t_report "dovecot: Dovecot ${ver#* } submission up in $(ms_since "$t0") ms (PID $DV_PID)" "" ""
+if t_mta_start tests/mta/dovecot.sh "$DV" "$T_TMP/dovecot.out"; then
+	t_report "dovecot: Dovecot ${ver#* } submission up in $(t_ms_since "$t0") ms (PID $T_MTA_PID)" "" ""
 else
-	t_report "dovecot: started" " $out" "$(cat "$T_TMP/dovecot.out"; tail -n 8 "$DV_LOG" 2>/dev/null)"
+	t_report "dovecot: started" " $T_MTA_ERR" "$(cat "$T_TMP/dovecot.out"; tail -n 8 "$DV_LOG" 2>/dev/null)"
 	exit 0
 fi
 
 # --- Dovecot's own log: every command it received ------------------------------------
-MARK=0
-dv_mark() { MARK=$(wc -l <"$DV_LOG"); }
-dv_since() { tail -n +"$((MARK + 1))" "$DV_LOG"; }
-dv_settle() {	# until every connection since the mark was destroyed (2 s)
-	local c d log
-	for _ in $(seq 40); do
-		log=$(dv_since)
-		c=$(grep -c ': Connection created$' <<<"$log")
-		d=$(grep -c ': Connection destroy$' <<<"$log")
-		[ "$c" -gt 0 ] && [ "$c" = "$d" ] && return 0
-		sleep 0.05
-	done
-}
 # dv_relay NAME WANT_RC REGEX ARGS...: t_check of check_mta_relay, then
 # Dovecot's log of those sessions: MAIL received, no DATA/BDAT/AUTH
 dv_relay() {
-	local name=$1 want=$2 re=$3 p="" log
+	local name=$1 want=$2 re=$3
 	shift 3
-	dv_mark
+	t_log_mark "$DV_LOG"
 	t_check "$name" "$want" "$re" 5 "$B/check_mta_relay" -H $L -t 5 "$@"
-	dv_settle
-	log=$(dv_since)
-	grep -q 'Received new command: MAIL FROM:' <<<"$log" || p+=" Dovecot's log shows no MAIL FROM;"
-	grep -qiE 'Received new command: (DATA|BDAT|AUTH)' <<<"$log" && p+=" Dovecot received DATA/BDAT/AUTH;"
-	t_report "$name; Dovecot log: MAIL seen, no DATA/BDAT/AUTH" "$p" "$(grep 'Received new command' <<<"$log" | tail -n 5)"
+	t_log_settle ': Connection created$' ': Connection destroy$'
+	t_log_check "$name; Dovecot log: MAIL seen, no DATA/BDAT/AUTH" 'Received new command: MAIL FROM:' \
+		'Received new command: (DATA|BDAT|AUTH)' 'Received new command'
 }
 
 # --- port, banner ------------------------------------------------------------------------
@@ -163,7 +115,7 @@ t_assert "dovecot submission: the check saw 530 in plain text, then STARTTLS, th
 		/^C: MAIL/ && up { m2 = 1 } /^S: 530/ && m2 { ok = 1 }
 		END { exit !ok }"' _ "$REL_OUT"
 t_assert "dovecot submission: Dovecot logged the session as TLS (rip=127.0.0.2 ... TLS)" \
-	grep -qE 'Disconnected: .*rip=127\.0\.0\.2, lip=127\.0\.0\.1, TLS' <(dv_since)
+	grep -qE 'Disconnected: .*rip=127\.0\.0\.2, lip=127\.0\.0\.1, TLS' <(t_log_since)
 dv_relay "dovecot submission: check_mta_relay --thorough is OK, requires authentication" 0 \
 	'RELAY OK - 127\.0\.0\.1:27951 12 of 12 relay tests refused.*requires authentication' \
 	-p $P_SUB "${OUT[@]}" "${CA[@]}" --thorough
@@ -185,15 +137,5 @@ t_assert "dovecot: nobody logged in (no submission(user) process, no 'Login:' li
 t_assert "dovecot: nothing connected to the relay host 127.0.0.1:$P_TRIP (tripwire: only t_sim's own probe, no command)" \
 	bash -c '[ "$(grep -c "^#: connect from" "$1")" = 1 ] && ! grep -q "^C: " "$1"' _ "$T_TMP/trip.transcript"
 t_assert "dovecot: no errors or fatals in Dovecot's log" bash -c '! grep -qE ": (Error|Fatal|Panic): " "$1"' _ "$DV_LOG"
-t0=$(date +%s%N)
-kids=$(ps -o pid= --ppid "$DV_PID" 2>/dev/null)
-tests/mta/dovecot.sh stop "$DV" 2>"$T_TMP/stop.err"
-wait "$DV_PID" 2>/dev/null
-left=""
-for k in $kids; do # a zombie (not yet reaped by init) counts as gone
-	[ -r "/proc/$k/stat" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$k/stat" 2>/dev/null && left+=" $k"
-done
-t_report "dovecot: stopped in $(ms_since "$t0") ms, no process left" \
-	"$([ -n "$left" ] && echo " still running:$left")$([ -s "$T_TMP/stop.err" ] && echo " $(cat "$T_TMP/stop.err")")" ""
-DV_PID=""
-echo "# dovecot: $((T_N - ${T_N_START:-0})) tests in $(ms_since "$T_START") ms"
+t_mta_stop dovecot
+echo "# dovecot: $((T_N - ${T_N_START:-0})) tests in $(t_ms_since "$T_START") ms"

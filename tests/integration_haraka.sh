@@ -18,101 +18,43 @@
 # No Node.js/npm or no registry: SKIP lines, not failures.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-B=${1:-build/asan}
 . tests/lib.sh
-T_N=${T_N_START:-0}
+t_args build/asan "$@"
 H=100.64.77.2
 NS=mtaprobe-hk-$$
 NS_UP=""
 declare -A HP=([refuse]=2525 [open]=2526 [resolvable]=2527 [early]=2528 [early_slow]=2529 [tls]=25)
 SMTPS=465
-TABLE=()
-T_START=$(date +%s%N)
-
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # Stop what we started, by PID; anything not gone in 5 s is killed.
-m_cleanup() {
-	local p alive=""
-	for p in "${T_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for _ in $(seq 50); do
-		alive=""
-		for p in "${T_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive+=" $p"; done
-		[ -z "$alive" ] && break
-		sleep 0.1
-	done
-	for p in $alive; do kill -KILL "$p" 2>/dev/null; done
-	for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	T_PIDS=()
-}
 cleanup() {
-	m_cleanup
+	t_stop_all
 	[ -n "$NS_UP" ] && tests/mta/haraka.sh netns-down "$NS"
-	rm -rf "$T_TMP"
+	t_rm_tmp
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+t_traps cleanup
 
-# m_check NAME WANT_RC REGEX MAX CMD... : like t_check, but WANT_RC is an
-# ERE of exit codes ("0", "[12]") and NOT_RE (environment) must not match
-# the first line; adds a row to the table.
+# m_check NAME WANT_RC REGEX MAX CMD... : t_check, and a row of the table
 m_check() {
-	local name=$1 want=$2 re=$3 max=$4 t0 out rc ms p="" first state
-	local -a states=(OK WARNING CRITICAL UNKNOWN)
-	shift 4
-	t0=$(date +%s%N)
-	out=$("$@" 2>&1)
-	rc=$?
-	ms=$(ms_since "$t0")
-	first=${out%%$'\n'*}
-	if [ "$rc" -gt 3 ]; then
-		p+=" exit $rc is not a plugin state (signal or sanitizer?);"
-		state="exit $rc"
-	else
-		state=${states[$rc]}
-		[[ $first =~ ^MTA\ [A-Z]+\ $state\ -\  ]] || p+=" first line does not say $state;"
-	fi
-	[[ $rc =~ ^($want)$ ]] || p+=" exit $rc ($state), wanted $want;"
-	grep -Eq -- "$re" <<<"$out" || p+=" output lacks /$re/;"
-	[ -n "${NOT_RE:-}" ] && grep -Eq -- "$NOT_RE" <<<"$first" && p+=" summary says /$NOT_RE/;"
-	p+=$(t_perf_ok "$first")
-	[ "$ms" -le "$(awk -v m="$max" 'BEGIN{printf "%d", m*1000}')" ] || p+=" took ${ms}ms, bound ${max}s;"
-	t_report "$name (${ms}ms)" "$p" "$out"
-	T_LAST_OUT=$out
-	local srv=${name%%:*} cfg=${name#*: } args
-	cfg=${cfg%%:*}
-	args=$(sed -E "s#--ca-file [^ ]+#--ca-file CA#; s# -H [^ ]+##" <<<"${1##*/} ${*:2}")
-	TABLE+=("$(printf '%-8s %-11s %-62s %-8s %6s ms  %s' "$srv" "$cfg" "$args" "$state" "$ms" \
-		"$(sed -E 's/^MTA [A-Z]+ [A-Z]+ - //; s/ \|.*//' <<<"$first" | cut -c1-140)")")
+	t_check "$@"
+	t_table_row 11 62 140 "$@"
 }
 
 # --- Haraka, the test PKI, the namespace ----------------------------------------
+SKIP_ALL="haraka: every plugin against Haraka"
 if [ ! -x /usr/bin/python3 ]; then	# the namespace's resolver (tests/mta/haraka/nxdns.py)
-	T_N=$((T_N + 1))
-	echo "ok $T_N - haraka: every plugin against Haraka # SKIP /usr/bin/python3 not found"
+	t_skip "$SKIP_ALL" "/usr/bin/python3 not found"
 	exit 0
 fi
 t0=$(date +%s%N)
-HK_OUT=$(tests/mta/haraka.sh install 2>"$T_TMP/install.err")
-rc=$?
-sed 's/^/# haraka: /' "$T_TMP/install.err"
-if [ $rc = 77 ]; then
-	T_N=$((T_N + 1))
-	echo "ok $T_N - haraka: every plugin against Haraka # SKIP ${HK_OUT#SKIP: }"
-	exit 0
-elif [ $rc != 0 ] || [ ! -x "$HK_OUT" ]; then
-	t_report "haraka: installed (tests/mta/haraka.sh install)" " install failed" "$(cat "$T_TMP/install.err")"
+t_step "# haraka: " "$SKIP_ALL" "haraka: installed (tests/mta/haraka.sh install)" tests/mta/haraka.sh install
+if [ ! -x "$T_STEP_OUT" ]; then
+	t_report "haraka: installed (tests/mta/haraka.sh install)" " install failed" "$(cat "$T_TMP/step.err")"
 	exit 0
 fi
-echo "# haraka: install step took $(ms_since "$t0") ms"
+echo "# haraka: install step took $(t_ms_since "$t0") ms"
 
-PKI=$T_TMP/pki
-if ! tests/mkcerts.sh "$PKI" >"$T_TMP/mkcerts.log" 2>&1; then
-	t_report "haraka: test PKI generated" " tests/mkcerts.sh failed" "$(cat "$T_TMP/mkcerts.log")"
-	exit 0
-fi
-CA=(--ca-file "$PKI/root.crt")
+t_pki "haraka: test PKI generated"
 
 # One run at a time uses 100.64.77.0/24 (parallel checkouts wait here).
 exec 8>"${TMPDIR:-/tmp}/mtaprobe-haraka-netns.lock"
@@ -120,16 +62,7 @@ if ! flock -w 120 8; then
 	t_report "haraka: network namespace lock" " another run held ${TMPDIR:-/tmp}/mtaprobe-haraka-netns.lock for 120 s" ""
 	exit 0
 fi
-NS_ERR=$(tests/mta/haraka.sh netns-up "$NS" 2>&1)
-rc=$?
-if [ $rc = 77 ]; then
-	T_N=$((T_N + 1))
-	echo "ok $T_N - haraka: every plugin against Haraka # SKIP ${NS_ERR#SKIP: }"
-	exit 0
-elif [ $rc != 0 ]; then
-	t_report "haraka: network namespace $NS" " netns-up failed" "$NS_ERR"
-	exit 0
-fi
+t_step "" "$SKIP_ALL" "haraka: network namespace $NS" tests/mta/haraka.sh netns-up "$NS"
 NS_UP=1
 
 t0=$(date +%s%N)
@@ -161,7 +94,7 @@ grep -q 'listening on' "$HD/dns.log" || sleep 0.5
 grep -q 'listening on' "$HD/dns.log" ||
 	{ t_report "haraka: the namespace's NXDOMAIN resolver started" " no 'listening on'" "$(cat "$HD/dns.log")"; started=0; }
 [ $started = 1 ] || exit 0
-echo "# haraka: ${#HP[@]} instances and the resolver up in $(ms_since "$t0") ms"
+echo "# haraka: ${#HP[@]} instances and the resolver up in $(t_ms_since "$t0") ms"
 
 P=${HP[refuse]}
 R=("$B/check_mta_relay" -H "$H")
@@ -277,6 +210,4 @@ for cfg in refuse open resolvable early early_slow tls; do
 		_ "$HD/$cfg" "$HD/$cfg.log"
 done
 
-echo "# haraka: server x config x plugin -> verdict (time):"
-printf '#   %s\n' "${TABLE[@]}"
-echo "# haraka: the whole script took $(ms_since "$T_START") ms"
+t_table haraka

@@ -11,40 +11,19 @@
 # run an older build's plugins against this one's scenarios).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-B=${1:-build/asan}
-SIM=${SIM:-$B/smtpsim}
 . tests/lib.sh
-T_N=${T_N_START:-0}
+t_args build/asan "$@"
 
 # Stop what we started, by PID; a server that does not end in 5 s is killed.
-h_cleanup() {
-	local p i alive
-	for p in "${T_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for i in $(seq 50); do
-		alive=""
-		for p in "${T_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive+=" $p"; done
-		[ -z "$alive" ] && break
-		sleep 0.1
-	done
-	for p in $alive; do kill -KILL "$p" 2>/dev/null; done
-	for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	T_PIDS=()
-}
 cleanup() {
-	h_cleanup
-	rm -rf "$T_TMP"
+	t_stop_all
+	t_rm_tmp
 }
 trap cleanup EXIT
-L=127.0.0.1
 TMO=3 # -t for every run; the bound is TMO + 0.5 s
 BOUND=$(awk -v t=$TMO 'BEGIN{print t + 0.5}')
 
-PKI=$T_TMP/pki
-if ! tests/mkcerts.sh "$PKI" >"$T_TMP/mkcerts.log" 2>&1; then
-	t_report "hostile: test PKI generated" " tests/mkcerts.sh failed" "$(cat "$T_TMP/mkcerts.log")"
-	exit 0
-fi
-CA=(--ca-file "$PKI/root.crt")
+t_pki "hostile: test PKI generated"
 
 P=27500
 declare -A SP
@@ -57,34 +36,15 @@ for s in reset_connect reset_greeting reset_ehlo_mid reset_starttls_220 reset_tl
 	t_sim "$s" "$P" -C "$PKI" -T "$T_TMP/$s.transcript" || exit 1
 done
 
-# h_check SCENARIO WANT_RC REGEX CHECK [ARGS...]: runs $B/check_mta_CHECK
-# -H 127.0.0.1 -p PORT(SCENARIO) -t $TMO --ca-file ... ARGS.  WANT_RC is an
-# ERE of exit codes (2, [12], [0-3]); REGEX must match the first line; NOT_RE
-# (if set in the environment of the call) must not.
+# h_check SCENARIO WANT_RC REGEX CHECK [ARGS...]: t_check of $B/check_mta_CHECK
+# -H 127.0.0.1 -p PORT(SCENARIO) -t $TMO --ca-file ... ARGS, bound $TMO + 0.5 s.
+# WANT_RC is an ERE of exit codes (2, [12], [0-3]); REGEX must match the
+# first line; NOT_RE (if set in the environment of the call) must not.
 h_check() {
-	local scn=$1 want=$2 re=$3 chk=$4 t0 out rc ms p="" first state
-	local -a states=(OK WARNING CRITICAL UNKNOWN)
+	local scn=$1 want=$2 re=$3 chk=$4
 	shift 4
-	t0=$(date +%s%N)
-	out=$("$B/check_mta_$chk" -H $L -p "${SP[$scn]}" -t $TMO "${CA[@]}" "$@" 2>&1)
-	rc=$?
-	ms=$((($(date +%s%N) - t0) / 1000000))
-	first=${out%%$'\n'*}
-	if [ "$rc" -ge 128 ]; then
-		p+=" killed by signal $((rc - 128))$([ "$rc" = 141 ] && echo ' (SIGPIPE)') (exit $rc);"
-	elif [ "$rc" -gt 3 ]; then
-		p+=" exit $rc is not a plugin state (sanitizer?);"
-	else
-		state=${states[$rc]}
-		[[ $first =~ ^MTA\ [A-Z]+\ $state\ -\  ]] || p+=" first line is not 'MTA ... $state - ...';"
-		[[ $rc =~ ^($want)$ ]] || p+=" exit $rc ($state), wanted $want;"
-		grep -Eq -- "$re" <<<"$first" || p+=" summary lacks /$re/;"
-		[ -n "${NOT_RE:-}" ] && grep -Eq -- "$NOT_RE" <<<"$first" && p+=" summary says /$NOT_RE/;"
-		p+=$(t_perf_ok "$first")
-	fi
-	[ "$ms" -le "$(awk -v m="$BOUND" 'BEGIN{printf "%d", m*1000}')" ] || p+=" took ${ms}ms, bound ${BOUND}s;"
-	t_report "hostile: $scn: $chk${*:+ $*} (${ms}ms)" "$p" "$out"
-	T_LAST_OUT=$out
+	T_CHECK_FIRST=1 t_check "hostile: $scn: $chk${*:+ $*}" "$want" "$re" "$BOUND" \
+		"$B/check_mta_$chk" -H $L -p "${SP[$scn]}" -t $TMO "${CA[@]}" "$@"
 }
 
 # --- hard resets (RST) before and during the plain-text dialogue ------------------
@@ -192,7 +152,7 @@ PROM=$T_TMP/hostile.prom
 t0=$(date +%s%N)
 out=$("$B/mtaprobe" -c "$T_TMP/hostile.yaml" -f prometheus -o "$PROM" 2>&1)
 rc=$?
-ms=$((($(date +%s%N) - t0) / 1000000))
+ms=$(t_ms_since "$t0")
 p=""
 [ "$rc" = 0 ] || p+=" exit $rc$([ "$rc" -ge 128 ] && echo " (signal $((rc - 128)))"), wanted 0;"
 [ "$ms" -le $((TMO * 1000 + 500)) ] || p+=" took ${ms}ms, bound ${BOUND}s;"
@@ -210,6 +170,6 @@ for i in 1 2 3; do
 		grep -q "^mtaprobe_check_state{target=\"$2\",check=\"starttls\",.*} 2$" "$1"' _ "$PROM" "rst$i"
 done
 
-h_cleanup
+t_stop_all
 t_assert "hostile: smtpsim stderr: no sanitizer report" \
 	bash -c '! grep -qE "Sanitizer|runtime error" "$1"' _ "$T_TMP/smtpsim.err"

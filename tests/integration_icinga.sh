@@ -33,31 +33,20 @@
 # templates are tests/icinga/*.in.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-B=${1:-build/asan}
-SIM=${SIM:-$B/smtpsim}
 . tests/lib.sh
-T_N=${T_N_START:-0}
+t_args build/asan "$@"
 # MTAPROBE_ICINGA_CONF=/abs/path tests another copy (an installed one)
 CONF=${MTAPROBE_ICINGA_CONF:-$PWD/conf/icinga2/mtaprobe.conf}
 CHECKS=(port banner starttls cert relay)
 
-if ! command -v icinga2 >/dev/null 2>&1; then
-	for n in "validation (icinga2 daemon -C)" "standalone icinga2 runs every CheckCommand" \
-		"two-node cluster, command_endpoint on the agent"; do
-		T_N=$((T_N + 1))
-		echo "ok $T_N - icinga: $n # SKIP icinga2 not installed"
-	done
-	exit 0
-fi
-for c in "${CHECKS[@]}"; do
-	[ -x "$B/check_mta_$c" ] || { t_report "icinga: $B/check_mta_$c built" " missing (make check first)" ""; exit 0; }
-done
+t_need icinga2 "icinga2 not installed" "icinga: validation (icinga2 daemon -C)" \
+	"icinga: standalone icinga2 runs every CheckCommand" "icinga: two-node cluster, command_endpoint on the agent"
+t_built icinga "${CHECKS[@]}"
 BABS=$(cd "$B" && pwd)
 # IPv6 loopback (for the _ipv6 / address6 service)?
 NO_V6=
 ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/128' || NO_V6=1
 
-L=127.0.0.1
 P_TLS=28611 P_OK=28612 P_RELAY=28613 P_OPEN=28614 P_V6=28615 P_NODNS=28619
 P_MASTER=28621 P_AGENT=28622
 # the -M domain: a 64-byte label, so no DNS query is ever sent
@@ -68,26 +57,10 @@ I_PIDS=() # icinga2 processes we started (umbrella processes, each with one work
 BG_PIDS=()
 # Stop what we started, by PID: SIGTERM, up to 10 s, then SIGKILL for the
 # process and its children (the icinga2 worker).
-stop_pids() {
-	local p alive kids
-	for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
-	for _ in $(seq 100); do
-		alive=""
-		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive+=" $p"; done
-		[ -z "$alive" ] && break
-		sleep 0.1
-	done
-	for p in $alive; do
-		kids=$(pgrep -P "$p")
-		# shellcheck disable=SC2086 # one PID a word
-		kill -KILL "$p" $kids 2>/dev/null
-	done
-	for p in "$@"; do wait "$p" 2>/dev/null; done
-}
 cleanup() {
-	stop_pids "${I_PIDS[@]}" "${BG_PIDS[@]}"
-	stop_pids "${T_PIDS[@]}"
-	rm -rf "$T_TMP"
+	t_stop 10 "${I_PIDS[@]}" "${BG_PIDS[@]}"
+	t_stop 10 "${T_PIDS[@]}"
+	t_rm_tmp
 }
 trap cleanup EXIT
 
@@ -135,14 +108,9 @@ ipki() {
 objects() { perl -0777 -ne 'while (/\G(\d+):/gc) { print substr($_, pos, $1), "\n"; pos($_) += $1 + 1 }' "$1"; }
 
 [ -f "$CONF" ] || { t_report "icinga: $CONF exists" " missing" ""; exit 0; }
-SYSDIRS=(/etc/icinga2 /var/lib/icinga2 /var/log/icinga2 /var/cache/icinga2 /var/spool/icinga2 /run/icinga2)
-touch "$T_TMP/start"
+t_dirs_mark /etc/icinga2 /var/lib/icinga2 /var/log/icinga2 /var/cache/icinga2 /var/spool/icinga2 /run/icinga2
 
-PKI=$T_TMP/pki
-if ! tests/mkcerts.sh "$PKI" >"$T_TMP/mkcerts.log" 2>&1; then
-	t_report "icinga: test PKI generated" " tests/mkcerts.sh failed" "$(cat "$T_TMP/mkcerts.log")"
-	exit 0
-fi
+t_pki "icinga: test PKI generated"
 
 # The cluster's API certificates take a few seconds (RSA 4096): make them
 # while the other parts run.  The CA is the master's (DIR/state/ca).
@@ -165,17 +133,22 @@ MD=$T_TMP/master AD=$T_TMP/agent
 PKI_PID=$!
 BG_PIDS+=("$PKI_PID")
 
+# validates NAME DIR: `icinga2 daemon -C` accepts DIR/etc/icinga2.conf
+validates() {
+	local out rc p=""
+	icinga_args "$2"
+	out=$("${ICINGA[@]}" daemon -C "${IARGS[@]}" 2>&1)
+	rc=$?
+	[ $rc = 0 ] || p+=" exit $rc;"
+	grep -q 'Finished validating the configuration' <<<"$out" || p+=" no 'Finished validating';"
+	t_report "$1" "$p" "$out"
+}
+
 # ---- 1. validation ---------------------------------------------------------------
 V=$T_TMP/validate
 mkdir -p "$V/etc"
 fill tests/icinga/standalone.conf.in "$V/etc/icinga2.conf" "$V"
-icinga_args "$V"
-out=$("${ICINGA[@]}" daemon -C "${IARGS[@]}" 2>&1)
-rc=$?
-p=""
-[ $rc = 0 ] || p+=" exit $rc;"
-grep -q 'Finished validating the configuration' <<<"$out" || p+=" no 'Finished validating';"
-t_report "icinga: icinga2 daemon -C accepts <itl>, <plugins>, ${CONF#"$PWD"/} and services using every CheckCommand" "$p" "$out"
+validates "icinga: icinga2 daemon -C accepts <itl>, <plugins>, ${CONF#"$PWD"/} and services using every CheckCommand" "$V"
 
 objects "$V/cache/icinga2.debug" >"$V/objects.json" 2>/dev/null
 # options of a plugin from its --help: SHORT LONG arg|flag
@@ -303,17 +276,11 @@ while [ $SECONDS -lt $end ]; do
 	kill -0 $SA_PID 2>/dev/null || break
 	sleep 0.1
 done
-ms=$((($(date +%s%N) - t0) / 1000000))
+ms=$(t_ms_since "$t0")
 p=""
 all_results || p+=" not every service has a result after ${ms}ms;"
 t_report "icinga: standalone icinga2 in the foreground: a result for each of ${#SVCS[@]} services (${ms}ms)" "$p" "$(tail -n 20 "$S/run.out")"
-t0=$(date +%s%N)
-stop_pids $SA_PID
-ms=$((($(date +%s%N) - t0) / 1000000))
-p=""
-[ $ms -le 10000 ] || p+=" took ${ms}ms;"
-grep -q 'Icinga has shut down' "$S/run.out" || p+=" no 'Icinga has shut down' in the log;"
-t_report "icinga: icinga2 ends on SIGTERM (${ms}ms)" "$p" "$(tail -n 5 "$S/run.out")"
+t_term_ends "icinga: icinga2 ends on SIGTERM" $SA_PID "$S/run.out" 'Icinga has shut down'
 
 # o SHORT|- LONG [VALUE]: the ERE of an option (either spelling) and its
 # value on a notice-log command line
@@ -372,8 +339,7 @@ if [ -z "$NO_V6" ]; then
 	svc banner-ipv6 OK '^MTA BANNER OK - \[::1\]:'"$P_V6"' 220 ' 'banner=[0-9.]+s' banner "+$(o -H --hostname ::1)" \
 		"+$(o -p --port $P_V6)" "+$(o -6 --ipv6)" "-$(o -4 --ipv4)"
 else
-	T_N=$((T_N + 1))
-	echo "ok $T_N - icinga: service banner-ipv6 # SKIP no IPv6 loopback (::1)"
+	t_skip "icinga: service banner-ipv6" "no IPv6 loopback (::1)"
 fi
 svc starttls OK '^MTA STARTTLS OK - .*TLSv1\.3' 'handshake=[0-9.]+s' starttls "$H" "+$(o -p --port $P_TLS)" \
 	"+$(o - --min-tls 1.3)" "+$(o - --ca-file "$PKI/root.crt")"
@@ -409,13 +375,7 @@ for n in "master:$MD" "agent:$AD"; do
 	mkdir -p "$d/etc"
 	fill tests/icinga/zones.conf.in "$d/etc/zones.conf" "$d"
 	fill "tests/icinga/$role.conf.in" "$d/etc/icinga2.conf" "$d"
-	icinga_args "$d"
-	out=$("${ICINGA[@]}" daemon -C "${IARGS[@]}" 2>&1)
-	rc=$?
-	p=""
-	[ $rc = 0 ] || p+=" exit $rc;"
-	grep -q 'Finished validating the configuration' <<<"$out" || p+=" no 'Finished validating';"
-	t_report "icinga: cluster: the $role's config validates" "$p" "$out"
+	validates "icinga: cluster: the $role's config validates" "$d"
 done
 
 t0=$(date +%s%N)
@@ -436,7 +396,7 @@ while [ $SECONDS -lt $end ]; do
 	if ! kill -0 "$MA_PID" 2>/dev/null || ! kill -0 "$AG_PID" 2>/dev/null; then break; fi
 	sleep 0.1
 done
-ms=$((($(date +%s%N) - t0) / 1000000))
+ms=$(t_ms_since "$t0")
 line=$(cluster_result)
 IFS=$'\t' read -r -a f <<<"$line"
 p=""
@@ -455,7 +415,6 @@ done
 grep -q "Running command" "$MD/run.out" && p+=" the master ran a plugin itself;"
 t_report "icinga: cluster: the agent ran check_mta_banner from its PluginDir with the master's variables" "$p" \
 	"${cl:-$(tail -n 10 "$AD/run.out")}"
-stop_pids $MA_PID $AG_PID
+t_stop 10 $MA_PID $AG_PID
 
-changed=$(find "${SYSDIRS[@]}" -newer "$T_TMP/start" 2>/dev/null)
-t_report "icinga: nothing under ${SYSDIRS[*]} was written" "$([ -n "$changed" ] && echo " written:")" "$changed"
+t_dirs_unwritten icinga

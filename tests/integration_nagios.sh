@@ -24,31 +24,19 @@
 # lines; without nagios4 it prints SKIP lines.  ~5 s.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-B=${1:-build/asan}
-SIM=${SIM:-$B/smtpsim}
 . tests/lib.sh
-T_N=${T_N_START:-0}
+t_args build/asan "$@"
 # MTAPROBE_NAGIOS_CFG=/abs/path tests another copy (an installed one)
 CFG=${MTAPROBE_NAGIOS_CFG:-$PWD/conf/nagios/mtaprobe.cfg}
 CHECKS=(port banner starttls cert relay)
 
-if ! command -v nagios4 >/dev/null 2>&1; then
-	for n in "nagios4 -v accepts the commands" "nagios4 -v rejects a broken service" \
-		"nagios4 runs a service per command"; do
-		T_N=$((T_N + 1))
-		echo "ok $T_N - nagios: $n # SKIP nagios4 not installed"
-	done
-	exit 0
-fi
-for c in "${CHECKS[@]}"; do
-	[ -x "$B/check_mta_$c" ] || { t_report "nagios: $B/check_mta_$c built" " missing (make check first)" ""; exit 0; }
-done
+t_need nagios4 "nagios4 not installed" "nagios: nagios4 -v accepts the commands" \
+	"nagios: nagios4 -v rejects a broken service" "nagios: nagios4 runs a service per command"
+t_built nagios "${CHECKS[@]}"
 [ -f "$CFG" ] || { t_report "nagios: $CFG exists" " missing" ""; exit 0; }
-SYSDIRS=(/etc/nagios4 /var/lib/nagios4 /var/log/nagios4 /var/cache/nagios4 /run/nagios4)
-touch "$T_TMP/start"
+t_dirs_mark /etc/nagios4 /var/lib/nagios4 /var/log/nagios4 /var/cache/nagios4 /run/nagios4
 BABS=$(cd "$B" && pwd)
 
-L=127.0.0.1
 P_TLS=28631 P_OK=28632 P_RELAY=28633 P_OPEN=28634 P_SMTPS=28635 P_NODNS=28639
 # the -M domain: a 64-byte label, so no DNS query is ever sent (the _mx
 # commands must not leave loopback even if --dns-server got lost)
@@ -57,35 +45,15 @@ MXDOM=$(printf 'x%.0s' $(seq 64)).test
 N_PIDS=()
 # Stop what we started, by PID: SIGTERM, up to 10 s, then SIGKILL (with the
 # process's children: Nagios's workers).
-stop_pids() {
-	local p alive kids
-	for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
-	for _ in $(seq 100); do
-		alive=""
-		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive+=" $p"; done
-		[ -z "$alive" ] && break
-		sleep 0.1
-	done
-	for p in $alive; do
-		kids=$(pgrep -P "$p")
-		# shellcheck disable=SC2086 # one PID a word
-		kill -KILL "$p" $kids 2>/dev/null
-	done
-	for p in "$@"; do wait "$p" 2>/dev/null; done
-}
 cleanup() {
-	stop_pids "${N_PIDS[@]}"
-	stop_pids "${T_PIDS[@]}"
-	rm -rf "$T_TMP"
+	t_stop 10 "${N_PIDS[@]}"
+	t_stop 10 "${T_PIDS[@]}"
+	t_rm_tmp
 }
 trap cleanup EXIT
 
-PKI=$T_TMP/pki
-if ! tests/mkcerts.sh "$PKI" >"$T_TMP/mkcerts.log" 2>&1; then
-	t_report "nagios: test PKI generated" " tests/mkcerts.sh failed" "$(cat "$T_TMP/mkcerts.log")"
-	exit 0
-fi
-CA=$PKI/root.crt
+t_pki "nagios: test PKI generated"
+CA_FILE=$PKI/root.crt
 
 # setup DIR [EXTRA-OBJECTS-TEXT]: DIR/nagios.cfg, resource.cfg, objects.cfg
 setup() {
@@ -93,7 +61,7 @@ setup() {
 	mkdir -p "$d/var" "$d/spool/checkresults"
 	for f in nagios resource objects; do
 		sed -e "s|@DIR@|$d|g" -e "s|@PLUGINDIR@|$BABS|g" -e "s|@MTAPROBE_CFG@|$CFG|g" \
-			-e "s|@OBJECTS@|$d/objects.cfg|g" -e "s|@CA@|$CA|g" -e "s|@P_TLS@|$P_TLS|g" \
+			-e "s|@OBJECTS@|$d/objects.cfg|g" -e "s|@CA@|$CA_FILE|g" -e "s|@P_TLS@|$P_TLS|g" \
 			-e "s|@P_OK@|$P_OK|g" -e "s|@P_RELAY@|$P_RELAY|g" -e "s|@P_OPEN@|$P_OPEN|g" \
 			-e "s|@P_SMTPS@|$P_SMTPS|g" -e "s|@P_NODNS@|$P_NODNS|g" -e "s|@MXDOM@|$MXDOM|g" \
 			-e "s|@USER@|$(id -un)|g" -e "s|@GROUP@|$(id -gn)|g" \
@@ -167,18 +135,12 @@ while [ $SECONDS -lt $end ]; do
 	kill -0 $NAG 2>/dev/null || break
 	sleep 0.2
 done
-ms=$((($(date +%s%N) - t0) / 1000000))
+ms=$(t_ms_since "$t0")
 p=""
 [ "$(checked)" -ge $((nsvc + 1)) ] || p+=" $(checked) of $((nsvc + 1)) hosts and services checked after ${ms}ms;"
 t_report "nagios: nagios4 in the foreground: status.dat has a result for the host and all $nsvc services (${ms}ms)" \
 	"$p" "$(tail -n 20 "$N/run.out"; tail -n 5 "$N/var/nagios.log")"
-t0=$(date +%s%N)
-stop_pids $NAG
-ms=$((($(date +%s%N) - t0) / 1000000))
-p=""
-[ $ms -le 10000 ] || p+=" took ${ms}ms;"
-grep -q 'Successfully shutdown' "$N/var/nagios.log" || p+=" no 'Successfully shutdown' in nagios.log;"
-t_report "nagios: nagios4 ends on SIGTERM (${ms}ms)" "$p" "$(tail -n 5 "$N/var/nagios.log")"
+t_term_ends "nagios: nagios4 ends on SIGTERM" $NAG "$N/var/nagios.log" 'Successfully shutdown'
 
 # status NAME FIELD: FIELD of service NAME in the status.dat copy
 status() {
@@ -210,7 +172,7 @@ NODNS="DNS: '$MXDOM' is not a domain name"
 svc port OK '^MTA PORT OK - 127\.0\.0\.1:'$P_TLS' connected' 'connect=[0-9.]+s;2;5;' \
 	"check_mta_port $H -p $P_TLS -w 2 -c 5 -t 5"
 svc port-sni OK '^MTA PORT OK - .*TLSv1\.3 .*handshake' 'handshake=[0-9.]+s' \
-	"check_mta_port $H --sni mail.example.test -p $P_SMTPS --tls --ca-file $CA"
+	"check_mta_port $H --sni mail.example.test -p $P_SMTPS --tls --ca-file $CA_FILE"
 svc port-mx CRITICAL "^MTA PORT CRITICAL - $MXDOM:25 $NODNS" '' "check_mta_port -M $MXDOM $DNS"
 svc banner OK '^MTA BANNER OK - .*220 mail\.example\.test ESMTP smtpsim' 'banner=[0-9.]+s;' \
 	"check_mta_banner $H -p $P_OK -e 'ESMTP smtpsim' --require-ext PIPELINING,SIZE"
@@ -218,14 +180,14 @@ svc banner-sni WARNING "^MTA BANNER WARNING - .*greeting does not contain 'Postf
 	"check_mta_banner $H --sni mail.example.test -p $P_OK -e Postfix"
 svc banner-mx CRITICAL "^MTA BANNER CRITICAL - $MXDOM:25 $NODNS" '' "check_mta_banner -M $MXDOM $DNS"
 svc starttls OK '^MTA STARTTLS OK - .*STARTTLS: TLSv1\.3' 'handshake=[0-9.]+s' \
-	"check_mta_starttls $H -p $P_TLS --min-tls 1.3 --ca-file $CA"
+	"check_mta_starttls $H -p $P_TLS --min-tls 1.3 --ca-file $CA_FILE"
 svc starttls-sni OK '^MTA STARTTLS OK - .*STARTTLS: TLSv1\.3' 'handshake=[0-9.]+s' \
-	"check_mta_starttls $H --sni mail.example.test -p $P_TLS --ca-file $CA"
+	"check_mta_starttls $H --sni mail.example.test -p $P_TLS --ca-file $CA_FILE"
 svc starttls-mx CRITICAL "^MTA STARTTLS CRITICAL - $MXDOM:25 $NODNS" '' "check_mta_starttls -M $MXDOM $DNS"
 svc cert WARNING '^MTA CERT WARNING - .*expires in 36[45] days.*verified' 'days=36[45];400:;21:' \
-	"check_mta_cert $H -p $P_TLS -w 400 -c 21 --ca-file $CA"
+	"check_mta_cert $H -p $P_TLS -w 400 -c 21 --ca-file $CA_FILE"
 svc cert-sni OK '^MTA CERT OK - .*expires in 36[45] days.*CN=mail\.example\.test.*verified' 'days=36[45];21:;7:' \
-	"check_mta_cert $H --sni mail.example.test -p $P_TLS -w 21 -c 7 --ca-file $CA"
+	"check_mta_cert $H --sni mail.example.test -p $P_TLS -w 21 -c 7 --ca-file $CA_FILE"
 svc cert-mx CRITICAL "^MTA CERT CRITICAL - $MXDOM:25 $NODNS" '' "check_mta_cert -M $MXDOM $DNS"
 svc relay OK '^MTA RELAY OK - .* 12 of 12 relay tests refused' 'refused=12;' "check_mta_relay $H -p $P_RELAY --thorough"
 svc relay-sni CRITICAL '^MTA RELAY CRITICAL - .*OPEN RELAY' 'accepted=3;' \
@@ -236,5 +198,4 @@ bad=$(grep -h 'Return code of' "$N/status.snap" "$N/var/nagios.log")
 t_report "nagios: no plugin run ended outside 0..3 (sanitizer exit 99, signals)" \
 	"$([ -n "$bad" ] && echo " $(wc -l <<<"$bad") did")" "$bad"
 
-changed=$(find "${SYSDIRS[@]}" -newer "$T_TMP/start" 2>/dev/null)
-t_report "nagios: nothing under ${SYSDIRS[*]} was written" "$([ -n "$changed" ] && echo " written:")" "$changed"
+t_dirs_unwritten nagios

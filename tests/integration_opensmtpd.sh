@@ -21,95 +21,43 @@
 # shellcheck disable=SC2016 # the bash -c assertions expand their own "$1"
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-B=${1:-build/asan}
-SIM=${SIM:-$B/smtpsim}
 . tests/lib.sh
-T_N=${T_N_START:-0}
-T_START=$(date +%s%N)
-L=127.0.0.1
+t_args build/asan "$@"
 OUT=(--source 127.0.0.2)
 P_REFUSE=27851 P_OPEN=27852 P_CATCH=27853 P_LOCAL=27854 P_TRIP=27859
 OS=$T_TMP/opensmtpd
 OS_LOG=$T_TMP/opensmtpd.log
-OS_PID=""
-cleanup() {
-	if [ -n "$OS_PID" ]; then
-		tests/mta/opensmtpd.sh stop "$OS" 2>/dev/null
-		wait "$OS_PID" 2>/dev/null
-	fi
-	t_cleanup
-	if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $T_TMP"; else rm -rf "$T_TMP"; fi
-}
-trap cleanup EXIT
-skip_all() {
-	T_N=$((T_N + 1))
-	echo "ok $T_N - opensmtpd: $1 # SKIP $2"
-	exit 0
-}
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+trap t_exit EXIT
 
-for p in $P_REFUSE $P_OPEN $P_CATCH $P_LOCAL $P_TRIP; do
-	if (exec 3<>"/dev/tcp/$L/$p") 2>/dev/null; then
-		t_report "opensmtpd: port $p is free" " something already listens on $L:$p" ""
-		exit 0
-	fi
-done
+t_ports_free opensmtpd $P_REFUSE $P_OPEN $P_CATCH $P_LOCAL $P_TRIP
 t0=$(date +%s%N)
-SMTPD=$(tests/mta/opensmtpd.sh fetch 2>"$T_TMP/fetch.err")
-rc=$?
-[ $rc = 77 ] && skip_all "OpenSMTPD from Debian's opensmtpd package" "${SMTPD#SKIP: }"
-if [ $rc != 0 ]; then
-	t_report "opensmtpd: package fetched and unpacked" " tests/mta/opensmtpd.sh fetch failed" "$(cat "$T_TMP/fetch.err")"
-	exit 0
-fi
-sed 's/^/# /' "$T_TMP/fetch.err"
-echo "# fetch: $(ms_since "$t0") ms"
-PKI=$T_TMP/pki
-tests/mkcerts.sh "$PKI" >/dev/null 2>"$T_TMP/mkcerts.err" ||
-	{ t_report "opensmtpd: test PKI" " mkcerts failed" "$(cat "$T_TMP/mkcerts.err")"; exit 0; }
-CA=(--ca-file "$PKI/root.crt")
+t_step "# " "opensmtpd: OpenSMTPD from Debian's opensmtpd package" "opensmtpd: package fetched and unpacked" \
+	tests/mta/opensmtpd.sh fetch
+echo "# fetch: $(t_ms_since "$t0") ms"
+t_pki "opensmtpd: test PKI"
 t_sim relay_refuse $P_TRIP -T "$T_TMP/trip.transcript" || exit 1
-if ! out=$(tests/mta/opensmtpd.sh setup "$OS" "$PKI" $P_REFUSE $P_OPEN $P_CATCH $P_LOCAL $P_TRIP 2>&1); then
-	t_report "opensmtpd: configuration accepted (smtpd -n)" " setup failed" "$out"
-	exit 0
-fi
+t_step "" "opensmtpd: setup" "opensmtpd: configuration accepted (smtpd -n)" \
+	tests/mta/opensmtpd.sh setup "$OS" "$PKI" $P_REFUSE $P_OPEN $P_CATCH $P_LOCAL $P_TRIP
 t0=$(date +%s%N)
-tests/mta/opensmtpd.sh run "$OS" >"$OS_LOG" 2>&1 &
-OS_PID=$!
-if out=$(tests/mta/opensmtpd.sh ready "$OS" 10 2>&1); then
-	t_report "opensmtpd: $(grep -m1 -o 'OpenSMTPD [0-9][^ ]*' "$OS_LOG") up with 4 listeners in $(ms_since "$t0") ms (PID $OS_PID, private mount namespace)" "" ""
+if t_mta_start tests/mta/opensmtpd.sh "$OS" "$OS_LOG"; then
+	t_report "opensmtpd: $(grep -m1 -o 'OpenSMTPD [0-9][^ ]*' "$OS_LOG") up with 4 listeners in $(t_ms_since "$t0") ms (PID $T_MTA_PID, private mount namespace)" "" ""
 else
-	t_report "opensmtpd: daemon started" " $out" "$(tail -n 12 "$OS_LOG")"
+	t_report "opensmtpd: daemon started" " $T_MTA_ERR" "$(tail -n 12 "$OS_LOG")"
 	exit 0
 fi
 
 # --- the daemon's own trace: every relay check sends RCPTs, never DATA/BDAT --------
-MARK=0
-os_mark() { MARK=$(wc -l <"$OS_LOG"); }
-os_since() { tail -n +"$((MARK + 1))" "$OS_LOG"; }
 # wait (up to 2 s) until every session since the mark has ended in the log
-os_settle() {
-	local c d log
-	for _ in $(seq 40); do
-		log=$(os_since)
-		c=$(grep -c ' smtp connected address=' <<<"$log")
-		d=$(grep -c ' smtp disconnected reason=' <<<"$log")
-		[ "$c" -gt 0 ] && [ "$c" = "$d" ] && return 0
-		sleep 0.05
-	done
-}
+os_settle() { t_log_settle ' smtp connected address=' ' smtp disconnected reason='; }
 # os_relay NAME WANT_RC REGEX ARGS...: t_check of check_mta_relay, then
 # the server's trace of exactly those sessions: RCPTs seen, no DATA/BDAT
 os_relay() {
-	local name=$1 want=$2 re=$3 p="" log
+	local name=$1 want=$2 re=$3
 	shift 3
-	os_mark
+	t_log_mark "$OS_LOG"
 	t_check "$name" "$want" "$re" 5 "$B/check_mta_relay" -H $L -t 5 "$@"
 	os_settle
-	log=$(os_since)
-	grep -q ' <<< RCPT TO:' <<<"$log" || p+=" the server's trace shows no RCPT TO;"
-	grep -qiE ' <<< (DATA|BDAT)' <<<"$log" && p+=" the server saw DATA/BDAT;"
-	t_report "$name; server trace: RCPT TO seen, no DATA/BDAT" "$p" "$(grep -E ' <<< ' <<<"$log" | tail -n 5)"
+	t_log_check "$name; server trace: RCPT TO seen, no DATA/BDAT" ' <<< RCPT TO:' ' <<< (DATA|BDAT)' ' <<< '
 }
 
 # --- port, banner: every listener ---------------------------------------------------
@@ -125,13 +73,13 @@ t_check "opensmtpd open: check_mta_banner --require-ext STARTTLS is WARNING (not
 	"$B/check_mta_banner" -H $L -p $P_OPEN "${OUT[@]}" --require-ext STARTTLS
 
 # --- STARTTLS: OpenSMTPD 6.8's own failure under OpenSSL 3 ---------------------------
-os_mark
+t_log_mark "$OS_LOG"
 t_check "opensmtpd refuse: check_mta_starttls is CRITICAL naming the handshake failure" 2 \
 	'STARTTLS CRITICAL - 127\.0\.0\.1:27851 handshake: TLS error during the TLS handshake: tlsv1 alert internal error' 5 \
 	"$B/check_mta_starttls" -H $L -p $P_REFUSE "${OUT[@]}" "${CA[@]}" -t 5
 os_settle
 t_assert "opensmtpd refuse: the server logs its own OpenSSL failure (io-error ... EVP lib)" \
-	grep -q 'disconnected reason="io-error: error:0A080006:SSL routines::EVP lib"' <(os_since)
+	grep -q 'disconnected reason="io-error: error:0A080006:SSL routines::EVP lib"' <(t_log_since)
 t_check "opensmtpd refuse: check_mta_cert is CRITICAL naming the handshake failure" 2 \
 	'CERT CRITICAL - 127\.0\.0\.1:27851 handshake: TLS error during the TLS handshake: tlsv1 alert internal error' 5 \
 	"$B/check_mta_cert" -H $L -p $P_REFUSE "${OUT[@]}" "${CA[@]}" -t 5
@@ -194,15 +142,5 @@ t_assert "opensmtpd: nothing connected to the relay host 127.0.0.1:$P_TRIP (trip
 	bash -c '[ "$(grep -c "^#: connect from" "$1")" = 1 ] && ! grep -q "^C: " "$1"' _ "$T_TMP/trip.transcript"
 t_assert "opensmtpd: the private mounts are not visible outside the daemon's namespace" \
 	bash -c '! grep -qF "$1" /proc/self/mountinfo' _ "$OS"
-t0=$(date +%s%N)
-kids=$(ps -o pid= --ppid "$OS_PID" 2>/dev/null)
-tests/mta/opensmtpd.sh stop "$OS" 2>"$T_TMP/stop.err"
-wait "$OS_PID" 2>/dev/null
-left=""
-for k in $kids; do # a zombie (not yet reaped by init) counts as gone
-	[ -r "/proc/$k/stat" ] && ! grep -q '^[0-9]* (.*) Z ' "/proc/$k/stat" 2>/dev/null && left+=" $k"
-done
-t_report "opensmtpd: stopped in $(ms_since "$t0") ms, no process left" \
-	"$([ -n "$left" ] && echo " still running:$left")$([ -s "$T_TMP/stop.err" ] && echo " $(cat "$T_TMP/stop.err")")" ""
-OS_PID=""
-echo "# opensmtpd: $((T_N - ${T_N_START:-0})) tests in $(ms_since "$T_START") ms"
+t_mta_stop opensmtpd
+echo "# opensmtpd: $((T_N - ${T_N_START:-0})) tests in $(t_ms_since "$T_START") ms"

@@ -9,18 +9,11 @@
 # together by a real node_exporter without a duplicate series.  Loopback
 # only, ports 27601-27602.  Prints TAP lines.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-B=${1:-build/asan}
-MP=$B/mtaprobe
-SIM=$B/smtpsim
+cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
-NE_PID=""
-cleanup() {
-	t_cleanup
-	[ -n "$NE_PID" ] && kill -TERM "$NE_PID" 2>/dev/null && wait "$NE_PID" 2>/dev/null
-	rm -rf "$T_TMP"
-}
-trap cleanup EXIT
+t_args build/asan "$@"
+MP=$B/mtaprobe
+trap t_exit EXIT
 RULES=conf/prometheus/mtaprobe.rules.yml
 RTEST=tests/prometheus/mtaprobe.rules.test.yml
 SIM_PORT=27601
@@ -205,7 +198,7 @@ getent passwd prometheus >/dev/null && ne_user=(setpriv --reuid=prometheus --reg
 "${ne_user[@]}" prometheus-node-exporter --collector.disable-defaults --collector.textfile \
 	--collector.textfile.directory="$TF" --web.listen-address=127.0.0.1:$NE_PORT \
 	>"$T_TMP/ne.log" 2>&1 &
-NE_PID=$!
+T_PIDS+=($!)
 t_wait_port 127.0.0.1 $NE_PORT || echo "# node_exporter did not start on $NE_PORT" >&2
 scrape() { curl -s "http://127.0.0.1:$NE_PORT/metrics" >"$1"; }
 scrape "$T_TMP/scrape1.txt"

@@ -5,23 +5,19 @@
 # open.  After every run against the scripted server, its transcript must
 # show that no DATA or BDAT was ever sent.  Loopback only.  Prints TAP lines.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-B=${1:-build/asan}
-RELAY=$B/check_mta_relay
-SIM=$B/smtpsim
+cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
-T_N=${T_N_START:-0}
+t_args build/asan "$@"
+RELAY=$B/check_mta_relay
 PF_S="" PF_O="" EX_O="" EX_R=""
 cleanup() {
-	t_cleanup
 	[ -n "$PF_S" ] && tests/postfix.sh stop "$PF_S" >/dev/null 2>&1
 	[ -n "$PF_O" ] && tests/postfix.sh stop "$PF_O" >/dev/null 2>&1
 	[ -n "$EX_O" ] && tests/exim.sh stop "$EX_O" >/dev/null 2>&1
 	[ -n "$EX_R" ] && tests/exim.sh stop "$EX_R" >/dev/null 2>&1
-	rm -rf "$T_TMP"
+	t_exit
 }
 trap cleanup EXIT
-L=127.0.0.1
 
 P=27200
 declare -A SP

@@ -5,20 +5,16 @@
 # bound with silent servers, SIGKILL mid-run never leaving a partial file,
 # configuration errors.  Loopback only.  Prints TAP lines.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-B=${1:-build/asan}
-MP=$B/mtaprobe
-SIM=$B/smtpsim
+cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
-PF="" NE_PID=""
+t_args build/asan "$@"
+MP=$B/mtaprobe
+PF=""
 cleanup() {
-	t_cleanup
-	[ -n "$NE_PID" ] && kill -TERM "$NE_PID" 2>/dev/null && wait "$NE_PID" 2>/dev/null
 	[ -n "$PF" ] && tests/postfix.sh stop "$PF" >/dev/null 2>&1
-	rm -rf "$T_TMP"
+	t_exit
 }
 trap cleanup EXIT
-L=127.0.0.1
 
 # t_run NAME WANT_RC MAX_SECONDS CMD... : exit code and time bound only
 t_run() {
@@ -27,7 +23,7 @@ t_run() {
 	t0=$(date +%s%N)
 	T_LAST_OUT=$("$@" 2>&1)
 	rc=$?
-	ms=$((($(date +%s%N) - t0) / 1000000))
+	ms=$(t_ms_since "$t0")
 	[ "$rc" = "$want" ] || p+=" exit $rc, wanted $want;"
 	[ "$ms" -le "$(awk -v m="$max" 'BEGIN{printf "%d", m*1000}')" ] || p+=" took ${ms}ms, bound ${max}s;"
 	t_report "$name (${ms}ms)" "$p" "$T_LAST_OUT"
@@ -91,7 +87,7 @@ NE_PORT=19199
 prometheus-node-exporter --collector.disable-defaults --collector.textfile \
 	--collector.textfile.directory="$T_TMP/out" --web.listen-address=127.0.0.1:$NE_PORT \
 	>"$T_TMP/ne.log" 2>&1 &
-NE_PID=$!
+T_PIDS+=($!)
 t_wait_port $L $NE_PORT
 curl -s "http://127.0.0.1:$NE_PORT/metrics" >"$T_TMP/scrape.txt"
 t_assert "runner: node_exporter scrapes the file without error" grep -q '^node_textfile_scrape_error 0$' "$T_TMP/scrape.txt"

@@ -4,9 +4,9 @@
 # and out again), the Debian package (dpkg-buildpackage offline, lintian,
 # its file list, dpkg -i, the installed plugins against the scripted server,
 # man, remove and purge) and the RPM (rpmbuild -bb --nodeps, rpm -qlp).
-# Every build happens in a copy of the work tree under $T_TMP (tracked and
-# untracked-but-not-ignored files; build/ and .git left out), so the tree's
-# own build/ is never touched.  BUILD_DIR (default build) only provides
+# Every build happens in a copy of the work tree (packaging/build.sh: tracked
+# and untracked-but-not-ignored files; build/ and .git left out), so the
+# tree's own build/ is never touched.  BUILD_DIR (default build) only provides
 # smtpsim; without one the copy's is used.  Needs root (dpkg -i, /usr/local)
 # and dpkg-dev debhelper lintian rpm file man-db; SKIPs naming what is
 # missing.  Whatever it installs it removes again (a package called
@@ -15,11 +15,8 @@
 # lists and each phase's time as # lines.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-B=${1:-build}
-SIM=${SIM:-$B/smtpsim}
 . tests/lib.sh
-T_N=${T_N_START:-0}
-L=127.0.0.1
+t_args build "$@"
 PLUGINS="check_mta_port check_mta_banner check_mta_starttls check_mta_cert check_mta_relay"
 
 missing=""
@@ -27,16 +24,16 @@ for c in dpkg-buildpackage dpkg-deb dpkg-parsechangelog dh lintian rpmbuild rpm 
 	command -v "$c" >/dev/null 2>&1 || missing+=" $c"
 done
 if [ -n "$missing" ]; then
-	echo "ok $((T_N + 1)) - packaging # SKIP missing:$missing (tests/deps.sh: dpkg-dev debhelper lintian rpm file man-db)"
+	t_skip packaging "missing:$missing (tests/deps.sh: dpkg-dev debhelper lintian rpm file man-db)"
 	exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
-	echo "ok $((T_N + 1)) - packaging # SKIP not root (dpkg -i and the /usr/local install need it)"
+	t_skip packaging "not root (dpkg -i and the /usr/local install need it)"
 	exit 0
 fi
 
 # --- bookkeeping: phases, cleanup -------------------------------------------------
-PH_NAME="" PH_T0=0 T_START=$(date +%s%N)
+PH_NAME="" PH_T0=0
 phase() {	# phase NAME: ends the running phase (prints its time), starts NAME
 	local now
 	now=$(date +%s%N)
@@ -54,30 +51,16 @@ local_uninstall() {	# make uninstall from /usr/local, the config, the directorie
 }
 cleanup() {
 	local d
-	t_cleanup
 	if [ "$DEB_INSTALLED" = 1 ] && dpkg-query -W mtaprobe >/dev/null 2>&1; then
 		dpkg --purge mtaprobe >/dev/null 2>&1
 	fi
 	[ "$LOCAL_INSTALLED" = 1 ] && local_uninstall
 	[ -n "$PROM_MARK" ] && rm -f "$PROM_MARK"
 	for d in "${PROM_NEWDIRS[@]}"; do rmdir "$d" 2>/dev/null; done
-	rm -rf "$T_TMP"
+	t_exit
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# copy_tree DEST: the work tree as git sees it (tracked and untracked files,
-# not the ignored ones: no build/), or without git everything but build/ and .git.
-copy_tree() {
-	mkdir -p "$1"
-	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-		git ls-files -z -c -o --exclude-standard | while IFS= read -r -d '' f; do
-			{ [ -e "$f" ] || [ -L "$f" ]; } && printf '%s\0' "$f"
-		done | tar --null -T - -cf - | tar -C "$1" -xf -
-	else
-		tar --exclude=./build --exclude=./.git -cf - . | tar -C "$1" -xf -
-	fi
-}
 
 # expected_files PREFIX SYSCONFDIR UNITDIR MANSUFFIX: what make install puts
 # where, one absolute path a line.
@@ -141,7 +124,9 @@ t_assert "packaging: debian/changelog, mtaprobe.spec and cli/options.h say the s
 # --- make install / make uninstall into DESTDIR, PREFIX=/usr/local ---------------
 phase "make install/uninstall (DESTDIR)"
 SRC_MK=$T_TMP/src-make
-copy_tree "$SRC_MK"
+# the work tree as git sees it (tracked and untracked files, not the
+# ignored ones: no build/), or without git everything but build/ and .git
+packaging/build.sh tree "$SRC_MK"
 D=$T_TMP/dest
 # As a user does it: make, then make install with another PREFIX (the TLS
 # module's path and the units must follow the PREFIX of the install).
@@ -184,12 +169,7 @@ fi
 
 # --- make install into the real /usr/local, the plugin against smtpsim, out again --
 phase "make install/uninstall (/usr/local)"
-PKI=$T_TMP/pki
-if ! tests/mkcerts.sh "$PKI" >"$T_TMP/mkcerts.log" 2>&1; then
-	t_report "packaging: test PKI generated" " tests/mkcerts.sh failed" "$(cat "$T_TMP/mkcerts.log")"
-	exit 0
-fi
-CA=(--ca-file "$PKI/root.crt")
+t_pki "packaging: test PKI generated"
 [ -x "$SIM" ] || SIM=$SRC_MK/build/smtpsim
 P_TLS=28691 P_STARTTLS=28692
 t_sim tls_implicit $P_TLS -C "$PKI" || exit 1
@@ -197,8 +177,7 @@ t_sim tls_starttls $P_STARTTLS -C "$PKI" || exit 1
 clash=""
 while read -r f; do [ -e "$f" ] && clash+=" $f"; done <"$T_TMP/want-local"
 if [ -n "$clash" ]; then
-	echo "ok $((T_N + 1)) - make install into /usr/local # SKIP these exist already:$clash"
-	T_N=$((T_N + 1))
+	t_skip "make install into /usr/local" "these exist already:$clash"
 else
 	for d in $(sed 's|/[^/]*$||' "$T_TMP/want-local" | sort -u); do
 		while [ "$d" != /usr/local ] && [ ! -d "$d" ]; do LOCAL_NEWDIRS+=("$d") && d=${d%/*}; done
@@ -384,18 +363,16 @@ PROM_NEWDIRS=()
 # --- the RPM ---------------------------------------------------------------------
 phase rpmbuild
 R=$T_TMP/rpm
-mkdir -p "$R/SOURCES" "$R/src" "$R/tmp"
-copy_tree "$R/src/mtaprobe-$VERSION"
-tar -C "$R/src" -czf "$R/SOURCES/mtaprobe-$VERSION.tar.gz" "mtaprobe-$VERSION"
-if rpmbuild -bb --nodeps --define "_topdir $R" --define "_tmppath $R/tmp" \
-	"$R/src/mtaprobe-$VERSION/packaging/rpm/mtaprobe.spec" >"$T_TMP/rpmbuild.log" 2>&1; then
+# packaging/build.sh, as make rpm runs it: a scratch copy of the tree, its
+# tarball in SOURCES, rpmbuild -bb --nodeps
+if packaging/build.sh rpm "$R" >"$T_TMP/rpmbuild.log" 2>&1; then
 	t_report "rpm: rpmbuild -bb --nodeps" "" ""
 else
 	t_report "rpm: rpmbuild -bb --nodeps" " failed" "$(grep -E 'error|Error|RPM build errors' -A3 "$T_TMP/rpmbuild.log" | head -n 12)"
 	exit 0
 fi
 RPM=""
-for f in "$R"/RPMS/*/mtaprobe-"$VERSION"-*.rpm; do [ -f "$f" ] && RPM=$f; done
+for f in "$R"/mtaprobe-"$VERSION"-*.rpm; do [ -f "$f" ] && RPM=$f; done
 rpm -qlp "$RPM" >"$T_TMP/rpm-all" 2>"$T_TMP/rpm-ql.err"
 echo "# rpm -qlp $(basename "$RPM") (build-id links left out):"
 grep -v '^/usr/lib/\.build-id' "$T_TMP/rpm-all" | sed 's/^/#   /'

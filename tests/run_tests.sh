@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 B=${1:-build/asan}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+run() { "$@" 2>&1 | tee -a "$log"; }	# run CMD...: its output shown, and kept for the count
 
 for t in "$B"/test_*; do
 	[ -x "$t" ] || continue
@@ -29,42 +30,42 @@ if [ -z "$sock" ]; then echo "ok - plugins/ holds no network code"; else
 	echo "not ok - network calls in plugins/:"; echo "$sock" | sed 's/^/#   /'; fi | tee -a "$log"
 # The layers: includes and symbols point down only, no cycles, headers
 # stand alone.  The style: what .clang-format describes (make format).
-tests/layers.sh "$B" 2>&1 | tee -a "$log"
-tests/format_check.sh 2>&1 | tee -a "$log"
+run tests/layers.sh "$B"
+run tests/format_check.sh
 echo "# docs: man pages and the Icinga 2 / Nagios definitions against the option table"
-tests/docs.sh "$B" 2>&1 | tee -a "$log"
+run tests/docs.sh "$B"
 echo "# fuzz (smoke: 10 s a parser; make fuzz for the long run)"
-tests/fuzz.sh 10 2>&1 | tee -a "$log"
+run tests/fuzz.sh 10
 echo "# integration"
-tests/integration.sh "$B" 2>&1 | tee -a "$log"
+run tests/integration.sh "$B"
 echo "# integration: hostile and broken SMTP peers (resets at every step, replies nobody asked for)"
-tests/integration_hostile.sh "$B" 2>&1 | tee -a "$log"
+run tests/integration_hostile.sh "$B"
 echo "# integration: relay"
-tests/integration_relay.sh "$B" 2>&1 | tee -a "$log"
+run tests/integration_relay.sh "$B"
 echo "# integration: relay and every plugin against real Haraka and aiosmtpd servers"
-tests/integration_haraka.sh "$B" 2>&1 | tee -a "$log"
-tests/integration_aiosmtpd.sh "$B" 2>&1 | tee -a "$log"
+run tests/integration_haraka.sh "$B"
+run tests/integration_aiosmtpd.sh "$B"
 echo "# integration: relay and every plugin against real OpenSMTPD and Dovecot (submission) servers"
-tests/integration_opensmtpd.sh "$B" 2>&1 | tee -a "$log"
-tests/integration_dovecot.sh "$B" 2>&1 | tee -a "$log"
+run tests/integration_opensmtpd.sh "$B"
+run tests/integration_dovecot.sh "$B"
 echo "# integration: DNS (-M, --fcrdns, --dane)"
-tests/integration_dns.sh "$B" 2>&1 | tee -a "$log"
+run tests/integration_dns.sh "$B"
 echo "# integration: hostile names from DNS (|, newline, ESC, NUL, dots in labels; caps)"
-tests/integration_dns_hostile.sh "$B" 2>&1 | tee -a "$log"
+run tests/integration_dns_hostile.sh "$B"
 echo "# fault injection: the N-th socket, poll, recv, send, read, write or allocation fails"
-tests/fault_sweep.sh "$B" 2>&1 | tee -a "$log"
+run tests/fault_sweep.sh "$B"
 echo "# valgrind memcheck (the release build)"
-tests/valgrind.sh "$B" 2>&1 | tee -a "$log"
+run tests/valgrind.sh "$B"
 echo "# integration: the mtaprobe runner"
-tests/integration_runner.sh "$B" 2>&1 | tee -a "$log"
+run tests/integration_runner.sh "$B"
 echo "# integration: Prometheus rules (promtool), the systemd units, two runners in one textfile directory"
-tests/integration_prometheus.sh "$B" 2>&1 | tee -a "$log"
+run tests/integration_prometheus.sh "$B"
 echo "# integration: Icinga 2 (the CheckCommands validated and run; a master and an agent)"
-tests/integration_icinga.sh "$B" 2>&1 | tee -a "$log"
+run tests/integration_icinga.sh "$B"
 echo "# integration: Nagios 4 (the command definitions validated and run)"
-tests/integration_nagios.sh "$B" 2>&1 | tee -a "$log"
+run tests/integration_nagios.sh "$B"
 echo "# packaging: make install/uninstall, the .deb (lintian, dpkg -i, run, purge) and the .rpm (root only)"
-tests/packaging.sh "$B" 2>&1 | tee -a "$log"
+run tests/packaging.sh "$B"
 
 # Skips come in two spellings: our shell tests' "ok N - name # SKIP reason"
 # (TAP), and cmocka 1.1's skip(), which prints "not ok N # SKIP name" -- no

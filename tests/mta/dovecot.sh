@@ -32,44 +32,13 @@
 set -euo pipefail
 
 prog=tests/mta/dovecot.sh
+pidfile=dovecot.pid conf=dovecot.conf
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tmpl=$here/dovecot/dovecot.conf.in
 PATH=$PATH:/usr/sbin:/sbin
 
-usage() { sed -n '2,4p' "$0" | sed 's/^# /usage: /' >&2; exit 2; }
-skip() { echo "SKIP: $prog: $*"; exit 77; }
-die() { echo "$prog: $*" >&2; exit 1; }
-
-running() {	# PID exists and is not a zombie
-	local st
-	[[ $1 =~ ^[0-9]+$ && -r /proc/$1/stat ]] || return 1
-	IFS= read -r st 2>/dev/null <"/proc/$1/stat" || return 1
-	st=${st##*) }
-	[[ ${st%% *} != Z ]]
-}
-
-ours() {	# PID is a dovecot (or run's sh) with DIR's configuration
-	local pid=$1 dir=$2 args=() a
-	running "$pid" || return 1
-	mapfile -t -d '' args 2>/dev/null <"/proc/$pid/cmdline" || return 1
-	for a in "${args[@]}"; do
-		[[ $a != "$dir/dovecot.conf" && $a != "$dir" ]] || return 0
-	done
-	return 1
-}
-
-children() {	# PIDs whose parent is $1
-	local f st rest
-	for f in /proc/[0-9]*/stat; do
-		IFS= read -r st 2>/dev/null <"$f" || continue
-		rest=${st##*) }
-		rest=${rest#* }
-		if [[ ${rest%% *} == "$1" ]]; then
-			st=${f#/proc/}
-			echo "${st%/stat}"
-		fi
-	done
-}
+# shellcheck source=tests/mta/lib.sh
+. "$here/lib.sh" # usage skip die show_help running ours ready stop, children
 
 check() {
 	local v
@@ -107,7 +76,7 @@ setup() {
 	name=mtaprobe-$(printf '%s' "$dir" | cksum | cut -d' ' -f1)
 	sed -e "s|@DIR@|$dir|g" -e "s|@PKI@|$pki|g" -e "s|@NAME@|$name|g" -e "s|@P_SUB@|$1|g" \
 		-e "s|@P_SUBS@|$2|g" -e "s|@P_TRIP@|$3|g" "$tmpl" >"$dir/dovecot.conf"
-	echo "$1 $2" >"$dir/ports"
+	echo "$1:220 $2" >"$dir/ports" # ready: a 220 on P_SUB, a connect to P_SUBS
 	out=$(doveconf -c "$dir/dovecot.conf" -n 2>&1 >/dev/null) || die "doveconf: $out"
 }
 
@@ -124,54 +93,6 @@ run() {
 		exec dovecot -F -c "$1/dovecot.conf"' sh "$dir" "$target"
 }
 
-answers() {	# $1 port, $2 "220" (a 220 line within 2 s) or "" (connects)
-	(
-		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-		[[ -n $2 ]] || exit 0
-		line=
-		IFS= read -r -t 2 line <&3 || true
-		printf 'QUIT\r\n' >&3 || true
-		[[ $line == 220* ]]
-	) 2>/dev/null
-}
-
-ready() {
-	[[ $# -ge 1 ]] || usage
-	local dir=$1 secs=${2:-10} pid="" p want=220 t0=$SECONDS
-	for p in $(<"$dir/ports"); do
-		until answers "$p" "$want"; do
-			[[ -n $pid ]] || pid=$(cat "$dir/dovecot.pid" 2>/dev/null || true)
-			[[ -z $pid ]] || running "$pid" || die "dovecot (PID $pid) is not running"
-			((SECONDS - t0 < secs)) || die "127.0.0.1:$p did not answer within $secs s"
-			sleep 0.05
-		done
-		want="" # the implicit-TLS port: a TCP connect is enough
-	done
-}
-
-stop() {
-	[[ $# -eq 1 ]] || usage
-	local dir pid kids k left
-	[[ -d $1 ]] || return 0
-	dir=$(cd "$1" && pwd -P)
-	pid=$(cat "$dir/dovecot.pid" 2>/dev/null || true)
-	ours "$pid" "$dir" || return 0
-	kids=$(children "$pid")
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do
-		left=""
-		for k in $pid $kids; do running "$k" && left+=" $k"; done
-		[[ -n $left ]] || break
-		sleep 0.05
-	done
-	for k in $left; do
-		echo "$prog: PID $k still running 5 s after SIGTERM: SIGKILL" >&2
-		kill -KILL "$k" 2>/dev/null || true
-	done
-	rm -f "$dir/dovecot.pid"
-	return 0
-}
-
 [[ $# -ge 1 ]] || usage
 cmd=$1
 shift
@@ -181,6 +102,6 @@ setup) setup "$@" ;;
 run) run "$@" ;;
 ready) ready "$@" ;;
 stop) stop "$@" ;;
--h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" ;;
+-h | --help) show_help ;;
 *) usage ;;
 esac

@@ -61,6 +61,7 @@
 set -euo pipefail
 
 prog=tests/mta/opensmtpd.sh
+pidfile=smtpd.pid conf=smtpd.conf
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tmpl=$here/opensmtpd/smtpd.conf.in
 cache=${MTAPROBE_OPENSMTPD_CACHE:-/var/cache/mtaprobe-tests/opensmtpd}
@@ -69,46 +70,8 @@ PKG=opensmtpd
 CHROOT=/var/lib/opensmtpd/empty
 PATH=$PATH:/usr/sbin:/sbin
 
-usage() { sed -n '2,4p' "$0" | sed 's/^# /usage: /' >&2; exit 2; }
-skip() { echo "SKIP: $prog: $*"; exit 77; }
-die() { echo "$prog: $*" >&2; exit 1; }
-
-# PID exists and is not a zombie
-running() {
-	local st
-	[[ $1 =~ ^[0-9]+$ && -r /proc/$1/stat ]] || return 1
-	IFS= read -r st 2>/dev/null <"/proc/$1/stat" || return 1
-	st=${st##*) }
-	[[ ${st%% *} != Z ]]
-}
-
-# PID runs this cache's smtpd with DIR's configuration (a recycled PID or
-# another instance does not count); children are "smtpd: <role>" processes
-# forked from it, recognised by their parent.
-ours() {
-	local pid=$1 dir=$2 args=() a
-	running "$pid" || return 1
-	mapfile -t -d '' args 2>/dev/null <"/proc/$pid/cmdline" || return 1
-	# smtpd's -f DIR/smtpd.conf, or DIR itself while run's sh has not
-	# exec'd smtpd yet
-	for a in "${args[@]}"; do
-		[[ $a != "$dir/smtpd.conf" && $a != "$dir" ]] || return 0
-	done
-	return 1
-}
-
-children() {	# PIDs whose parent is $1
-	local f st rest
-	for f in /proc/[0-9]*/stat; do
-		IFS= read -r st 2>/dev/null <"$f" || continue
-		rest=${st##*) }
-		rest=${rest#* }
-		if [[ ${rest%% *} == "$1" ]]; then
-			st=${f#/proc/}
-			echo "${st%/stat}"
-		fi
-	done
-}
+# shellcheck source=tests/mta/lib.sh
+. "$here/lib.sh" # usage skip die show_help running ours ready stop, children
 
 ensure_user() {
 	getent passwd "$1" >/dev/null 2>&1 && return 0
@@ -192,7 +155,7 @@ setup() {
 	sed -e "s|@DIR@|$dir|g" -e "s|@PKI@|$pki|g" -e "s|@P_REFUSE@|$1|g" -e "s|@P_OPEN@|$2|g" \
 		-e "s|@P_CATCH@|$3|g" -e "s|@P_LOCAL@|$4|g" -e "s|@P_TRIP@|$5|g" -e "s|@TRIP@|127.0.0.1:$5|g" \
 		"$tmpl" >"$dir/smtpd.conf"
-	echo "$1 $2 $3 $4" >"$dir/ports"
+	echo "$1:220 $2:220 $3:220 $4:220" >"$dir/ports" # ready: a 220 on each
 	out=$("$SMTPD" -n -f "$dir/smtpd.conf" 2>&1) || die "smtpd -n: $out"
 }
 
@@ -221,53 +184,6 @@ run() {
 		exec "$3" -d -v -T smtp -T expand -f "$1/smtpd.conf"' sh "$dir" "$rc" "$SMTPD"
 }
 
-banner_220() {	# a 220 line within 2 s on 127.0.0.1:$1
-	(
-		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-		line=
-		IFS= read -r -t 2 line <&3 || true
-		printf 'QUIT\r\n' >&3 || true
-		[[ $line == 220* ]]
-	) 2>/dev/null
-}
-
-ready() {
-	[[ $# -ge 1 ]] || usage
-	local dir=$1 secs=${2:-10} pid="" p t0=$SECONDS
-	for p in $(<"$dir/ports"); do
-		until banner_220 "$p"; do
-			# (run writes the PID file first thing; until then, no verdict)
-			[[ -n $pid ]] || pid=$(cat "$dir/smtpd.pid" 2>/dev/null || true)
-			[[ -z $pid ]] || running "$pid" || die "smtpd (PID $pid) is not running"
-			((SECONDS - t0 < secs)) || die "no 220 on 127.0.0.1:$p within $secs s"
-			sleep 0.05
-		done
-	done
-}
-
-stop() {
-	[[ $# -eq 1 ]] || usage
-	local dir pid kids k left
-	[[ -d $1 ]] || return 0
-	dir=$(cd "$1" && pwd -P)
-	pid=$(cat "$dir/smtpd.pid" 2>/dev/null || true)
-	ours "$pid" "$dir" || return 0
-	kids=$(children "$pid")
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do
-		left=""
-		for k in $pid $kids; do running "$k" && left+=" $k"; done
-		[[ -n $left ]] || break
-		sleep 0.05
-	done
-	for k in $left; do
-		echo "$prog: PID $k still running 5 s after SIGTERM: SIGKILL" >&2
-		kill -KILL "$k" 2>/dev/null || true
-	done
-	rm -f "$dir/smtpd.pid"
-	return 0
-}
-
 queue() {
 	[[ $# -eq 1 ]] || usage
 	local d=$1/spool/smtpd n=0 s
@@ -288,6 +204,6 @@ run) run "$@" ;;
 ready) ready "$@" ;;
 stop) stop "$@" ;;
 queue) queue "$@" ;;
--h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" ;;
+-h | --help) show_help ;;
 *) usage ;;
 esac
