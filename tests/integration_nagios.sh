@@ -193,6 +193,8 @@ svc relay OK '^MTA RELAY OK - .* 12 of 12 relay tests refused' 'refused=12;' "ch
 svc relay-sni CRITICAL '^MTA RELAY CRITICAL - .*OPEN RELAY' 'accepted=3;' \
 	"check_mta_relay $H --sni mail.example.test -p $P_OPEN"
 svc relay-mx UNKNOWN "^MTA RELAY UNKNOWN - $MXDOM:25 $NODNS" '' "check_mta_relay -M $MXDOM $DNS"
+svc sts CRITICAL "^MTA STS CRITICAL - $MXDOM DNS: '_mta-sts\.$MXDOM' is not a domain name" '' \
+	"check_mta_sts -M $MXDOM $DNS"
 # Nagios reports an exit code above 3 as "(Return code of N is out of bounds)"
 bad=$(grep -h 'Return code of' "$N/status.snap" "$N/var/nagios.log")
 t_report "nagios: no plugin run ended outside 0..3 (sanitizer exit 99, signals)" \

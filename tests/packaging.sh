@@ -17,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
 t_args build "$@"
-PLUGINS="check_mta_port check_mta_banner check_mta_starttls check_mta_cert check_mta_relay"
+PLUGINS="check_mta_port check_mta_banner check_mta_starttls check_mta_cert check_mta_relay check_mta_sts"
 
 missing=""
 for c in dpkg-buildpackage dpkg-deb dpkg-parsechangelog dh lintian rpmbuild rpm rpm2archive file man readelf strings git tar; do
