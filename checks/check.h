@@ -46,9 +46,15 @@ struct check_cfg {
 	bool fcrdns; /* PTR must resolve back; greeting name should match */
 	const char *expect;
 	const char *require_ext; /* comma-separated EHLO keywords */
+	const char *command;	 /* -C: sent after EHLO */
+	const char *response;	 /* -R: extended regex its reply must match */
+	bool lmtp;		 /* -L: LHLO instead of EHLO (RFC 2033), banner and starttls */
 
 	/* check_mta_starttls */
-	int min_tls; /* lowest acceptable version, 0x0303 = TLS 1.2 */
+	int min_tls;	    /* lowest acceptable version, 0x0303 = TLS 1.2 */
+	bool scan_versions; /* also try each version below min_tls, pinned */
+	bool injection;	    /* the STARTTLS command-injection probe */
+	bool no_plain_auth; /* AUTH offered before TLS is WARNING on any port */
 
 	/* check_mta_cert */
 	bool no_verify;

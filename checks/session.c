@@ -132,8 +132,9 @@ int check_ehlo(const struct check_cfg *cfg, struct conn *c, struct result *r,
 
 	memset(caps, 0, sizeof(*caps));
 	check_ehlo_name(cfg, c, name, sizeof(name));
-	snprintf(cmd, sizeof(cmd), "EHLO %s", name);
-	if (conn_command(c, cmd, rep, "EHLO", &r->err) < 0) {
+	/* LMTP (RFC 2033 §4.1): LHLO, and no HELO to fall back to */
+	snprintf(cmd, sizeof(cmd), "%s %s", cfg->lmtp ? "LHLO" : "EHLO", name);
+	if (conn_command(c, cmd, rep, cfg->lmtp ? "LHLO" : "EHLO", &r->err) < 0) {
 		check_fail(cfg, r, &r->err);
 		return -1;
 	}
@@ -145,6 +146,11 @@ int check_ehlo(const struct check_cfg *cfg, struct conn *c, struct result *r,
 		return 1;
 	}
 	first_line(rep, ehlo_reply, sizeof(ehlo_reply));
+	if (cfg->lmtp) {
+		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "LHLO", "LHLO %s refused: %s", name,
+			    ehlo_reply);
+		return 0;
+	}
 	if (rep->code / 100 != 5) {
 		result_fail(r, STATE_WARNING, ERR_REJECTED, "EHLO", "EHLO %s refused: %s", name,
 			    ehlo_reply);
@@ -233,6 +239,7 @@ int check_tls_session(const struct check_cfg *cfg, struct conn *c, struct result
 	if (check_greeting(cfg, c, r, &rep) != 0 || check_ehlo(cfg, c, r, &rep, &caps) < 0)
 		goto out;
 	r->starttls_offered = smtp_caps_has(&caps, "STARTTLS");
+	snprintf(r->auth_plain, sizeof(r->auth_plain), "%s", caps.auth);
 	if (!r->starttls_offered) {
 		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "EHLO", "STARTTLS not advertised");
 		check_quit(c, &rep, r);

@@ -20,7 +20,8 @@ const struct binary binary_sts = {
 		"uncovered MX or an MX failing TLS is CRITICAL in mode enforce (senders honouring\n"
 		"the policy will not deliver there) and WARNING in mode testing; mode none is OK.\n"
 		"No policy at all is OK (--require: CRITICAL).  The policy host's certificate\n"
-		"and the MX certificates are judged for days left with -w/-c.",
+		"and the MX certificates are judged for days left with -w/-c.  -M DOMAIN (or\n"
+		"-H DOMAIN) names the mail domain; -p is the MX hosts' SMTP port.",
 	.threshold_help =
 		"days left on the policy host's and the MX hosts' certificates;\n"
 		"a bare N means fewer than N (N:)",

@@ -82,6 +82,11 @@ struct conn *conn_reopen(const struct conn *old, struct probe_err *e)
 	return conn_open(old->peer, old->source, old->dl, 0, old->tlsl, old->transcript, e);
 }
 
+void conn_set_transcript(struct conn *c, struct strbuf *transcript)
+{
+	c->transcript = transcript;
+}
+
 void conn_close(struct conn *c)
 {
 	if (c == NULL)

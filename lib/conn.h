@@ -46,6 +46,10 @@ void conn_free(struct conn *c);
 
 /* Write all of data before the deadline.  0, or -1 with e (ERR_CLOSED when
  * the peer is gone or the connection was closed, ERR_TIMEOUT, ERR_IO). */
+/* Stop (NULL) or redirect the transcript: a connection of its own thread
+ * must not write into another's. */
+void conn_set_transcript(struct conn *c, struct strbuf *transcript);
+
 int conn_write(struct conn *c, const void *data, size_t len, const char *stage,
 	       struct probe_err *e);
 

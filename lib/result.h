@@ -67,6 +67,9 @@ struct result {
 	bool has_size;
 	unsigned long long size;
 	int starttls_offered;  /* -1 not asked, 0 no, 1 yes */
+	char auth_plain[128];  /* AUTH mechanisms offered before TLS ("" none) */
+	char auth_tls[128];    /* ... and over TLS */
+	int versions_below;    /* --scan-versions: versions below --min-tls taken; -1 not asked */
 	int ntls;	       /* handshakes whose facts are below */
 	struct tls_facts *tls; /* [2], made by result_tls(); [1]: the other key
 				* type of a dual-certificate server */

@@ -19,7 +19,7 @@
 #include "lib/dnsmsg.h"
 #include "lib/err.h"
 
-#define TLS_OPS_ABI   3
+#define TLS_OPS_ABI   4
 #define TLS_CHAIN_MAX 8
 
 enum key_type { KEY_UNKNOWN = 0, KEY_RSA, KEY_EC, KEY_ED25519, KEY_ED448, KEY_DSA };
@@ -50,8 +50,11 @@ struct tls_facts {
 	struct cert_facts chain[TLS_CHAIN_MAX];
 };
 
-/* Which server certificates a handshake may select (for dual RSA+ECDSA). */
-enum tls_want { TLS_WANT_ANY = 0, TLS_WANT_RSA, TLS_WANT_ECDSA };
+/* Which server certificates a handshake may select (for dual RSA+ECDSA),
+ * plus TLS_PIN(version): allow that one protocol version only (0x0301 TLS
+ * 1.0 .. 0x0304), for asking a server which old versions it still takes. */
+enum tls_want { TLS_WANT_ANY = 0, TLS_WANT_RSA, TLS_WANT_ECDSA, TLS_WANT_MASK = 0xff };
+#define TLS_PIN(version) ((enum tls_want)((version) << 8))
 
 struct tls_ctx;	    /* a client configuration (SSL_CTX); share it */
 struct tls_session; /* one TLS connection on a socket */

@@ -256,6 +256,13 @@ static struct tls_session *handshake(struct tls_ctx *t, int fd, const char *sni,
 	/* Restricting what we can verify makes a dual-certificate server
 	 * present the other certificate: signature algorithms decide in TLS
 	 * 1.3, the cipher's authentication in TLS 1.2 and below. */
+	if ((int)want >> 8) { /* TLS_PIN: that version and no other */
+		int v = (int)want >> 8;
+
+		SSL_set_min_proto_version(s->ssl, v);
+		SSL_set_max_proto_version(s->ssl, v);
+		want = (enum tls_want)((int)want & TLS_WANT_MASK);
+	}
 	if (want == TLS_WANT_RSA) {
 		SSL_set1_sigalgs_list(s->ssl,
 				      "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:"

@@ -599,7 +599,7 @@ static const struct bad bad[] = {
 	/* a target's keys */
 	{ T "hots: a\n", "2:5",
 	  "unknown key 'hots' in target (expected one of: name, host, mx, port, tls, sni, ehlo, "
-	  "timeout, checks, cert_days, time, min_tls, ca_file, ca_path, no_verify, dane, fcrdns, "
+	  "timeout, checks, cert_days, time, min_tls, scan_versions, ca_file, ca_path, no_verify, dane, fcrdns, "
 	  "expect, require_ext, relay, dns_server, ipv4, ipv6, labels)" },
 	{ T "host: a\n    port: 25\n    port: 26\n", "4:5",
 	  "duplicate key 'port' in target (first at line 3)" },
@@ -646,11 +646,11 @@ static const struct bad bad[] = {
 	{ T "host: a\n    timeout: 1e3\n", "3:14", "not '1e3'" },
 	{ T "host: a\n    timeout: .inf\n", "3:14", "not '.inf'" },
 	{ T "host: a\n    checks: port\n", "3:13",
-	  "'checks' must be a list of checks (port, banner, starttls, cert, relay), not 'port'" },
+	  "'checks' must be a list of checks (port, banner, starttls, cert, relay, sts), not 'port'" },
 	{ T "host: a\n    checks: []\n", "3:13", "'checks' must list at least one check" },
 	{ T "host: a\n    checks: [port, tls]\n", "3:20",
 	  "unknown check 'tls' in 'checks' (expected one of: port, banner, starttls, cert, "
-	  "relay)" },
+	  "relay, sts)" },
 	{ T "host: a\n    checks: [port, [cert]]\n", "3:20", "unknown check a list in 'checks'" },
 	{ T "host: a\n    checks: [cert, banner, cert]\n", "3:28",
 	  "check 'cert' is listed twice in 'checks'" },
