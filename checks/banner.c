@@ -1,6 +1,7 @@
 /* banner.c - check_mta_banner: greeting, EHLO (HELO fallback), QUIT.  The client sends nothing
  * before the whole greeting has arrived: early talkers are dropped by postscreen and greet_pause.
  */
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "checks/session.h"
+#include "lib/sanitize.h"
 #include "lib/dns.h"
 
 #define PTR_MAX 8
@@ -106,6 +108,38 @@ static bool greeting_contains(const struct smtp_reply *g, const char *needle)
 	return false;
 }
 
+/* -C CMD after EHLO, and with -R its reply (first line, "CODE text") must
+ * match the extended regular expression (check_smtp's -C/-R).  0, or -1
+ * when the session is gone (recorded). */
+static int command(const struct check_cfg *cfg, struct conn *c, struct result *r,
+		   struct smtp_reply *rep)
+{
+	char line[400], clean[300], cmd[64];
+	size_t len;
+	const char *t;
+	regex_t re;
+
+	if (conn_command(c, cfg->command, rep, "command", &r->err) < 0) {
+		check_fail(cfg, r, &r->err);
+		return -1;
+	}
+	t = smtp_reply_line(rep, 0, &len);
+	snprintf(line, sizeof(line), "%d %.*s", rep->code, t ? (int)len : 0, t ? t : "");
+	sanitize(clean, sizeof(clean), line, strlen(line), 200);
+	sanitize(cmd, sizeof(cmd), cfg->command, strlen(cfg->command), 40);
+	strbuf_printf(&r->detail, "%s: %s\n", cmd, clean);
+	if (cfg->response == NULL)
+		return 0;
+	/* the option table compiled it once already: it compiles */
+	if (regcomp(&re, cfg->response, REG_EXTENDED | REG_NOSUB) != 0)
+		return 0;
+	if (regexec(&re, line, 0, NULL, 0) != 0)
+		result_raise(r, STATE_WARNING, "reply to %s does not match '%s': %s", cmd,
+			     cfg->response, clean);
+	regfree(&re);
+	return 0;
+}
+
 static void require_extensions(const struct check_cfg *cfg, const struct smtp_caps *caps,
 			       struct result *r)
 {
@@ -159,6 +193,8 @@ static void banner_dialogue(const struct check_cfg *cfg, struct conn *c, struct 
 	r->starttls_offered = smtp_caps_has(&caps, "STARTTLS");
 	if (cfg->require_ext)
 		require_extensions(cfg, &caps, r);
+	if (cfg->command && command(cfg, c, r, &rep) < 0)
+		goto out;
 	check_quit(c, &rep, r);
 out:
 	smtp_reply_free(&rep);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,10 @@ const struct opt option_table[] = {
 	  "trust anchors from a hashed directory (default: the system's,\n"
 	  "looked up per issuer, not loaded whole)",
 	  NULL, "ca_path", BIN_PLUGINS | BIN_STS, OFF(ca_path), 0, 0 },
+	{ "certificate", 'D', OPT_CERT_DAYS, "W[,C]",
+	  "check_smtp's spelling of -w W -c C (days); W alone warns under\n"
+	  "W days and is CRITICAL only when expired",
+	  NULL, NULL, BIN_CERT, OFF(days_warn), 0, 0 },
 	{ "no-verify", 0, OPT_FLAG, NULL, "do not judge chain and host-name verification", NULL,
 	  "no_verify", BIN_CERT, OFF(no_verify), 0, 0 },
 	{ "starttls", 'S', OPT_IGNORED, NULL,
@@ -111,6 +116,13 @@ const struct opt option_table[] = {
 	  "each EHLO keyword must be advertised, else WARNING (given\n"
 	  "again, the lists add up)",
 	  NULL, "require_ext", BIN_BANNER, OFF(require_ext), 0, 0 },
+	{ "command", 'C', OPT_COMMAND, "CMD",
+	  "send CMD after EHLO (as check_smtp -C; never DATA, BDAT or QUIT)", NULL, NULL,
+	  BIN_BANNER, OFF(command), 0, 0 },
+	{ "response", 'R', OPT_REGEX, "REGEX",
+	  "the reply to -C (\"CODE text\" of its first line) must match the\n"
+	  "extended regular expression REGEX, else WARNING",
+	  NULL, NULL, BIN_BANNER, OFF(response), 0, 0 },
 	{ "from", 'f', OPT_MAIL, "ADDR", "outside sender (default mtaprobe@example.org)", NULL,
 	  "relay.from", BIN_RELAY, OFF(relay_from), 0, 0 },
 	{ "to", 'r', OPT_MAIL, "ADDR", "outside recipient (default mtaprobe@example.net)", NULL,
@@ -204,6 +216,10 @@ static const struct type_info types[] = {
 	[OPT_DOMAIN] = { "a domain name", "is not a domain name", { 253, " /:@[]", false, false } },
 	[OPT_EHLO] = { "an EHLO name", "is not an EHLO name", { 255, " ", false, false } },
 	[OPT_TEXT] = { "a non-empty string", "cannot be used", { 1024, "", false, false } },
+	[OPT_COMMAND] = { "an SMTP command", "cannot be sent", { 500, "", false, false } },
+	[OPT_REGEX] = { "an extended regular expression",
+			"is not an extended regular expression",
+			{ 1024, "", false, false } },
 	[OPT_NAME] = { "a target name", "is not a target name", { 255, "", false, false } },
 	[OPT_PATH] = { "a file or directory name",
 		       "is not a file name",
@@ -229,6 +245,7 @@ static const struct type_info types[] = {
 			  { 0 } },
 	[OPT_RANGE] = { "a number or a range (N, N:, ~:N, N:M, @N:M)", NULL, { 0 } },
 	[OPT_DAYS] = { "a number or a range (N, N:, ~:N, N:M, @N:M)", NULL, { 0 } },
+	[OPT_CERT_DAYS] = { "W or W,C (days)", "is not W or W,C (whole days)", { 0 } },
 	[OPT_PROXY] = { "1 or 2", "must be 1 or 2", { 0 } },
 	[OPT_TLS_VERSION] = { "a TLS version (1.0, 1.1, 1.2, 1.3 or TLSv1.x)",
 			      "is not 1.0, 1.1, 1.2 or 1.3",
@@ -625,6 +642,36 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 		if (o->type == OPT_HOST || o->type == OPT_DOMAIN || o->type == OPT_EHLO) {
 			if (name_problem(o->type, s, len, why, wl) < 0)
 				return -1;
+		} else if (o->type == OPT_COMMAND) {
+			/* this check never sends a message: no DATA, BDAT or BURL */
+			static const char *const never[] = { "DATA", "BDAT", "BURL", "QUIT" };
+			size_t w = 0;
+
+			while (w < len && s[w] != ' ')
+				w++;
+			for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+				if (w == strlen(never[i]) && strncasecmp(s, never[i], w) == 0) {
+					snprintf(
+						why, wl,
+						"%s is never sent (no message can come of a check)",
+						never[i]);
+					return -1;
+				}
+		} else if (o->type == OPT_REGEX) {
+			regex_t re;
+			int rc;
+
+			memcpy(buf, s, len);
+			buf[len] = '\0';
+			rc = regcomp(&re, buf, REG_EXTENDED | REG_NOSUB);
+			if (rc != 0) {
+				char msg[100];
+
+				regerror(rc, &re, msg, sizeof(msg));
+				snprintf(why, wl, "%s", msg);
+				return -1;
+			}
+			regfree(&re);
 		} else if (o->type == OPT_SERVERS || o->type == OPT_ADDRESS) {
 			struct addr a;
 			size_t m = 0;
@@ -702,6 +749,25 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 		snprintf(buf, sizeof(buf), "%.*s%s", (int)len, s,
 			 o->type == OPT_DAYS && parse_decimal(s, len, &x) == 0 ? ":" : "");
 		return range_parse(buf, slot, why, (int)wl);
+	case OPT_CERT_DAYS: {
+		/* -D W[,C]: W warns; C (if given) is critical; else only an
+		 * expired certificate is, as check_smtp has it */
+		struct opt days = *o;
+		const char *comma = memchr(s, ',', len);
+		size_t w = comma ? (size_t)(comma - s) : len;
+
+		days.type = OPT_DAYS;
+		if (d->cfg == NULL || w == 0 || parse_decimal(s, w, &x) < 0 ||
+		    (comma && parse_decimal(comma + 1, len - w - 1, &x) < 0))
+			return -1;
+		if (parse_value(&days, s, w, from, d, &d->cfg->days_warn, why, wl) < 0)
+			return -1;
+		if (comma)
+			return parse_value(&days, comma + 1, len - w - 1, from, d,
+					   &d->cfg->days_crit, why, wl);
+		memset(&d->cfg->days_crit, 0, sizeof(d->cfg->days_crit));
+		return 0;
+	}
 	case OPT_PROXY:
 		if (len != 1 || (s[0] != '1' && s[0] != '2'))
 			return -1;

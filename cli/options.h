@@ -45,6 +45,8 @@ enum opt_type {
 	OPT_DOMAIN,
 	OPT_EHLO,
 	OPT_TEXT,
+	OPT_COMMAND, /* an SMTP command to send (-C): no line ends, never DATA/BDAT */
+	OPT_REGEX,   /* a POSIX extended regular expression (-R) */
 	OPT_NAME,
 	OPT_PATH,
 	OPT_READ_PATH, /* a path that must be readable when given on argv */
@@ -57,6 +59,7 @@ enum opt_type {
 	OPT_TIMEOUT,	 /* SEC[:STATE] into timeout and timeout_state */
 	OPT_RANGE,	 /* struct range */
 	OPT_DAYS,	 /* struct range; a bare N means "N:" (fewer than N) */
+	OPT_CERT_DAYS,	 /* check_smtp's -D W[,C]: days_warn and days_crit */
 	OPT_PROXY,	 /* int 1 or 2 */
 	OPT_TLS_VERSION, /* int 0x0301..0x0304 */
 	OPT_JOBS,	 /* int 1-1024 */
