@@ -108,7 +108,8 @@ static const struct {
 	unsigned bins;
 } migration[] = {
 	{ "check_smtp -H HOST -p PORT", "-H HOST -p PORT", "the same", BIN_PLUGINS },
-	{ "check_smtp -4, -6", "-4, -6 (--ipv4, --ipv6)", "the same", BIN_PLUGINS },
+	{ "check_smtp -4, -6 (--use-ipv4, --use-ipv6)", "-4, -6 (--ipv4, --ipv6)",
+	  "the same; --use-ipv4 and --use-ipv6 are accepted too", BIN_PLUGINS },
 	{ "check_smtp -t SEC", "-t SEC[:STATE]",
 	  "one deadline for the whole check, the state on expiry selectable", BIN_PLUGINS },
 	{ "check_smtp -w SEC -c SEC", "-w RANGE -c RANGE",
@@ -122,9 +123,14 @@ static const struct {
 	{ "check_smtp -S", "check_mta_starttls",
 	  "STARTTLS offered and working, with protocol and cipher; -S is accepted",
 	  BIN_STARTTLS | BIN_CERT },
-	{ "check_smtp -S -D 30,14", "check_mta_cert -w 30 -c 14",
-	  "days left on the certificate, with chain, host name and key strength judged too",
+	{ "check_smtp -S -D 30,14", "check_mta_cert -w 30 -c 14 (or -D 30,14)",
+	  "days left on the certificate, with chain, host name and key strength judged too; "
+	  "-D 30 alone warns under 30 days and is CRITICAL only when expired",
 	  BIN_CERT },
+	{ "check_smtp -C CMD -R REGEX", "check_mta_banner -C CMD -R REGEX",
+	  "CMD after EHLO, its reply's first line (CODE text) matched as an extended regex; "
+	  "WARNING on a mismatch; DATA, BDAT, BURL and QUIT are never sent",
+	  BIN_BANNER },
 	{ "check_smtp -f FROM", "check_mta_relay -f ADDR",
 	  "the sender of the relay tests; the relay check never sends DATA", BIN_RELAY },
 	{ "check_smtp -r (--proxy)", "--proxy-protocol 1", "version 2 too", BIN_PLUGINS },
