@@ -79,6 +79,7 @@ static void scan_versions(const struct check_cfg *cfg, const struct conn *c, str
 			      : s[i].outcome == 0 ? "refused"
 						  : "not known",
 			      s[i].why);
+		r->scan[s[i].version - 0x0301] = (signed char)s[i].outcome;
 		if (s[i].outcome == 1) {
 			taken++;
 			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",

@@ -41,6 +41,7 @@ void result_init(struct result *r, const char *check, const char *host, int port
 	snprintf(r->target, sizeof(r->target), "%s:%d", r->host, port);
 	r->sts_policy = -1;
 	r->versions_below = -1;
+	memset(r->scan, -1, sizeof(r->scan));
 	r->t = (struct timings){ -1, -1, -1, -1, -1, -1, -1 };
 	r->starttls_offered = -1;
 	strbuf_init(&r->detail, 16384);

@@ -70,6 +70,7 @@ struct result {
 	char auth_plain[128];  /* AUTH mechanisms offered before TLS ("" none) */
 	char auth_tls[128];    /* ... and over TLS */
 	int versions_below;    /* --scan-versions: versions below --min-tls taken; -1 not asked */
+	signed char scan[3];   /* ... TLS 1.0, 1.1, 1.2: 1 taken, 0 refused, -1 not asked/known */
 	int ntls;	       /* handshakes whose facts are below */
 	struct tls_facts *tls; /* [2], made by result_tls(); [1]: the other key
 				* type of a dual-certificate server */

@@ -325,6 +325,27 @@ void report_prometheus(const struct run *run, const char *config, struct strbuf 
 			fam_series(&s, &c);
 		}
 	}
+	/* --scan-versions (scan_versions: true): one series per version asked */
+	strbuf_printf(b,
+		      "# HELP mtaprobe_tls_version_accepted 1 if the server completed a "
+		      "handshake pinned to that protocol version (below min_tls), else 0.\n"
+		      "# TYPE mtaprobe_tls_version_accepted gauge\n");
+	for (size_t k = 0; k < run->nitems; k++) {
+		const struct run_item *it = &run->items[k];
+		static const char *const names[] = { "TLSv1", "TLSv1.1", "TLSv1.2" };
+
+		for (size_t c = 0; c < (it->r.nchildren ? it->r.nchildren : 1); c++) {
+			struct series s = { it, it->r.nchildren ? &it->r.children[c] : &it->r };
+
+			for (int v = 0; v < 3; v++) {
+				if (it->kind != CK_STARTTLS || s.r->scan[v] < 0)
+					continue;
+				strbuf_printf(b, "mtaprobe_tls_version_accepted");
+				prom_labels(b, &s, "version", names[v], NULL, NULL);
+				strbuf_printf(b, " %d\n", s.r->scan[v]);
+			}
+		}
+	}
 	strbuf_printf(b,
 		      "# HELP mtaprobe_check_error_info The kind and step of the failure a check "
 		      "ended on (only for checks that failed).\n"
