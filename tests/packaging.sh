@@ -248,7 +248,8 @@ depends=$(dpkg-deb -f "$DEB" Depends)
 echo "# Depends: $depends"
 t_run "deb: Depends (from dpkg-shlibdeps) name libssl3, libc-ares2, libyaml" 0 'libssl3.*' \
 	bash -c '[[ $1 == *libssl3* && $1 == *libc-ares2* && $1 == *libyaml* ]] && echo "$1"' _ "$depends"
-t_run "deb: the dbgsym package holds the debug info of all 7 ELF files (INSTALL_STRIP= honoured)" 0 '^7$' \
+NELF=$(($(wc -w <<<"$PLUGINS") + 2)) # the plugins, mtaprobe, the TLS module
+t_run "deb: the dbgsym package holds the debug info of all $NELF ELF files (INSTALL_STRIP= honoured)" 0 "^$NELF\$" \
 	bash -c 'dpkg-deb -c "$1" | grep -c "/usr/lib/debug/\.build-id/.*\.debug$"' _ "$DBGSYM"
 # hardening=+all: -z now (BIND_NOW) and RELRO at link time, _FORTIFY_SOURCE
 # (the *_chk functions) at compile time: the build flags reached the Makefile
