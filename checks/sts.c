@@ -142,7 +142,7 @@ static int fetch_policy(struct sts_run *u)
 			r->t.connect = h.connect;
 		if (h.too_large)
 			result_fail(r, STATE_CRITICAL, ERR_PROTOCOL, "policy",
-				    "policy: larger than 64 KiB (RFC 8461 §3.3)");
+				    "policy: larger than 64 KiB (RFC 8461 section 3.3)");
 		else
 			result_fail(r,
 				    e.kind == ERR_TIMEOUT ? u->cfg->timeout_state : STATE_CRITICAL,
@@ -157,8 +157,8 @@ static int fetch_policy(struct sts_run *u)
 	policy_days(u, &h);
 	if (h.status >= 300 && h.status < 400) {
 		result_fail(r, STATE_CRITICAL, ERR_REJECTED, "policy",
-			    "policy: HTTP %d redirect%s%s not followed (RFC 8461 §3.3)", h.status,
-			    h.location[0] ? " to " : "", h.location);
+			    "policy: HTTP %d redirect%s%s not followed (RFC 8461 section 3.3)",
+			    h.status, h.location[0] ? " to " : "", h.location);
 		goto out;
 	}
 	if (h.status != 200) {
