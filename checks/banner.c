@@ -133,9 +133,19 @@ static int command(const struct check_cfg *cfg, struct conn *c, struct result *r
 	/* the option table compiled it once already: it compiles */
 	if (regcomp(&re, cfg->response, REG_EXTENDED | REG_NOSUB) != 0)
 		return 0;
-	if (regexec(&re, line, 0, NULL, 0) != 0)
-		result_raise(r, STATE_WARNING, "reply to %s does not match '%s': %s", cmd,
-			     cfg->response, clean);
+	/* any line of the reply, as "CODE text" */
+	for (int i = 0; i < rep->nlines; i++) {
+		char each[400];
+
+		t = smtp_reply_line(rep, i, &len);
+		snprintf(each, sizeof(each), "%d %.*s", rep->code, t ? (int)len : 0, t ? t : "");
+		if (regexec(&re, each, 0, NULL, 0) == 0) {
+			regfree(&re);
+			return 0;
+		}
+	}
+	result_raise(r, STATE_WARNING, "reply to %s does not match '%s': %s", cmd, cfg->response,
+		     clean);
 	regfree(&re);
 	return 0;
 }

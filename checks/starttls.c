@@ -126,7 +126,25 @@ static void injection(const struct check_cfg *cfg, const struct conn *c, struct 
 			      e.kind ? e.msg : "not 220");
 		goto out;
 	}
-	if (conn_pending(nc) > 0) {
+	if (conn_pending(nc) == 0) {
+		/* a plain-text answer may come in a write of its own: give it
+		 * 200 ms before the handshake takes whatever comes for TLS */
+		struct deadline brief = *conn_deadline(nc);
+		int64_t cap = mono_now_us() + 200000;
+		const struct deadline *saved;
+		struct smtp_reply late;
+		struct probe_err ignored;
+
+		if (brief.at_us > cap)
+			brief.at_us = cap;
+		smtp_reply_init(&late);
+		saved = conn_set_deadline(nc, &brief);
+		if (conn_read_reply(nc, &late, "NOOP", &ignored) == 0)
+			rep.code = late.code; /* answered: no longer the 220 */
+		conn_set_deadline(nc, saved);
+		smtp_reply_free(&late);
+	}
+	if (conn_pending(nc) > 0 || rep.code != 220) {
 		/* the NOOP answered before TLS, in plain text: not injected */
 		strbuf_printf(&r->detail,
 			      "injection probe: the server answered the NOOP before "
@@ -161,6 +179,10 @@ static void injection(const struct check_cfg *cfg, const struct conn *c, struct 
 				"executes plaintext commands injected before TLS: the NOOP sent "
 				"with STARTTLS was answered over TLS (%.60s)",
 				line);
+		} else if (brief.at_us < cap) {
+			strbuf_printf(&r->detail,
+				      "injection probe: no answer over TLS in the time "
+				      "left (too short to tell)\n");
 		} else {
 			strbuf_printf(&r->detail,
 				      "injection probe: plain text after STARTTLS "

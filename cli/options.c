@@ -120,7 +120,7 @@ const struct opt option_table[] = {
 	  "send CMD after EHLO (as check_smtp -C; never DATA, BDAT or QUIT)", NULL, NULL,
 	  BIN_BANNER, OFF(command), 0, 0 },
 	{ "response", 'R', OPT_REGEX, "REGEX",
-	  "the reply to -C (\"CODE text\" of its first line) must match the\n"
+	  "a line of the reply to -C (as \"CODE text\") must match the\n"
 	  "extended regular expression REGEX, else WARNING",
 	  NULL, NULL, BIN_BANNER, OFF(response), 0, 0 },
 	{ "from", 'f', OPT_MAIL, "ADDR", "outside sender (default mtaprobe@example.org)", NULL,
@@ -643,18 +643,25 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 			if (name_problem(o->type, s, len, why, wl) < 0)
 				return -1;
 		} else if (o->type == OPT_COMMAND) {
-			/* this check never sends a message: no DATA, BDAT or BURL */
+			/* this check never sends a message: no DATA, BDAT or BURL;
+			 * QUIT is its own to send; a command starts with its word */
 			static const char *const never[] = { "DATA", "BDAT", "BURL", "QUIT" };
 			size_t w = 0;
 
-			while (w < len && s[w] != ' ')
+			if (!isalpha((unsigned char)s[0])) {
+				snprintf(why, wl, "a command starts with its word (a letter)");
+				return -1;
+			}
+			while (w < len && s[w] != ' ' && s[w] != '\t')
 				w++;
 			for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
 				if (w == strlen(never[i]) && strncasecmp(s, never[i], w) == 0) {
 					snprintf(
-						why, wl,
-						"%s is never sent (no message can come of a check)",
-						never[i]);
+						why, wl, "%s",
+						i == 3 ? "QUIT ends every check anyway: it is the "
+							 "check's own to send"
+						       : "DATA, BDAT and BURL are never sent: no message "
+							 "can come of a check");
 					return -1;
 				}
 		} else if (o->type == OPT_REGEX) {
@@ -1080,5 +1087,8 @@ int options_parse(const struct binary *b, int argc, char **argv, struct check_cf
 		return usage_error(b, usage, out, "-H/--hostname and -M/--mx exclude each other");
 	if (cfg->tls && cfg->no_tls)
 		return usage_error(b, usage, out, "-s/--tls and --no-tls contradict each other");
+	if (cfg->response && cfg->command == NULL)
+		return usage_error(b, usage, out,
+				   "-R/--response needs -C/--command (the reply it judges)");
 	return -1;
 }

@@ -49,6 +49,12 @@
 #                 smtpd_tls_protocols=TLSv1.  An OpenSSL 3 client needs
 #                 -cipher 'DEFAULT@SECLEVEL=0' for TLS 1.0 (and to accept the
 #                 sha1/rsa1024 certificates without verify errors 68/66).
+#        PF_MAIN_EXTRA (environment, optional): lines appended to main.cf
+#        after everything else, so that they win (Postfix keeps the last
+#        setting of a parameter), e.g. PF_MAIN_EXTRA='smtpd_tls_protocols =
+#        >=TLSv1.2' (tests/integration_posture.sh: Postfix 3.7's default
+#        >=TLSv1 takes TLS 1.0 and 1.1 at its security level 0).  The
+#        instance's ports are still the MODE's.
 #        Log lines: mtaprobe-test-MODE/smtpd (the main port, as without PKI),
 #        mtaprobe-test-strict/smtps/smtpd, mtaprobe-test-certs/NAME/smtpd;
 #        smtpd_tls_loglevel = 1.
@@ -380,6 +386,11 @@ lmtp      unix  -       -       n       -       -       discard
 local     unix  -       -       n       -       -       discard
 virtual   unix  -       -       n       -       -       discard
 EOF
+
+    if [[ -n ${PF_MAIN_EXTRA:-} ]]; then
+        printf '\n# --- PF_MAIN_EXTRA (from the environment of %s) ---\n%s\n' \
+            "$prog" "$PF_MAIN_EXTRA" >>"$dir/main.cf"
+    fi
 
     # Postfix pauses ("to let the file age") when main.cf was modified within
     # the last second or two: that is 2-3 s of every fresh start.  Backdate.

@@ -24,7 +24,7 @@
  *                         first: on-plain MAIL line 530 ..., on-tls MAIL ...).
  *   on PREFIX A1 then A2 ...  a rule runs several actions in order: send
  *                         "TEXT", line "TEXT", sleep SECS, close ["TEXT"],
- *                         reset ["TEXT"], tls NAME [VERSION].  "then" is only
+ *                         reset ["TEXT"], tls NAME [VERSION] [MODE].  "then" is only
  *                         seen after a quoted TEXT or a non-text action (an
  *                         unquoted TEXT takes the rest of the line, as before);
  *                         close and reset must come last; once TLS is active a
@@ -36,12 +36,19 @@
  *   "before EHLO" are a send after the greeting (steps never wait unless
  *   they read), e.g. send "220 x\r\n250-x\r\n250 PIPELINING\r\n".
  *
- * TLS: the "tls NAME [VERSION]" step (and the "on PREFIX tls NAME" rule
- * action, for STARTTLS in serve mode) does a server-side OpenSSL handshake
- * with PKIDIR/NAME.chain.pem and PKIDIR/NAME.key (tests/mkcerts.sh makes
- * them).  The SSL_CTXs are built while the scenario is loaded, so a missing
- * or bad certificate is a load-time error; children inherit them.  After
- * the handshake conn_send()/conn_recv() go through TLS.
+ * TLS: the "tls NAME [VERSION] [MODE]" step (and the "on PREFIX tls NAME"
+ * rule action, for STARTTLS in serve mode) does a server-side OpenSSL
+ * handshake with PKIDIR/NAME.chain.pem and PKIDIR/NAME.key (tests/mkcerts.sh
+ * makes them).  VERSION 1.0 .. 1.3 pins that version, 1.0+ .. 1.3+ is a
+ * minimum.  MODE is what becomes of client bytes received before the
+ * handshake (pipelined behind STARTTLS): discard (default, RFC 3207 §4.2),
+ * keep (read next as if they had come over TLS: the CVE-2011-0411 bug),
+ * feed (OpenSSL reads them as the start of the handshake, which fails) or
+ * answer (each complete line answered in plain text by the rules, in one
+ * write with the 220, then the handshake).  The SSL_CTXs are built while
+ * the scenario is loaded, so a missing or bad certificate is a load-time
+ * error; children inherit them.  After the handshake conn_send()/conn_recv()
+ * go through TLS.
  *
  * Otherwise only libc + POSIX (plus a few Linux extensions).
  */
@@ -114,10 +121,20 @@ struct step {
 	const struct tls_cfg *tls; /* tls */
 };
 
-/* One server context per distinct "tls NAME [VERSION]" (owned by g_tls). */
+/*
+ * What happens to client bytes received before the handshake (pipelined
+ * behind STARTTLS): dropped (the fix of CVE-2011-0411), kept and read as if
+ * they had come over TLS (the bug), handed to OpenSSL as the start of the
+ * handshake (which then fails), or answered in plain text, with the 220 in
+ * one write, before the handshake.
+ */
+enum tls_before { TB_DISCARD, TB_KEEP, TB_FEED, TB_ANSWER };
+
+/* One server context per distinct "tls NAME [VERSION] [MODE]" (owned by g_tls). */
 struct tls_cfg {
-	char *desc; /* "NAME" or "NAME VERSION", for notes */
+	char *desc; /* "NAME", "NAME VERSION", "NAME VERSION MODE", ... for notes */
 	SSL_CTX *ctx;
+	enum tls_before before;
 };
 
 enum rule_action { RA_SEND, RA_SLEEP, RA_CLOSE, RA_RESET, RA_TLS };
@@ -573,10 +590,12 @@ static int at_then(const char *s)
 }
 
 /*
- * The server context for "tls NAME [VERSION]" (*sp is after the keyword,
- * left after what was used; a "then" is not a VERSION):
+ * The server context for "tls NAME [VERSION] [MODE]" (*sp is after the
+ * keyword, left after what was used; a "then" is neither):
  * PKIDIR/NAME.chain.pem + PKIDIR/NAME.key, security level 0 (weak test
- * certificates and TLS 1.0 must work), VERSION pins min = max.  Built now,
+ * certificates and TLS 1.0 must work).  VERSION 1.x pins min = max, 1.x+
+ * sets the minimum only; MODE (discard, keep, feed, answer) says what
+ * becomes of plaintext the client sent before the handshake.  Built now,
  * so that a missing certificate is a load-time error.
  */
 static const struct tls_cfg *parse_tls(const char **sp, const char *what)
@@ -591,10 +610,17 @@ static const struct tls_cfg *parse_tls(const char **sp, const char *what)
 		{ "1.2", TLS1_2_VERSION },
 		{ "1.3", TLS1_3_VERSION },
 	};
-	char name[128], ver[16] = "", chain[4096], key[4096], why[256];
+	static const char *const modes[] = {
+		[TB_DISCARD] = "discard",
+		[TB_KEEP] = "keep",
+		[TB_FEED] = "feed",
+		[TB_ANSWER] = "answer",
+	};
+	char name[128], ver[16] = "", mode[16] = "", tok[16], chain[4096], key[4096], why[256];
+	char *desc;
 	struct tls_cfg *t;
 	SSL_CTX *ctx;
-	int v = 0, n1, n2;
+	int v = 0, n1, n2, plus = 0, before = TB_DISCARD;
 	size_t i;
 
 	if (!g_pkidir)
@@ -602,40 +628,62 @@ static const struct tls_cfg *parse_tls(const char **sp, const char *what)
 		     "(made by tests/mkcerts.sh)",
 		     what);
 	s = next_token(s, name, sizeof name, "certificate NAME after 'tls'");
-	if (*skip_ws(s) && *skip_ws(s) != '#' && !at_then(s))
-		s = next_token(s, ver, sizeof ver, "VERSION");
+	while (*skip_ws(s) && *skip_ws(s) != '#' && !at_then(s)) {
+		s = next_token(s, tok, sizeof tok, "VERSION or MODE");
+		if (isdigit((unsigned char)tok[0])) {
+			size_t tl = strlen(tok);
+			if (ver[0])
+				perr("%s: two VERSIONs ('%s', '%s')", what, ver, tok);
+			plus = tl > 0 && tok[tl - 1] == '+';
+			if (plus)
+				tok[tl - 1] = '\0';
+			for (i = 0; i < sizeof vers / sizeof vers[0]; i++)
+				if (strcmp(tok, vers[i].name) == 0)
+					v = vers[i].v;
+			if (!v)
+				perr("%s: bad VERSION '%s%s' (want 1.0, 1.1, 1.2 or 1.3, "
+				     "a + after it for that or higher)",
+				     what, tok, plus ? "+" : "");
+			snprintf(ver, sizeof ver, "%s%s", tok, plus ? "+" : "");
+		} else {
+			if (mode[0])
+				perr("%s: two MODEs ('%s', '%s')", what, mode, tok);
+			for (before = -1, i = 0; i < sizeof modes / sizeof modes[0]; i++)
+				if (strcmp(tok, modes[i]) == 0)
+					before = (int)i;
+			if (before < 0)
+				perr("%s: bad VERSION or MODE '%s' (VERSION 1.0 .. 1.3 or 1.0+ .. "
+				     "1.3+; MODE discard, keep, feed or answer)",
+				     what, tok);
+			snprintf(mode, sizeof mode, "%s", tok);
+		}
+	}
 	*sp = s;
 	if (name[0] == '.' || strchr(name, '/'))
 		perr("%s: bad certificate NAME '%s' (a file name in PKIDIR, without .crt)", what,
 		     name);
-	if (ver[0]) {
-		for (i = 0; i < sizeof vers / sizeof vers[0]; i++)
-			if (strcmp(ver, vers[i].name) == 0)
-				v = vers[i].v;
-		if (!v)
-			perr("%s: bad VERSION '%s' (want 1.0, 1.1, 1.2 or 1.3)", what, ver);
-	}
-	for (i = 0; i < g_ntls; i++) {
-		const char *d = g_tls[i]->desc;
-		size_t nl = strlen(name);
-		if (strncmp(d, name, nl) == 0 &&
-		    (ver[0] ? d[nl] == ' ' && strcmp(d + nl + 1, ver) == 0 : d[nl] == '\0'))
+	if (asprintf(&desc, "%s%s%s%s%s", name, ver[0] ? " " : "", ver, mode[0] ? " " : "", mode) <
+	    0)
+		perr("out of memory");
+	for (i = 0; i < g_ntls; i++)
+		if (strcmp(g_tls[i]->desc, desc) == 0) {
+			free(desc);
 			return g_tls[i];
-	}
+		}
 	n1 = snprintf(chain, sizeof chain, "%s/%s.chain.pem", g_pkidir, name);
 	n2 = snprintf(key, sizeof key, "%s/%s.key", g_pkidir, name);
-	if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof chain || (size_t)n2 >= sizeof key)
+	if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof chain || (size_t)n2 >= sizeof key) {
+		free(desc);
 		perr("%s: -C PKIDIR too long", what);
+	}
 
 	/* Registered first: reachable (and freed) whatever fails below. */
 	t = xrealloc(NULL, sizeof *t);
 	memset(t, 0, sizeof *t);
 	g_tls = xrealloc(g_tls, (g_ntls + 1) * sizeof *g_tls);
 	g_tls[g_ntls++] = t;
-	if (asprintf(&t->desc, ver[0] ? "%s %s" : "%s%s", name, ver) < 0) {
-		t->desc = NULL;
-		perr("out of memory");
-	}
+	t->desc = desc;
+	t->before = (enum tls_before)before;
 	ctx = t->ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx)
 		perr("%s: SSL_CTX_new: %s", what, ssl_reason(why, sizeof why, "failed"));
@@ -643,7 +691,7 @@ static const struct tls_cfg *parse_tls(const char **sp, const char *what)
 	if (SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0") != 1)
 		perr("%s: cipher list: %s", what, ssl_reason(why, sizeof why, "rejected"));
 	if (v && (SSL_CTX_set_min_proto_version(ctx, v) != 1 ||
-		  SSL_CTX_set_max_proto_version(ctx, v) != 1))
+		  (!plus && SSL_CTX_set_max_proto_version(ctx, v) != 1)))
 		perr("%s: TLS %s not available in this OpenSSL: %s", what, ver,
 		     ssl_reason(why, sizeof why, "?"));
 	/* A client that hangs up without close_notify is just EOF. */
@@ -904,7 +952,7 @@ static void parse_line(char *line)
 			perr("tls: TLS already started by the 'tls' on line %u", g_tls_step_line);
 		st = new_step(OP_TLS);
 		st->tls = parse_tls(&rest, kw);
-		expect_eol(rest, "VERSION");
+		expect_eol(rest, "MODE");
 		g_tls_step_line = g_lineno;
 	} else if (strcmp(kw, "starttls") == 0) {
 		perr("unknown keyword 'starttls' (STARTTLS is 'expect STARTTLS', "
@@ -990,6 +1038,13 @@ struct conn {
 	 */
 	SSL *ssl;
 	int tls_broken;
+	/*
+	 * "tls ... answer": the 220 and the plain-text answers to what was
+	 * pipelined behind STARTTLS go out in one write; send_text() collects
+	 * them in held while holding is set (a sleep sends them first).
+	 */
+	int holding;
+	struct sbuf held;
 };
 
 enum { IO_OK = 0, IO_GONE = -1 };
@@ -1221,7 +1276,21 @@ static int read_line(struct conn *c, size_t *len, int timeout_ms)
 static int send_text(struct conn *c, const struct bytes *t)
 {
 	tlog_sent(t->p, t->n);
+	if (c->holding) {
+		sb_add(&c->held, t->p, t->n);
+		return IO_OK;
+	}
 	return conn_send(c, t->p, t->n);
+}
+
+/* Send what send_text() held back (already logged), and hold no more. */
+static int flush_held(struct conn *c)
+{
+	int rc = c->held.n > 0 ? conn_send(c, c->held.p, c->held.n) : IO_OK;
+
+	c->holding = 0;
+	c->held.n = 0;
+	return rc;
 }
 
 static int do_drip(struct conn *c, const struct step *st)
@@ -1311,21 +1380,51 @@ enum { END_CLOSE, END_GONE, END_ABORT, END_RESET };
 /*
  * Server-side handshake on c with t, for the step or rule on line lineno.
  * What the client sent before it (pipelined behind STARTTLS) is dropped:
- * never take plaintext as if it came over TLS.  Bounded like a send: a
- * client silent for SEND_STALL_SECS ends it (and alarm() ends everything).
+ * never take plaintext as if it came over TLS -- unless t says keep (left
+ * in c->rbuf, read next as if it had come over TLS: CVE-2011-0411) or feed
+ * (OpenSSL reads it first, as the start of the ClientHello, through a
+ * buffering BIO in front of the socket).  Bounded like a send: a client
+ * silent for SEND_STALL_SECS ends it (and alarm() ends everything).
  * 0 done, -1 failed (noted; c->ssl is gone again).
  */
 static int tls_start(struct conn *c, const struct tls_cfg *t, unsigned lineno)
 {
 	char why[256];
+	int feed = 0;
 
 	if (c->rlen > 0 || c->discarding) {
-		tnote("%zu plaintext bytes received before TLS discarded", c->rlen);
+		if (t->before == TB_KEEP) {
+			tnote("%zu plaintext bytes received before TLS kept: read as if they "
+			      "came over TLS",
+			      c->rlen);
+		} else if (t->before == TB_FEED && c->rlen > 0) {
+			tnote("%zu plaintext bytes received before TLS fed to the TLS handshake",
+			      c->rlen);
+			feed = 1;
+		} else {
+			tnote("%zu plaintext bytes received before TLS discarded", c->rlen);
+			c->rlen = 0;
+			c->discarding = 0;
+		}
+	}
+	c->ssl = SSL_new(t->ctx);
+	if (c->ssl && feed) {
+		BIO *rb = BIO_new(BIO_f_buffer()), *sock = BIO_new_socket(c->fd, BIO_NOCLOSE);
+		BIO *wb = BIO_new_socket(c->fd, BIO_NOCLOSE);
+
+		if (!rb || !sock || !wb || BIO_set_buffer_read_data(rb, c->rbuf, c->rlen) != 1) {
+			BIO_free(rb);
+			BIO_free(sock);
+			BIO_free(wb);
+			tnote("TLS handshake (%s, line %u) failed: %s", t->desc, lineno,
+			      ssl_reason(why, sizeof why, "BIO setup failed"));
+			goto fail;
+		}
+		SSL_set_bio(c->ssl, BIO_push(rb, sock), wb);
 		c->rlen = 0;
 		c->discarding = 0;
 	}
-	c->ssl = SSL_new(t->ctx);
-	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+	if (!c->ssl || (!feed && SSL_set_fd(c->ssl, c->fd) != 1)) {
 		tnote("TLS handshake (%s, line %u) failed: %s", t->desc, lineno,
 		      ssl_reason(why, sizeof why, "SSL_new failed"));
 		goto fail;
@@ -1395,8 +1494,14 @@ static void tls_close_notify(struct conn *c)
 	ERR_clear_error();
 }
 
-/* A rule's actions in order: -1 to go on serving, else how it ended. */
-static int run_ractions(struct conn *c, const struct rule *r)
+static int answer_pending(struct conn *c);
+
+/*
+ * A rule's actions in order: -1 to go on serving, else how it ended.
+ * nested: answering what was pipelined behind STARTTLS ("tls ... answer"),
+ * where another tls action only gets the 554.
+ */
+static int run_ractions(struct conn *c, const struct rule *r, int nested)
 {
 	static const struct bytes again = { (char *)"554 5.5.1 Error: TLS already active\r\n", 37 };
 	size_t k;
@@ -1409,6 +1514,8 @@ static int run_ractions(struct conn *c, const struct rule *r)
 				return END_GONE;
 			break;
 		case RA_SLEEP:
+			if (c->holding && flush_held(c) != IO_OK)
+				return END_GONE;
 			sleep_secs(a->secs);
 			break;
 		case RA_CLOSE:
@@ -1417,10 +1524,19 @@ static int run_ractions(struct conn *c, const struct rule *r)
 				return END_GONE;
 			return a->action == RA_CLOSE ? END_CLOSE : END_RESET;
 		case RA_TLS:
-			if (c->ssl) /* and the rest of the chain is skipped */
+			if (c->ssl || nested) /* and the rest of the chain is skipped */
 				return send_text(c, &again) == IO_OK ? -1 : END_GONE;
+			c->holding = a->tls->before == TB_ANSWER;
 			if (send_text(c, &a->text) != IO_OK)
 				return END_GONE;
+			if (a->tls->before == TB_ANSWER) {
+				int end = answer_pending(c);
+
+				if (flush_held(c) != IO_OK)
+					return END_GONE;
+				if (end >= 0)
+					return end;
+			}
 			if (tls_start(c, a->tls, r->lineno) < 0)
 				return END_ABORT;
 			break;
@@ -1429,35 +1545,59 @@ static int run_ractions(struct conn *c, const struct rule *r)
 	return -1;
 }
 
-static int serve(struct conn *c)
+/* Answer the client line in c->lbuf (n bytes) by the rules: -1 to go on. */
+static int answer_line(struct conn *c, size_t n, int nested)
 {
 	static const struct bytes bye = { (char *)"221 2.0.0 Bye\r\n", 15 };
 	static const struct bytes unk = { (char *)"500 5.5.2 unrecognized command\r\n", 32 };
-	size_t n, i;
+	size_t i;
+
+	for (i = 0; i < g_sc.nrules; i++) {
+		int when = g_sc.rules[i].when;
+
+		if (when && (when == 2) != (c->ssl != NULL))
+			continue;
+		if (prefix_match(c->lbuf, n, &g_sc.rules[i].prefix))
+			return run_ractions(c, &g_sc.rules[i], nested);
+	}
+	if (is_quit(c->lbuf, n))
+		return send_text(c, &bye) == IO_OK ? END_CLOSE : END_GONE;
+	return send_text(c, &unk) == IO_OK ? -1 : END_GONE;
+}
+
+/*
+ * "tls ... answer": every complete line the client sent before the
+ * handshake is answered now, in plain text, as serve would (an incomplete
+ * one is left to tls_start, which discards it).  -1, or how it ended.
+ */
+static int answer_pending(struct conn *c)
+{
+	size_t n;
+
+	while (!c->discarding && memchr(c->rbuf, '\n', c->rlen)) {
+		int end;
+
+		if (read_line(c, &n, 0) != 1)
+			break;
+		end = answer_line(c, n, 1);
+		if (end >= 0)
+			return end;
+	}
+	return -1;
+}
+
+static int serve(struct conn *c)
+{
+	size_t n;
 
 	for (;;) {
-		const struct rule *r = NULL;
+		int end;
+
 		if (read_line(c, &n, -1) != 1)
 			return END_CLOSE;
-		for (i = 0; i < g_sc.nrules; i++) {
-			int when = g_sc.rules[i].when;
-
-			if (when && (when == 2) != (c->ssl != NULL))
-				continue;
-			if (prefix_match(c->lbuf, n, &g_sc.rules[i].prefix)) {
-				r = &g_sc.rules[i];
-				break;
-			}
-		}
-		if (r) {
-			int end = run_ractions(c, r);
-			if (end >= 0)
-				return end;
-		} else if (is_quit(c->lbuf, n)) {
-			return send_text(c, &bye) == IO_OK ? END_CLOSE : END_GONE;
-		} else if (send_text(c, &unk) != IO_OK) {
-			return END_GONE;
-		}
+		end = answer_line(c, n, 0);
+		if (end >= 0)
+			return end;
 	}
 }
 
@@ -1528,6 +1668,12 @@ static int run_steps(struct conn *c)
 		case OP_SERVE:
 			return serve(c);
 		case OP_TLS:
+			if (st->tls->before == TB_ANSWER) {
+				int end = answer_pending(c);
+
+				if (end >= 0)
+					return end;
+			}
 			if (tls_start(c, st->tls, st->lineno) < 0)
 				return END_ABORT;
 			break;
@@ -1590,6 +1736,7 @@ static void run_connection(int fd, const char *peer)
 	SSL_free(c->ssl);
 	close(fd);
 	tnote("closed %s (pid %ld)", peer, (long)getpid());
+	free(c->held.p);
 	free(c);
 }
 

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# tests/mta/dovecot.sh check
-# tests/mta/dovecot.sh setup DIR PKI P_SUB P_SUBS P_TRIP
+# tests/mta/dovecot.sh check [lmtp]
+# tests/mta/dovecot.sh setup DIR PKI P_SUB P_SUBS P_TRIP | setup-lmtp DIR PKI P_LMTP
 # tests/mta/dovecot.sh run DIR | ready DIR [SECONDS] | stop DIR
 #
 # A private Dovecot 2.3 submission server (Debian 12's dovecot-core and
 # dovecot-submissiond, installed by tests/deps.sh; the packages' own
 # system service is never started by these tests, and policy-rc.d keeps
-# apt from starting it) for tests/integration_dovecot.sh.  Configuration:
-# tests/mta/dovecot/dovecot.conf.in, standalone (nothing from /etc/dovecot).
+# apt from starting it) for tests/integration_dovecot.sh, or a private
+# Dovecot LMTP server (dovecot-lmtpd) for tests/integration_posture.sh.
+# Configuration: tests/mta/dovecot/dovecot.conf.in (submission) or
+# dovecot_lmtp.conf.in (LMTP), standalone (nothing from /etc/dovecot).
 #
 #   check   prints the dovecot binary's path and version on stdout; not
 #           installed or not root: one line "SKIP: <reason>", exit 77.
+#           "check lmtp" wants dovecot-lmtpd instead of dovecot-submissiond.
 #   setup   DIR/dovecot.conf (PKI: a tests/mkcerts.sh directory), the
 #           passwd-file (user mtaprobe; no test authenticates), base and
 #           state directories, then 'doveconf -n' (configuration check).
@@ -19,6 +22,10 @@
 #           P_TRIP is the relay host's port (a tripwire for the caller).
 #           DIR (and the directories above it) must be searchable by the
 #           dovenull and dovecot users (chmod 755): setup makes DIR so.
+#   setup-lmtp  the same for LMTP only: greeting "220 lmtp.dovecot.test
+#           Dovecot (Debian) ready.", LHLO, STARTTLS offered, on
+#           127.0.0.1:P_LMTP (TCP); mail would be delivered to DIR/mail
+#           (no test delivers).
 #   run     exec 'dovecot -F -c DIR/dovecot.conf' (foreground) in a private
 #           mount namespace where DIR/resolv.conf ("nameserver 127.0.0.1")
 #           is /etc/resolv.conf: no DNS query can leave the machine.  The
@@ -34,7 +41,6 @@ set -euo pipefail
 prog=tests/mta/dovecot.sh
 pidfile=dovecot.pid conf=dovecot.conf
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-tmpl=$here/dovecot/dovecot.conf.in
 PATH=$PATH:/usr/sbin:/sbin
 
 # shellcheck source=tests/mta/lib.sh
@@ -42,8 +48,13 @@ PATH=$PATH:/usr/sbin:/sbin
 
 check() {
 	local v
+	[[ $# -le 1 && ${1:-submission} == @(submission|lmtp) ]] || usage
 	[[ $EUID -eq 0 ]] || skip "a private Dovecot needs root"
-	if ! command -v dovecot >/dev/null 2>&1 || [[ ! -x /usr/lib/dovecot/submission-login ]]; then
+	if [[ ${1:-} == lmtp ]]; then
+		if ! command -v dovecot >/dev/null 2>&1 || [[ ! -x /usr/lib/dovecot/lmtp ]]; then
+			skip "dovecot-core and dovecot-lmtpd are not installed (apt-get install dovecot-lmtpd)"
+		fi
+	elif ! command -v dovecot >/dev/null 2>&1 || [[ ! -x /usr/lib/dovecot/submission-login ]]; then
 		skip "dovecot-core and dovecot-submissiond are not installed (tests/deps.sh test installs them)"
 	fi
 	command -v unshare >/dev/null 2>&1 || skip "no unshare (util-linux)"
@@ -54,10 +65,12 @@ check() {
 	echo "$(command -v dovecot) $v"
 }
 
+# setup TEMPLATE READY DIR PKI PORT...: DIR/dovecot.conf from TEMPLATE
+# (@P_SUB@ @P_SUBS@ @P_TRIP@ or @P_LMTP@: the PORTs in that order), DIR/ports
+# from READY ("@1@:220 @2@": the first PORT answers 220, the second connects).
 setup() {
-	[[ $# -eq 5 ]] || usage
-	local dir=$1 pki=$2 p out name
-	shift 2
+	local tmpl=$here/dovecot/$1 ready=$2 dir=$3 pki=$4 p out name
+	shift 4
 	for p in "$@"; do
 		[[ $p =~ ^[0-9]{1,5}$ ]] || die "bad port: $p"
 	done
@@ -74,9 +87,10 @@ setup() {
 	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$dir/resolv.conf"
 	# process titles dovecot-NAME/...: tells our instances from a system one
 	name=mtaprobe-$(printf '%s' "$dir" | cksum | cut -d' ' -f1)
-	sed -e "s|@DIR@|$dir|g" -e "s|@PKI@|$pki|g" -e "s|@NAME@|$name|g" -e "s|@P_SUB@|$1|g" \
-		-e "s|@P_SUBS@|$2|g" -e "s|@P_TRIP@|$3|g" "$tmpl" >"$dir/dovecot.conf"
-	echo "$1:220 $2" >"$dir/ports" # ready: a 220 on P_SUB, a connect to P_SUBS
+	sed -e "s|@DIR@|$dir|g" -e "s|@PKI@|$pki|g" -e "s|@NAME@|$name|g" -e "s|@P_SUB@|${1-}|g" \
+		-e "s|@P_SUBS@|${2-}|g" -e "s|@P_TRIP@|${3-}|g" -e "s|@P_LMTP@|${1-}|g" "$tmpl" >"$dir/dovecot.conf"
+	# ready: a 220 on P_SUB (P_LMTP), a connect to P_SUBS
+	sed -e "s/@1@/${1-}/" -e "s/@2@/${2-}/" <<<"$ready" >"$dir/ports"
 	out=$(doveconf -c "$dir/dovecot.conf" -n 2>&1 >/dev/null) || die "doveconf: $out"
 }
 
@@ -97,8 +111,9 @@ run() {
 cmd=$1
 shift
 case $cmd in
-check) check ;;
-setup) setup "$@" ;;
+check) check "$@" ;;
+setup) [[ $# -eq 5 ]] || usage; setup dovecot.conf.in "@1@:220 @2@" "$@" ;;
+setup-lmtp) [[ $# -eq 3 ]] || usage; setup dovecot_lmtp.conf.in "@1@:220" "$@" ;;
 run) run "$@" ;;
 ready) ready "$@" ;;
 stop) stop "$@" ;;
