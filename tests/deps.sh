@@ -39,7 +39,7 @@ test_pkgs=("${demo_pkgs[@]}" iproute2 nftables libgnutls-dane0 libidn12 libnsl2
     nsd unbound bind9-dnsutils bind9-utils prometheus prometheus-node-exporter curl jq clang-format clang valgrind
     systemd icinga2-bin icinga2-common nagios4-core
     dpkg-dev debhelper lintian rpm fakeroot file binutils git
-    python3-aiosmtpd nodejs dovecot-core dovecot-submissiond libevent-2.1-7 libdb5.3 nginx)
+    python3-aiosmtpd nodejs dovecot-core dovecot-submissiond dovecot-lmtpd libevent-2.1-7 libdb5.3 nginx)
 bench_pkgs=("${test_pkgs[@]}" monitoring-plugins-standard nagios-plugins-contrib bind9-host time bc prometheus-blackbox-exporter)
 
 [[ $# -eq 1 ]] || usage
