@@ -16,6 +16,8 @@ PKG_LIBS   := $(shell pkg-config --libs libcares 2>/dev/null || echo -lcares)
 SSL_LIBS   := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 # libcurl: check_mta_sts's HTTPS policy fetch only (and what links every check)
 CURL_LIBS  := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+# libmicrohttpd: mtaprobe --listen (runner/exporter_http.c) only
+MHD_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 OPT      ?= -O2 -g
 # Bounded buffers truncate on purpose (snprintf), so -Wformat-truncation is off.
 override CFLAGS += $(OPT) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation -fno-common -I. $(PKG_CFLAGS) $(SAN)
@@ -68,7 +70,8 @@ UNIT     := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/unit/%.o,$(shell grep -l '^UNITTEST ' $(foreach l,$(LAYERS),$(l)/*.c)))
 
 MANPAGES := $(PLUGINS:%=$(BUILD)/man/%.1) $(BUILD)/man/mtaprobe.1
-UNITS    := $(BUILD)/systemd/mtaprobe.service $(BUILD)/systemd/mtaprobe.timer
+UNITS    := $(BUILD)/systemd/mtaprobe.service $(BUILD)/systemd/mtaprobe.timer \
+	$(BUILD)/systemd/mtaprobe-exporter.service
 
 .PHONY: all check unit demo bench fuzz install uninstall clean deps-build deps-test deps-demo \
 	format format-check conf check-packaging deb rpm FORCE
@@ -120,7 +123,7 @@ $(BUILD)/check_mta_sts: plugins/check_mta_sts.c $(PLUGIN_LIBS) $(BUILD)/obj/lib/
 
 # The runner links OpenSSL too: it shares one SSL_CTX per trust configuration.
 $(BUILD)/mtaprobe: runner/mtaprobe.c $(ARCHIVES) $(BUILD)/obj/lib/tls_openssl.o
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(CURL_LIBS) $(SSL_LIBS) -lyaml
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/lib/tls_openssl.o $(ARCHIVES) $(LDLIBS) $(CURL_LIBS) $(SSL_LIBS) $(MHD_LIBS) -lyaml
 
 $(BUILD)/check_%: plugins/check_%.c $(PLUGIN_LIBS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PLUGIN_LIBS) $(LDLIBS)

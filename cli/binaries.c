@@ -157,12 +157,17 @@ const struct binary binary_runner = {
 		"check_mta_cert and check_mta_relay over many targets at once: every target\n"
 		"of a YAML configuration (-c) into a Prometheus textfile, JSON or a table, or\n"
 		"one HOST (or --mx DOMAIN) as a quick report for a person at a terminal.\n"
-		"Exit: 0 when every check ran and the output was written; 3 on a usage,\n"
-		"configuration or output error (nothing is written then).",
+		"With --listen, a Prometheus multi-target exporter instead (blackbox_exporter's\n"
+		"pattern): GET /probe?target=HOST[:PORT]&module=NAME runs the checks of a\n"
+		"module of the configuration (modules:) against HOST then and there.\n"
+		"Exit: 0 when every check ran and the output was written (--listen: after\n"
+		"SIGTERM or SIGINT); 3 on a usage, configuration or output error (nothing is\n"
+		"written then).",
 	.threshold_help = NULL,
 	.examples =
 		"  mtaprobe -c /etc/mtaprobe/mtaprobe.yaml\n"
 		"  mtaprobe -c mtaprobe.yaml -f json -o /tmp/mtaprobe.json\n"
 		"  mtaprobe mx.example.org --checks banner,starttls,cert\n"
-		"  mtaprobe --mx example.org\n",
+		"  mtaprobe --mx example.org\n"
+		"  mtaprobe --listen 127.0.0.1:9125 -c /etc/mtaprobe/mtaprobe.yaml\n",
 };

@@ -180,6 +180,15 @@ const struct opt option_table[] = {
 	  NULL, NULL, BIN_RUNNER, 0, RK_JOBS, 0 },
 	{ "quiet", 'q', OPT_FLAG, NULL, "no progress on the terminal", NULL, NULL, BIN_RUNNER, 0,
 	  RK_QUIET, 0 },
+	{ "listen", 0, OPT_LISTEN, "ADDR:PORT",
+	  "exporter mode: serve /probe?target=HOST[:PORT]&module=NAME,\n"
+	  "/metrics and /-/healthy over HTTP on ADDR:PORT (an IP address,\n"
+	  "IPv6 in brackets) instead of one run; needs -c",
+	  NULL, NULL, BIN_RUNNER, 0, RK_LISTEN, 0 },
+	{ "max-probes", 0, OPT_JOBS, "N",
+	  "with --listen: probes run at once (default 256); a request\n"
+	  "beyond waits for a free slot at most half its timeout, then 503",
+	  NULL, NULL, BIN_RUNNER, 0, RK_MAX_PROBES, 0 },
 	{ "ignore-quit-failure", 'q', OPT_IGNORED, NULL,
 	  "accepted for check_smtp users: a failed QUIT never changes the state", NULL, NULL,
 	  BIN_PLUGINS, 0, 0, 0 },
@@ -233,6 +242,10 @@ static const struct type_info types[] = {
 	[OPT_SERVERS] = { "a list of IP[:PORT]",
 			  "is not a list of IP[:PORT]",
 			  { 1024, " ", true, false } },
+	[OPT_LISTEN] = { "an address and port (IP:PORT, [IPv6]:PORT)",
+			 "is not IP:PORT ([IPv6]:PORT; an address, not a name, and a port "
+			 "1-65535)",
+			 { 64, " ", true, false } },
 	[OPT_ADDRESS] = { "an IP address", "is not an IP address", { 64, " ", true, false } },
 	[OPT_KEYWORDS] = { "EHLO keywords (letters, digits, '-')",
 			   "is not a comma-separated list of EHLO keywords",
@@ -497,8 +510,9 @@ static int parse_checks(const char *s, size_t len, unsigned *mask)
 }
 
 /* One resolver: "IP", "IPv4:PORT", "[IPv6]" or "[IPv6]:PORT", port 1-65535
- * (c-ares itself would take port 70889 as 5353). */
-static int server_ok(const char *s, size_t len)
+ * (c-ares itself would take port 70889 as 5353); with need_port (--listen)
+ * the port must be there. */
+static int server_ok(const char *s, size_t len, bool need_port)
 {
 	const char *colon = memchr(s, ':', len), *port = NULL;
 	char host[64];
@@ -528,7 +542,7 @@ static int server_ok(const char *s, size_t len)
 	if (addr_from_literal(host, 0, &a) < 0)
 		return -1;
 	if (port == NULL)
-		return 0;
+		return need_port ? -1 : 0;
 	return parse_uint(port, len - (size_t)(port - s), 65535, &p) < 0 || p < 1 ? -1 : 0;
 }
 
@@ -541,7 +555,7 @@ static int servers_ok(const char *s, size_t len)
 		const char *comma = memchr(p, ',', (size_t)(end - p));
 		const char *stop = comma ? comma : end;
 
-		if (server_ok(p, (size_t)(stop - p)) < 0)
+		if (server_ok(p, (size_t)(stop - p), false) < 0)
 			return -1;
 		if (comma == NULL)
 			break;
@@ -679,6 +693,9 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 				return -1;
 			}
 			regfree(&re);
+		} else if (o->type == OPT_LISTEN) {
+			if (server_ok(s, len, true) < 0)
+				return -1;
 		} else if (o->type == OPT_SERVERS || o->type == OPT_ADDRESS) {
 			struct addr a;
 			size_t m = 0;

@@ -52,6 +52,7 @@ enum opt_type {
 	OPT_READ_PATH, /* a path that must be readable when given on argv */
 	OPT_MAIL,
 	OPT_SERVERS,  /* IP[:PORT][,...] */
+	OPT_LISTEN,   /* IP:PORT or [IPv6]:PORT, the port required */
 	OPT_ADDRESS,  /* an IP literal */
 	OPT_KEYWORDS, /* EHLO keywords "A,B" (YAML: or a list), kept as "A,B" */
 	/* numbers */
@@ -79,6 +80,8 @@ enum runner_key {
 	RK_OUTPUT,
 	RK_JOBS,
 	RK_QUIET,
+	RK_LISTEN,
+	RK_MAX_PROBES,
 };
 
 struct opt {

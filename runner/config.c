@@ -27,6 +27,7 @@
 #define CONFIG_MAX_DEPTH   16
 #define CONFIG_MAX_ANCHORS 100
 #define CONFIG_MAX_ALIASES 1000
+#define CONFIG_MAX_MODULES 256
 #define MAX_KEYS	   32
 #define MAX_SUBKEYS	   4
 
@@ -37,7 +38,8 @@ struct loader {
 	const unsigned char *input; /* for reader errors, which carry an offset only */
 	size_t len;
 	yaml_document_t *doc;
-	const struct schema *schema; /* the per-target keys */
+	const struct schema *schema;	    /* the per-target keys */
+	const struct schema *module_schema; /* those less host, mx and name */
 	char *err;
 	size_t err_size;
 };
@@ -261,6 +263,25 @@ static void schema_build(struct schema *sc)
 			sc->k[j].subname[sc->k[j].nsub] = dot + 1;
 			sc->k[j].sub[sc->k[j].nsub++] = o;
 		}
+	}
+}
+
+/* A module's keys: a target's, less what the probe's target= gives. */
+static void module_schema_build(struct schema *msc, const struct schema *sc)
+{
+	static const char *const not_in_module[] = { "host", "mx", "name" };
+
+	memset(msc, 0, sizeof(*msc));
+	for (size_t i = 0; i < sc->n; i++) {
+		bool skip = false;
+
+		for (size_t k = 0; k < sizeof(not_in_module) / sizeof(not_in_module[0]); k++)
+			skip |= strcmp(sc->k[i].name, not_in_module[k]) == 0;
+		if (skip)
+			continue;
+		msc->k[msc->n] = sc->k[i];
+		msc->names[msc->n] = msc->k[msc->n].name;
+		msc->n++;
 	}
 }
 
@@ -565,7 +586,7 @@ static int target_pair(struct loader *ld, size_t idx, const yaml_node_t *key,
 static int apply_target_map(struct loader *ld, const yaml_node_t *m, const char *what,
 			    struct tctx *c)
 {
-	char where[32];
+	char where[96];
 	struct keyset ks = { where, c->sc->names, c->sc->n };
 	const yaml_node_t *seen[MAX_KEYS];
 	size_t host = c->sc->n, mx = c->sc->n;
@@ -720,8 +741,9 @@ static int load_targets(struct loader *ld, const yaml_node_t *seq, const yaml_no
 
 /* ---- the top level ----------------------------------------------------- */
 
-static const char *const top_keys[] = { "name", "defaults", "output", "concurrency", "targets" };
-enum { TOP_NAME, TOP_DEFAULTS, TOP_OUTPUT, TOP_CONCURRENCY, TOP_TARGETS, TOP_KEYS };
+static const char *const top_keys[] = { "name",	       "defaults", "output",
+					"concurrency", "targets",  "modules" };
+enum { TOP_NAME, TOP_DEFAULTS, TOP_OUTPUT, TOP_CONCURRENCY, TOP_TARGETS, TOP_MODULES, TOP_KEYS };
 static const char *const output_keys[] = { "format", "path" };
 
 static void *top_slot(void *ctx, const struct opt *o)
@@ -840,6 +862,137 @@ static int check_defaults(struct loader *ld, const yaml_node_t *n)
 	return rc;
 }
 
+/* ---- modules (mtaprobe --listen) ------------------------------------------ */
+
+/* A module's name is a URL parameter and a label value: letters, digits,
+ * '_', '.', '-'. */
+static bool module_name_ok(const yaml_node_t *key)
+{
+	static const char ok[] =
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-";
+	size_t len = key->data.scalar.length;
+
+	return is_text(key) && len > 0 && len <= CONFIG_MODULE_NAME_MAX &&
+	       strspn(sval(key), ok) == len;
+}
+
+/* defaults: (already checked), then the module's own keys. */
+static int load_module(struct loader *ld, const yaml_node_t *key, const yaml_node_t *val,
+		       const yaml_node_t *defaults, struct module *m)
+{
+	struct tctx c = { .t = &m->t, .sc = ld->schema };
+	char what[96], list[512], b[64];
+
+	target_defaults(&m->t);
+	if (set_string(ld, key, sval(key), key->data.scalar.length, &m->name) < 0)
+		return -1;
+	snprintf(what, sizeof(what), "module '%s'", m->name);
+	join_names(ld->module_schema->names, ld->module_schema->n, list, sizeof(list));
+	if (is_null(val))
+		return fail(ld, key, "%s needs a value (a mapping of %s; {} for defaults: alone)",
+			    what, list);
+	if (val->type != YAML_MAPPING_NODE)
+		return fail(ld, val, "%s must be a mapping of %s, not %s", what, list,
+			    describe(val, b, sizeof(b)));
+	if (defaults != NULL && apply_target_map(ld, defaults, "defaults", &c) < 0)
+		return -1;
+	c.sc = ld->module_schema;
+	for (yaml_node_pair_t *p = val->data.mapping.pairs.start; p < val->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+
+		if (is_text(k) && (strcmp(sval(k), "host") == 0 || strcmp(sval(k), "mx") == 0 ||
+				   strcmp(sval(k), "name") == 0))
+			return fail(ld, k,
+				    "'%s' is not taken in a module: /probe?target=HOST[:PORT] "
+				    "names the server",
+				    sval(k));
+	}
+	if (apply_target_map(ld, val, what, &c) < 0)
+		return -1;
+	/* the probe's target= gives host (and the name); a host or mx of
+	 * defaults: is not the module's */
+	free((char *)m->t.cfg.host);
+	free((char *)m->t.cfg.mx_domain);
+	free(m->t.name);
+	m->t.cfg.host = m->t.cfg.mx_domain = NULL;
+	m->t.name = NULL;
+	return 0;
+}
+
+/* modules: in file order, then "default" (defaults: alone) unless the
+ * file has a module of that name. */
+static int load_modules(struct loader *ld, const yaml_node_t *map, const yaml_node_t *defaults,
+			struct config *cfg)
+{
+	size_t n = 0;
+	bool have_default = false;
+	char b[64];
+
+	if (map != NULL) {
+		if (map->type != YAML_MAPPING_NODE)
+			return fail(ld, map,
+				    "'modules' must be a mapping of module names to mappings of "
+				    "per-target keys, not %s",
+				    describe(map, b, sizeof(b)));
+		n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+		if (n > CONFIG_MAX_MODULES)
+			return fail(ld, map, "too many modules: %zu (at most %d)", n,
+				    CONFIG_MAX_MODULES);
+	}
+	cfg->modules = calloc(n + 1, sizeof(*cfg->modules));
+	if (cfg->modules == NULL)
+		return fail_at(ld, 0, 0, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_pair_t *p = &map->data.mapping.pairs.start[i];
+		yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
+		yaml_node_t *val = yaml_document_get_node(ld->doc, p->value);
+
+		if (key->type != YAML_SCALAR_NODE || !module_name_ok(key))
+			return fail(ld, key,
+				    "bad module name %s: module names are 1-%d letters, digits, "
+				    "'_', '.' or '-'",
+				    describe(key, b, sizeof(b)), CONFIG_MODULE_NAME_MAX);
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(cfg->modules[k].name, sval(key)) == 0)
+				return fail(ld, key, "duplicate module '%s' (first at line %zu)",
+					    sval(key),
+					    yaml_document_get_node(
+						    ld->doc, map->data.mapping.pairs.start[k].key)
+							    ->start_mark.line +
+						    1);
+		cfg->nmodules = i + 1; /* so config_free frees a half-built one */
+		if (load_module(ld, key, val, defaults, &cfg->modules[i]) < 0)
+			return -1;
+		have_default |= strcmp(cfg->modules[i].name, "default") == 0;
+	}
+	if (!have_default) {
+		struct module *m = &cfg->modules[cfg->nmodules++];
+		struct tctx c = { .t = &m->t, .sc = ld->schema };
+
+		target_defaults(&m->t);
+		m->name = strdup("default");
+		if (m->name == NULL)
+			return fail_at(ld, 0, 0, "out of memory");
+		if (defaults != NULL && apply_target_map(ld, defaults, "defaults", &c) < 0)
+			return -1;
+		free((char *)m->t.cfg.host);
+		free((char *)m->t.cfg.mx_domain);
+		free(m->t.name);
+		m->t.cfg.host = m->t.cfg.mx_domain = NULL;
+		m->t.name = NULL;
+	}
+	return 0;
+}
+
+const struct module *config_module(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nmodules; i++)
+		if (strcmp(cfg->modules[i].name, name) == 0)
+			return &cfg->modules[i];
+	return NULL;
+}
+
 static int load_root(struct loader *ld, const yaml_node_t *root, struct config *cfg)
 {
 	static const struct keyset ks = { "at the top level", top_keys, TOP_KEYS };
@@ -866,9 +1019,14 @@ static int load_root(struct loader *ld, const yaml_node_t *root, struct config *
 	if (top[TOP_CONCURRENCY] != NULL &&
 	    top_value(ld, top[TOP_CONCURRENCY], "concurrency", RK_JOBS, cfg) < 0)
 		return -1;
-	if (top[TOP_TARGETS] == NULL)
-		return fail(ld, root, "no 'targets' (expected a list of at least one target)");
-	return load_targets(ld, top[TOP_TARGETS], top[TOP_DEFAULTS], cfg);
+	if (top[TOP_TARGETS] == NULL && top[TOP_MODULES] == NULL)
+		return fail(ld, root,
+			    "no 'targets' (expected a list of at least one target, or 'modules' "
+			    "for mtaprobe --listen)");
+	if (top[TOP_TARGETS] != NULL &&
+	    load_targets(ld, top[TOP_TARGETS], top[TOP_DEFAULTS], cfg) < 0)
+		return -1;
+	return load_modules(ld, top[TOP_MODULES], top[TOP_DEFAULTS], cfg);
 }
 
 /* ---- parsing ----------------------------------------------------------- */
@@ -972,9 +1130,9 @@ static int bound_stream(struct loader *ld)
 static int load_string(const char *yaml, size_t len, const char *name, struct config *cfg,
 		       char *err, size_t err_size)
 {
-	struct schema sc;
+	struct schema sc, msc;
 	struct loader ld = {
-		name, (const unsigned char *)(yaml ? yaml : ""), len, NULL, &sc, err, err_size
+		name, (const unsigned char *)(yaml ? yaml : ""), len, NULL, &sc, &msc, err, err_size
 	};
 	yaml_parser_t p;
 	yaml_document_t doc;
@@ -982,6 +1140,7 @@ static int load_string(const char *yaml, size_t len, const char *name, struct co
 
 	memset(cfg, 0, sizeof(*cfg));
 	schema_build(&sc);
+	module_schema_build(&msc, &sc);
 	if (len > CONFIG_MAX_BYTES) {
 		snprintf(err, err_size, "%s: larger than 1 MiB (%zu bytes); not loading it", name,
 			 len);
@@ -1069,6 +1228,11 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->ntargets; i++)
 		target_free(&cfg->targets[i]);
 	free(cfg->targets);
+	for (size_t i = 0; i < cfg->nmodules; i++) {
+		target_free(&cfg->modules[i].t);
+		free(cfg->modules[i].name);
+	}
+	free(cfg->modules);
 	free(cfg->path);
 	free(cfg->name);
 	free(cfg->output_path);

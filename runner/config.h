@@ -2,7 +2,11 @@
  *
  * Every per-target key may also stand under "defaults:"; a target's own
  * value wins.  Unknown keys, wrong types and missing hosts are errors that
- * name file:line:column and what was expected; nothing is half-loaded. */
+ * name file:line:column and what was expected; nothing is half-loaded.
+ *
+ * "modules:" (mtaprobe --listen) maps names to mappings of the same keys,
+ * less host, mx and name: what /probe?module=NAME runs against the
+ * request's target.  A module is defaults: plus its own keys. */
 #ifndef MTAPROBE_CONFIG_H
 #define MTAPROBE_CONFIG_H
 
@@ -32,6 +36,15 @@ struct target {
 	struct label labels[CONFIG_MAX_LABELS];
 };
 
+/* A module of the exporter: a target without host (defaults applied; the
+ * probe's target= supplies host and, optionally, port). */
+struct module {
+	char *name; /* [A-Za-z0-9_.-], at most CONFIG_MODULE_NAME_MAX bytes */
+	struct target t;
+};
+
+#define CONFIG_MODULE_NAME_MAX 64
+
 enum out_format { OUT_PROMETHEUS = 0, OUT_JSON, OUT_TEXT };
 
 /* A config's name is the "config" label of the run-level series
@@ -46,9 +59,16 @@ struct config {
 	enum out_format format; /* output: {format:}; default prometheus */
 	char *output_path;	/* output: {path:}; NULL: stdout */
 	int concurrency;	/* default 32 */
-	size_t ntargets;
+	size_t ntargets;	/* at least 1, unless the file has modules: */
 	struct target *targets;
+	/* modules: in file order, then "default" (defaults: alone) when the
+	 * file names no module so; never empty */
+	size_t nmodules;
+	struct module *modules;
 };
+
+/* The module called name, or NULL. */
+const struct module *config_module(const struct config *cfg, const char *name);
 
 /* Load path into *cfg.  Returns 0, or -1 with e (ERR_CONFIG, step "config",
  * the message "FILE:LINE:COLUMN: what was wrong, what was expected"); on

@@ -1,11 +1,16 @@
 /* mtaprobe - the batch runner: every check of every target of a YAML
  * configuration, concurrently, into a Prometheus textfile, JSON or a table;
- * or, given a host, a quick report for a person at a terminal. */
+ * or, given a host, a quick report for a person at a terminal; or, with
+ * --listen, a Prometheus multi-target exporter over the config's modules. */
 #include <getopt.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,9 +20,12 @@
 #include "cli/options.h"
 #include "runner/report.h"
 #include "runner/runner.h"
+#include "runner/exporter.h"
+#include "runner/exporter_http.h"
 
 static const char usage[] =
 	"Usage: mtaprobe -c FILE [-f prometheus|json|text] [-o FILE] [-j N]\n"
+	"       mtaprobe --listen ADDR:PORT -c FILE [--max-probes N]\n"
 	"       mtaprobe [-p PORT] [--checks port,banner,...] [--dns-server IP[:PORT]]\n"
 	"                [-t SEC] [-j N] HOST | --mx DOMAIN\n";
 
@@ -25,8 +33,10 @@ static const char usage[] =
  * the check options of the terminal mode in quick (one target). */
 struct args {
 	const char *config, *output;
-	int format; /* -1: not given */
-	int jobs;   /* 0: not given */
+	const char *listen; /* --listen: the exporter */
+	int format;	    /* -1: not given */
+	int jobs;	    /* 0: not given */
+	int max_probes;	    /* 0: not given */
 	bool quiet;
 	struct target quick;
 };
@@ -46,6 +56,10 @@ static void *args_slot(void *ctx, const struct opt *o)
 		return &a->jobs;
 	case RK_QUIET:
 		return &a->quiet;
+	case RK_LISTEN:
+		return &a->listen;
+	case RK_MAX_PROBES:
+		return &a->max_probes;
 	case RK_CHECKS:
 		return &a->quick.checks;
 	default:
@@ -104,6 +118,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return bad("%s", "-c and a HOST/--mx exclude each other");
 	if (a->quick.cfg.host && a->quick.cfg.mx_domain)
 		return bad("%s", "a HOST and --mx exclude each other");
+	if (a->listen && !a->config)
+		return bad("%s", "--listen needs -c FILE (its modules:)");
+	if (a->listen && (a->output || a->format >= 0 || a->jobs))
+		return bad("%s", "-f, -o and -j are for one run, not --listen (see --max-probes)");
+	if (a->max_probes && !a->listen)
+		return bad("%s", "--max-probes is for --listen");
 	return -1;
 }
 
@@ -123,6 +143,71 @@ static void quick_config(struct args *a, struct config *cfg)
 	cfg->ntargets = 1;
 	cfg->format = OUT_TEXT;
 	cfg->concurrency = 32;
+}
+
+static void http_log(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "mtaprobe: http: %s\n", line);
+}
+
+/* Descriptors: every connection one, every probe a few (a socket per
+ * check, DNS); the soft limit goes up to the hard one, as far as needed. */
+static void raise_nofile(int max_probes)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)EXPORTER_CONNECTIONS(max_probes) + (rlim_t)max_probes * 16 + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* --listen: serve until SIGTERM or SIGINT, which every thread has blocked
+ * (they are taken here, by sigwait), then answer what is in flight. */
+static int run_exporter(const struct args *a, const struct config *cfg)
+{
+	int max = a->max_probes ? a->max_probes : EXPORTER_MAX_PROBES, sig = 0;
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+	struct exporter_http *h;
+	struct exporter *x;
+	struct probe_err e;
+	sigset_t stop;
+
+	/* Threads come and go with connections and checks, and glibc gives
+	 * them up to 8 malloc arenas a core, each keeping what was freed in
+	 * it: a few arenas keep a process that runs for weeks small whatever
+	 * the core count (probes wait on the network, not on malloc).
+	 * MALLOC_ARENA_MAX in the environment wins. */
+	if (getenv("MALLOC_ARENA_MAX") == NULL)
+		mallopt(M_ARENA_MAX, 4);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	sigaction(SIGPIPE, &ign, NULL);
+	raise_nofile(max);
+	x = exporter_new(cfg, max);
+	if (x == NULL) {
+		fprintf(stderr, "mtaprobe: out of memory\n");
+		return 3;
+	}
+	h = exporter_http_start(x, a->listen, EXPORTER_CONNECTIONS(max), http_log, NULL, &e);
+	if (h == NULL) {
+		fprintf(stderr, "mtaprobe: %s\n", e.msg);
+		exporter_free(x);
+		return 3;
+	}
+	fprintf(stderr, "mtaprobe: exporter listening on %s (%zu modules, at most %d probes)\n",
+		a->listen, cfg->nmodules, max);
+	while (sigwait(&stop, &sig) != 0)
+		;
+	fprintf(stderr, "mtaprobe: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	exporter_shutdown(x);
+	exporter_http_stop(h);
+	exporter_free(x);
+	return 0;
 }
 
 static void progress(size_t done, size_t total, void *arg)
@@ -159,9 +244,20 @@ int main(int argc, char **argv)
 	/* the config's path is for the config's format; -f something else
 	 * without -o is for the terminal */
 	path = a.output ? a.output : fmt == cfg.format ? cfg.output_path : NULL;
+	if (!a.listen && cfg.ntargets == 0) {
+		fprintf(stderr, "mtaprobe: %s has no targets (its modules: are for --listen)\n",
+			a.config);
+		rc = 3;
+		goto done;
+	}
 	if (dns_global_init() < 0) {
 		fprintf(stderr, "mtaprobe: cannot initialise c-ares\n");
 		rc = 3;
+		goto done;
+	}
+	if (a.listen) {
+		rc = run_exporter(&a, &cfg);
+		dns_global_cleanup();
 		goto done;
 	}
 	/* -j, when given, wins over the config's concurrency */
@@ -202,5 +298,6 @@ done_args:
 	free(a.quick.name);
 	free((char *)a.config);
 	free((char *)a.output);
+	free((char *)a.listen);
 	return rc;
 }

@@ -305,7 +305,7 @@ static void error_series(const struct series *s, void *arg)
 	strbuf_append(b, " 1\n", 3);
 }
 
-void report_prometheus(const struct run *run, const char *config, struct strbuf *b)
+void report_prometheus_checks(const struct run *run, struct strbuf *b)
 {
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		struct fam_ctx c = { &families[i], b };
@@ -351,6 +351,11 @@ void report_prometheus(const struct run *run, const char *config, struct strbuf 
 		      "ended on (only for checks that failed).\n"
 		      "# TYPE mtaprobe_check_error_info gauge\n");
 	each_series(run, error_series, b);
+}
+
+void report_prometheus(const struct run *run, const char *config, struct strbuf *b)
+{
+	report_prometheus_checks(run, b);
 	strbuf_printf(b,
 		      "# HELP mtaprobe_run_timestamp_seconds When this run started.\n"
 		      "# TYPE mtaprobe_run_timestamp_seconds gauge\n"

@@ -15,6 +15,11 @@
  * the textfiles of two runners can lie in one node_exporter directory. */
 void report_prometheus(const struct run *run, const char *config, struct strbuf *b);
 
+/* The same without the run-level series: the checks' families only (every
+ * HELP and TYPE, the series of each item of run).  The exporter's /probe
+ * answer, for a run of one target. */
+void report_prometheus_checks(const struct run *run, struct strbuf *b);
+
 /* One JSON document: {"version", "run": {...}, "results": [...]}. */
 void report_json(const struct run *run, struct strbuf *b);
 

@@ -23,7 +23,7 @@ static const struct check_def *runner_check_def(enum check_kind kind)
 
 /* One SSL_CTX per distinct trust configuration, shared by every target
  * that uses it: per target, only the handshake is paid. */
-struct ctx_cache {
+struct runner_tls {
 	pthread_mutex_t mu;
 	const struct tls_ops *ops;
 	size_t n;
@@ -41,7 +41,7 @@ static bool same(const char *a, const char *b)
 
 /* The shared context for t, made on first use; NULL (why filled) if it
  * cannot be made -- the check then makes its own and reports why. */
-static struct tls_ctx *shared_ctx(struct ctx_cache *c, const struct target *t)
+static struct tls_ctx *shared_ctx(struct runner_tls *c, const struct target *t)
 {
 	struct tls_ctx *ctx = NULL;
 	char why[256];
@@ -66,6 +66,26 @@ static struct tls_ctx *shared_ctx(struct ctx_cache *c, const struct target *t)
 	return ctx;
 }
 
+struct runner_tls *runner_tls_new(void)
+{
+	struct runner_tls *c = calloc(1, sizeof(*c));
+
+	if (c != NULL)
+		pthread_mutex_init(&c->mu, NULL);
+	return c;
+}
+
+void runner_tls_free(struct runner_tls *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->e[i].ctx)
+			c->ops->ctx_free(c->e[i].ctx);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
 static bool needs_tls(const struct target *t, enum check_kind k)
 {
 	return k == CK_STARTTLS || k == CK_CERT || check_implicit_tls(&t->cfg);
@@ -77,7 +97,7 @@ struct pool {
 	size_t *first_item; /* per target: index of its first item */
 	size_t next, done;  /* next target to take; targets finished */
 	pthread_mutex_t mu;
-	struct ctx_cache *ctxs;
+	struct runner_tls *ctxs;
 	progress_fn progress;
 	void *progress_arg;
 };
@@ -144,10 +164,16 @@ static void *worker(void *arg)
 int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *progress_arg,
 	       struct run *run, struct probe_err *e)
 {
+	return runner_run_tls(cfg, jobs, NULL, progress, progress_arg, run, e);
+}
+
+int runner_run_tls(const struct config *cfg, int jobs, struct runner_tls *tls, progress_fn progress,
+		   void *progress_arg, struct run *run, struct probe_err *e)
+{
 	struct pool p = {
 		.cfg = cfg, .run = run, .progress = progress, .progress_arg = progress_arg
 	};
-	struct ctx_cache *ctxs = calloc(1, sizeof(*ctxs));
+	struct runner_tls *ctxs = tls ? tls : runner_tls_new();
 	pthread_t *tid;
 	bool *up;
 	size_t n = 0, nworkers;
@@ -174,7 +200,8 @@ int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *p
 		run->items = NULL;
 		free(p.first_item);
 		free(tid);
-		free(ctxs);
+		if (tls == NULL)
+			runner_tls_free(ctxs);
 		return -1;
 	}
 	for (size_t i = 0; i < cfg->ntargets; i++) {
@@ -186,22 +213,19 @@ int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *p
 	}
 	p.first_item[cfg->ntargets] = run->nitems;
 	pthread_mutex_init(&p.mu, NULL);
-	pthread_mutex_init(&ctxs->mu, NULL);
 	p.ctxs = ctxs;
-	for (size_t w = 0; w < nworkers; w++)
+	/* one worker: this thread is it */
+	for (size_t w = 0; w < nworkers && nworkers > 1; w++)
 		up[w] = pthread_create(&tid[w], NULL, worker, &p) == 0;
 	for (size_t w = 0; w < nworkers; w++)
 		if (up[w])
 			pthread_join(tid[w], NULL);
-	if (p.done < cfg->ntargets) /* no thread could be started at all */
+	if (p.done < cfg->ntargets) /* one worker, or no thread could be started */
 		worker(&p);
 	run->duration = us_to_s(mono_now_us() - m0);
-	for (size_t i = 0; i < ctxs->n; i++)
-		if (ctxs->e[i].ctx)
-			ctxs->ops->ctx_free(ctxs->e[i].ctx);
-	pthread_mutex_destroy(&ctxs->mu);
+	if (tls == NULL)
+		runner_tls_free(ctxs);
 	pthread_mutex_destroy(&p.mu);
-	free(ctxs);
 	free(tid);
 	free(up);
 	free(p.first_item);

@@ -36,6 +36,19 @@ typedef void (*progress_fn)(size_t done, size_t total, void *arg);
  * -1 with e when nothing could be run (out of memory). */
 int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *progress_arg,
 	       struct run *run, struct probe_err *e);
+
+/* The TLS contexts (one SSL_CTX per distinct ca_file/ca_path, made on first
+ * use) that runner_run makes for one run, kept for many: the exporter's,
+ * for all its probes.  Its entries borrow the targets' ca_file and ca_path
+ * strings, which must outlive it.  Thread-safe; NULL when out of memory. */
+struct runner_tls;
+struct runner_tls *runner_tls_new(void);
+void runner_tls_free(struct runner_tls *tls);
+
+/* runner_run with the contexts of tls (NULL: its own, as runner_run).  With
+ * jobs 1 (or one target) the targets run on the calling thread. */
+int runner_run_tls(const struct config *cfg, int jobs, struct runner_tls *tls, progress_fn progress,
+		   void *progress_arg, struct run *run, struct probe_err *e);
 void run_free(struct run *run);
 
 #endif

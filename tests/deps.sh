@@ -32,7 +32,8 @@ set -euo pipefail
 prog=tests/deps.sh
 usage() { echo "usage: $prog build|demo|packaging|test|bench" >&2; exit 2; }
 
-build_pkgs=(gcc make pkg-config libssl-dev libc-ares-dev libyaml-dev libcmocka-dev libcurl4-openssl-dev)
+build_pkgs=(gcc make pkg-config libssl-dev libc-ares-dev libyaml-dev libcmocka-dev libcurl4-openssl-dev
+    libmicrohttpd-dev)
 demo_pkgs=("${build_pkgs[@]}" postfix openssl man-db groff-base nsd nginx)
 packaging_pkgs=("${build_pkgs[@]}" dpkg-dev debhelper fakeroot rpm git)
 test_pkgs=("${demo_pkgs[@]}" iproute2 nftables libgnutls-dane0 libidn12 libnsl2

@@ -76,6 +76,7 @@ expected_files() {
 	echo "$etc/mtaprobe/mtaprobe.yaml"
 	echo "$unit/mtaprobe.service"
 	echo "$unit/mtaprobe.timer"
+	echo "$unit/mtaprobe-exporter.service"
 	echo "$p/lib/tmpfiles.d/mtaprobe.conf"
 }
 

@@ -529,12 +529,13 @@ struct bad {
 static const struct bad bad[] = {
 	/* the file as a whole */
 	{ "", "1:1",
-	  "the file is empty (expected a mapping of name, defaults, output, concurrency, targets)" },
+	  "the file is empty (expected a mapping of name, defaults, output, concurrency, targets, "
+	  "modules)" },
 	{ "# only a comment\n", "1:1", "the file is empty" },
 	{ "---\n", "1:1", "the file is empty" },
 	{ "- a\n- b\n", "1:1",
-	  "the top level must be a mapping of name, defaults, output, concurrency, targets, not a "
-	  "list" },
+	  "the top level must be a mapping of name, defaults, output, concurrency, targets, "
+	  "modules, not a list" },
 	{ "hello\n", "1:1", "the top level must be a mapping" },
 	{ "targets: [\n", "2:1",
 	  "YAML syntax error: did not find expected node content (while parsing a flow node at "
@@ -552,7 +553,8 @@ static const struct bad bad[] = {
 	  "nested more than 16 levels deep" }, /* the top-level mapping is the first */
 	/* the top level */
 	{ "output: {format: prometheus}\n", "1:1",
-	  "no 'targets' (expected a list of at least one target)" },
+	  "no 'targets' (expected a list of at least one target, or 'modules' for mtaprobe "
+	  "--listen)" },
 	{ "targets: []\n", "1:10", "'targets' must list at least one target" },
 	{ "targets: mx.example.org\n", "1:10",
 	  "'targets' must be a list of targets, not 'mx.example.org'" },
@@ -560,10 +562,34 @@ static const struct bad bad[] = {
 	{ "targets: ~\n", "1:1", "'targets' at the top level needs a value" },
 	{ "target: []\n", "1:1",
 	  "unknown key 'target' at the top level (expected one of: name, defaults, output, "
-	  "concurrency, targets)" },
+	  "concurrency, targets, modules)" },
 	{ "concurrency: 4\nconcurrency: 5\n", "2:1",
 	  "duplicate key 'concurrency' at the top level (first at line 1)" },
 	{ "concurrency: 0\n", "1:14", "'concurrency' must be an integer 1-1024, not '0'" },
+	/* modules: (mtaprobe --listen) */
+	{ "modules: x\n", "1:10",
+	  "'modules' must be a mapping of module names to mappings of per-target keys, not 'x'" },
+	{ "modules:\n", "1:1", "'modules' at the top level needs a value" },
+	{ "modules:\n  smtp: x\n", "2:9",
+	  "module 'smtp' must be a mapping of port, tls, sni, ehlo, timeout, checks" },
+	{ "modules:\n  smtp:\n", "2:3",
+	  "module 'smtp' needs a value (a mapping of port, tls, sni, ehlo, timeout, checks" },
+	{ "modules:\n  smtp: {host: a}\n", "2:10",
+	  "'host' is not taken in a module: /probe?target=HOST[:PORT] names the server" },
+	{ "modules:\n  smtp: {mx: a}\n", "2:10", "'mx' is not taken in a module" },
+	{ "modules:\n  smtp: {name: a}\n", "2:10", "'name' is not taken in a module" },
+	{ "modules:\n  smtp: {prot: 25}\n", "2:10",
+	  "unknown key 'prot' in module 'smtp' (expected one of: port, tls, sni, ehlo" },
+	{ "modules:\n  smtp: {port: 0}\n", "2:16", "'port' must be an integer 1-65535, not '0'" },
+	{ "modules:\n  smtp: {checks: [ping]}\n", "2:19", "unknown check 'ping' in 'checks'" },
+	{ "modules:\n  'a b': {}\n", "2:3",
+	  "bad module name 'a b': module names are 1-64 letters, digits, '_', '.' or '-'" },
+	{ "modules:\n  '': {}\n", "2:3", "bad module name ''" },
+	{ "modules:\n  [a]: {}\n", "2:3", "bad module name a list" },
+	{ "modules:\n  smtp: {}\n  smtp: {port: 26}\n", "3:3",
+	  "duplicate module 'smtp' (first at line 2)" },
+	/* defaults: is checked first, also for the modules */
+	{ "defaults: {prot: 25}\nmodules: {smtp: {}}\n", "1:12", "unknown key 'prot' in defaults" },
 	{ "concurrency: 1025\n", "1:14", "'concurrency' must be an integer 1-1024, not '1025'" },
 	/* the config's name: the run-level series' "config" label */
 	{ "name: \"\"\n" T "host: a\n", "1:7",
@@ -907,7 +933,7 @@ static void test_sample(void **state)
 		"ehlo",	    "timeout",	  "checks",	 "cert_days", "warning",     "critical",
 		"time",	    "min_tls",	  "ca_file",	 "ca_path",   "no_verify",   "dane",
 		"fcrdns",   "expect",	  "require_ext", "relay",     "from",	     "to",
-		"thorough", "dns_server", "ipv4",	 "ipv6",      "labels",
+		"thorough", "dns_server", "ipv4",	 "ipv6",      "labels",	     "modules",
 	};
 	struct config cfg;
 	char err[512] = "", *text;
@@ -946,12 +972,103 @@ static void test_sample(void **state)
 	}
 	assert_true(relay && labels && dane && fcrdns && expect && require_ext && ipv4 &&
 		    dns_server && sni && ca_file && min_tls && mx && tls);
+	/* the exporter's modules, and "default" */
+	assert_int_equal(cfg.nmodules, 4);
+	assert_int_equal(config_module(&cfg, "submission")->t.checks,
+			 (1u << CK_STARTTLS) | (1u << CK_CERT));
+	assert_int_equal(config_module(&cfg, "submission")->t.cfg.port, 587);
+	assert_true(config_module(&cfg, "smtps")->t.cfg.timeout == 5);
+	assert_int_equal(config_module(&cfg, "default")->t.checks, ALL_CHECKS);
+	assert_string_equal(config_module(&cfg, "smtp")->t.cfg.ehlo, "monitor.example.org");
 	config_free(&cfg);
 	text = read_text("conf/mtaprobe.yaml");
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!has_key(text, keys[i]))
 			fail_msg("conf/mtaprobe.yaml does not show '%s'", keys[i]);
 	free(text);
+}
+
+/* modules: defaults: and then the module's own keys; host, mx and name of
+ * defaults: are not a module's; "default" is implied when not written;
+ * targets: may then be left out. */
+static void test_modules(void **state)
+{
+	static const char yaml[] =
+		"defaults:\n"
+		"  timeout: 7\n"
+		"  ehlo: monitor.example.test\n"
+		"  host: ignored.example.org\n"
+		"  name: ignored\n"
+		"  labels: {site: lab}\n"
+		"modules:\n"
+		"  smtp_banner:\n"
+		"    checks: [banner]\n"
+		"    port: 2525\n"
+		"    labels: {tier: edge, site: dc1}\n"
+		"  submission.tls-1:\n"
+		"    port: 587\n"
+		"    timeout: 3:warning\n"
+		"    min_tls: 1.3\n"
+		"targets:\n"
+		"  - host: a.example.org\n";
+	static const char only_modules[] =
+		"modules:\n"
+		"  default: {timeout: 4, checks: [port]}\n";
+	const struct module *m;
+	struct config cfg;
+
+	(void)state;
+	load_ok(yaml, &cfg);
+	assert_int_equal(cfg.ntargets, 1);
+	assert_int_equal(cfg.nmodules, 3); /* and "default", implied */
+	m = config_module(&cfg, "smtp_banner");
+	assert_ptr_equal(m, &cfg.modules[0]);
+	assert_int_equal(m->t.checks, 1u << CK_BANNER);
+	assert_int_equal(m->t.cfg.port, 2525);
+	assert_true(m->t.cfg.timeout == 7);
+	assert_string_equal(m->t.cfg.ehlo, "monitor.example.test");
+	assert_null(m->t.cfg.host);
+	assert_null(m->t.cfg.mx_domain);
+	assert_null(m->t.name);
+	assert_string_equal(label(&m->t, "site")->value, "dc1");
+	assert_string_equal(label(&m->t, "tier")->value, "edge");
+	m = config_module(&cfg, "submission.tls-1");
+	assert_non_null(m);
+	assert_int_equal(m->t.cfg.port, 587);
+	assert_true(m->t.cfg.timeout == 3);
+	assert_int_equal(m->t.cfg.timeout_state, STATE_WARNING);
+	assert_int_equal(m->t.cfg.min_tls, 0x0304);
+	assert_int_equal(m->t.checks, ALL_CHECKS);
+	assert_string_equal(label(&m->t, "site")->value, "lab");
+	m = config_module(&cfg, "default"); /* defaults: alone */
+	assert_ptr_equal(m, &cfg.modules[2]);
+	assert_int_equal(m->t.cfg.port, 25);
+	assert_true(m->t.cfg.timeout == 7);
+	assert_int_equal(m->t.checks, ALL_CHECKS);
+	assert_null(m->t.cfg.host);
+	assert_null(m->t.name);
+	assert_null(config_module(&cfg, "nope"));
+	assert_null(config_module(&cfg, "smtp"));
+	config_free(&cfg);
+
+	/* modules alone, no targets: a config for --listen; a written
+	 * "default" is the one */
+	load_ok(only_modules, &cfg);
+	assert_int_equal(cfg.ntargets, 0);
+	assert_null(cfg.targets);
+	assert_int_equal(cfg.nmodules, 1);
+	m = config_module(&cfg, "default");
+	assert_non_null(m);
+	assert_true(m->t.cfg.timeout == 4);
+	assert_int_equal(m->t.checks, 1u << CK_PORT);
+	config_free(&cfg);
+
+	/* no modules: "default" all the same */
+	load_ok(T "host: a\n", &cfg);
+	assert_int_equal(cfg.nmodules, 1);
+	assert_string_equal(cfg.modules[0].name, "default");
+	assert_true(cfg.modules[0].t.cfg.timeout == 10);
+	config_free(&cfg);
 }
 
 static void test_free_and_checks(void **state)
@@ -986,6 +1103,7 @@ int main(void)
 		cmocka_unit_test(test_anchor_limits),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_sample),
+		cmocka_unit_test(test_modules),
 		cmocka_unit_test(test_free_and_checks),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
