@@ -388,19 +388,6 @@ static void handle_probe(struct exporter *x, const struct exporter_request *rq,
 
 /* ---- /metrics ------------------------------------------------------------ */
 
-/* Label value: backslash, double quote and newline escaped (module names
- * cannot hold them; kept for safety). */
-static void label_value(struct strbuf *b, const char *v)
-{
-	for (; *v; v++)
-		if (*v == '\\' || *v == '"')
-			strbuf_printf(b, "\\%c", *v);
-		else if (*v == '\n')
-			strbuf_append(b, "\\n", 2);
-		else
-			strbuf_append(b, v, 1);
-}
-
 static long open_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -474,7 +461,7 @@ static void handle_metrics(struct exporter *x, struct exporter_response *rs)
 	for (size_t i = 0; i < x->cfg->nmodules; i++)
 		for (int r = 0; r < NRESULTS; r++) {
 			strbuf_printf(b, "mtaprobe_exporter_probes_total{module=\"");
-			label_value(b, x->cfg->modules[i].name);
+			prom_value(b, x->cfg->modules[i].name);
 			strbuf_printf(b, "\",result=\"%s\"} %llu\n", result_names[r],
 				      (unsigned long long)x->probes[i][r]);
 		}

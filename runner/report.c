@@ -36,8 +36,7 @@ static void each_series(const struct run *run, series_fn fn, void *arg)
 	}
 }
 
-/* Prometheus label value: backslash, double quote and newline escaped. */
-static void prom_value(struct strbuf *b, const char *v)
+void prom_value(struct strbuf *b, const char *v)
 {
 	for (; *v; v++) {
 		if (*v == '\\' || *v == '"')

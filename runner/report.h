@@ -29,4 +29,8 @@ void report_text(const struct run *run, bool colour, struct strbuf *b);
 
 /* Exit code of the runner for a run: 0, the checks ran. */
 
+/* A Prometheus label value into b: backslash, double quote and newline
+ * escaped. */
+void prom_value(struct strbuf *b, const char *v);
+
 #endif
