@@ -160,9 +160,10 @@ const struct binary binary_runner = {
 		"With --listen, a Prometheus multi-target exporter instead (blackbox_exporter's\n"
 		"pattern): GET /probe?target=HOST[:PORT]&module=NAME runs the checks of a\n"
 		"module of the configuration (modules:) against HOST then and there.\n"
-		"Exit: 0 when every check ran and the output was written (--listen: after\n"
-		"SIGTERM or SIGINT); 3 on a usage, configuration or output error (nothing is\n"
-		"written then).",
+		"Exit with -c: 0 when every check ran and the output was written (--listen:\n"
+		"after SIGTERM or SIGINT); 3 on a usage, configuration or output error\n"
+		"(nothing is written then; an unwritable output is found before any check\n"
+		"runs).  The terminal mode (HOST) exits with the worst state, as a plugin.",
 	.threshold_help = NULL,
 	.examples =
 		"  mtaprobe -c /etc/mtaprobe/mtaprobe.yaml\n"

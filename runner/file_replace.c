@@ -20,6 +20,23 @@ static int fail(const char *tmp, int fd, struct probe_err *e, const char *what, 
 	return err_set(e, ERR_CONFIG, "output", "cannot %s %s: %s", what, path, strerror(saved));
 }
 
+int file_replace_check(const char *path, struct probe_err *e)
+{
+	char tmp[4096];
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return err_set(e, ERR_CONFIG, "output", "output path too long: %.100s...", path);
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return fail(NULL, -1, e, "remove", tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fail(NULL, -1, e, "create", tmp);
+	close(fd);
+	unlink(tmp);
+	return 0;
+}
+
 int file_replace(const char *path, const char *data, size_t len, struct probe_err *e)
 {
 	char tmp[4096], dir[4096];

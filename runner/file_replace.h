@@ -12,4 +12,10 @@
  * left as it was, and -1 is returned with e (ERR_CONFIG, step "output"). */
 int file_replace(const char *path, const char *data, size_t len, struct probe_err *e);
 
+/* Can file_replace(path) work?  Creates PATH.tmp as it would, and removes
+ * it again (a leftover one too), before anything is run: a run of many
+ * checks must not find out at its end that it cannot write.  0, or -1
+ * with e as file_replace() says it. */
+int file_replace_check(const char *path, struct probe_err *e);
+
 #endif

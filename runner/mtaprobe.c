@@ -218,6 +218,23 @@ static void progress(size_t done, size_t total, void *arg)
 		fprintf(stderr, "\r%*s\r", 40, "");
 }
 
+/* NO_COLOR (no-color.org) set, or TERM=dumb: plain text on a terminal. */
+static bool want_color(void)
+{
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	return !(nc && nc[0]) && !(term && strcmp(term, "dumb") == 0);
+}
+
+static int worst_state(const struct run *run)
+{
+	enum state w = STATE_OK;
+
+	for (size_t i = 0; i < run->nitems; i++)
+		w = state_worst(w, run->items[i].r.state);
+	return (int)w;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
@@ -260,6 +277,13 @@ int main(int argc, char **argv)
 		dns_global_cleanup();
 		goto done;
 	}
+	/* before any check runs: a run must not find out at its end */
+	if (path && file_replace_check(path, &e) < 0) {
+		fprintf(stderr, "mtaprobe: %s; nothing was run\n", e.msg);
+		dns_global_cleanup();
+		rc = 3;
+		goto done;
+	}
 	/* -j, when given, wins over the config's concurrency */
 	if (runner_run(&cfg, a.jobs ? a.jobs : cfg.concurrency,
 		       !a.quiet && isatty(2) ? progress : NULL, NULL, &run, &e) < 0) {
@@ -273,8 +297,10 @@ int main(int argc, char **argv)
 	else if (fmt == OUT_JSON)
 		report_json(&run, &out);
 	else
-		report_text(&run, !path && isatty(1), &out);
-	rc = 0;
+		report_text(&run, !path && isatty(1) && want_color(), &out);
+	/* the terminal mode answers like a plugin: its exit code is the worst
+	 * state; a configured run's is whether it ran and wrote */
+	rc = a.config ? 0 : worst_state(&run);
 	if (out.truncated) {
 		fprintf(stderr, "mtaprobe: output too large, nothing written\n");
 		rc = 3;

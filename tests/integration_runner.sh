@@ -113,10 +113,12 @@ t_assert "runner: ... the table is on stdout and the textfile is still Prometheu
 	bash -c 'grep -q "^TARGET " <<<"$1" && grep -q "^# HELP mtaprobe_check_state" "$2"' _ "$T_LAST_OUT" "$PROM"
 t_assert "runner: the table has a row per check with the deciding fact" \
 	grep -qE '^scripted-plain +starttls +127\.0\.0\.1 +127\.0\.0\.1 +CRITICAL +STARTTLS not advertised' "$T_TMP/out/run.txt"
-t_run "runner: quick report: mtaprobe -p PORT HOST" 0 8 "$MP" -q -p 10525 $L
+# the terminal mode exits like a plugin: the worst state (Postfix's test
+# certificate is not trusted without --ca-file: CRITICAL)
+t_run "runner: quick report: mtaprobe -p PORT HOST, exit 2 (the worst state: cert CRITICAL)" 2 8 "$MP" -q -p 10525 $L
 t_assert "runner: quick report shows every check and a total" \
 	bash -c 'for c in port banner starttls cert relay; do grep -qE "^127\.0\.0\.1 +$c " <<<"$1" || exit 1; done; grep -q "^5 checks in " <<<"$1"' _ "$T_LAST_OUT"
-t_run "runner: quick report with --checks" 0 8 "$MP" -q -p 27301 --checks port,banner $L
+t_run "runner: quick report with --checks, all OK: exit 0" 0 8 "$MP" -q -p 27301 --checks port,banner $L
 t_assert "runner: --checks limits the checks" bash -c 'grep -q "^2 checks in " <<<"$1" && ! grep -q " relay " <<<"$1"' _ "$T_LAST_OUT"
 
 # the time bound: 30 targets, 10 of them silent, timeout 2 -> within 4 s
@@ -159,6 +161,10 @@ if command -v script >/dev/null; then
 	t_assert "runner: on a terminal it shows progress (targets done / total)" grep -q '30/30 targets' "$T_TMP/tty.out"
 	script -qec "$MP -q -p 27301 --checks port $L" /dev/null >"$T_TMP/tty2.out" 2>&1
 	t_assert "runner: on a terminal the state is coloured" grep -q $'\033\[32mOK' "$T_TMP/tty2.out"
+	NO_COLOR=1 script -qec "$MP -q -p 27301 --checks port $L" /dev/null >"$T_TMP/tty3.out" 2>&1
+	t_assert "runner: NO_COLOR=1: no colour on a terminal" bash -c '! grep -q $'"'"'\033\['"'"' "$1" && grep -q " OK " "$1"' _ "$T_TMP/tty3.out"
+	TERM=dumb script -qec "$MP -q -p 27301 --checks port $L" /dev/null >"$T_TMP/tty4.out" 2>&1
+	t_assert "runner: TERM=dumb: no colour either" bash -c '! grep -q $'"'"'\033\['"'"' "$1"' _ "$T_TMP/tty4.out"
 fi
 
 # SIGKILL mid-run: the file is the old one or the new one, never partial
@@ -197,4 +203,9 @@ t_assert "runner: syntax error located" grep -q "syntax.yaml:[0-9]*:[0-9]*:" <<<
 printf 'output: {path: /nonexistent-dir/x.prom}\ntargets:\n  - {host: 127.0.0.1, port: 27301, checks: [port]}\n' >"$T_TMP/nodir.yaml"
 t_run "runner: unwritable output is exit 3" 3 5 "$MP" -c "$T_TMP/nodir.yaml"
 t_assert "runner: and says so" grep -q "cannot create /nonexistent-dir/x.prom.tmp" <<<"$T_LAST_OUT"
+# found before any check runs: a silent target would take its timeout first
+printf 'defaults: {timeout: 5}\noutput: {path: /nonexistent-dir/x.prom}\ntargets:\n  - {host: 127.0.0.1, port: 27302, checks: [banner]}\n' >"$T_TMP/nodir2.yaml"
+t_run "runner: unwritable output is found before the checks run (a 5 s silent target: within 1 s)" 3 1 \
+	"$MP" -c "$T_TMP/nodir2.yaml"
+t_assert "runner: ... and says nothing was run" grep -q "nothing was run" <<<"$T_LAST_OUT"
 t_run "runner: bad option is exit 3" 3 2 "$MP" -j 0 -c "$T_TMP/main.yaml"

@@ -314,9 +314,11 @@ static int man(const char *prog)
 	} else {
 		man_runner_config();
 		fputs(".SH EXIT STATUS\n"
-		      "0 when every check ran and the output was written; 3 on a usage,\n"
-		      "configuration or output error (nothing is written then, a previous file is\n"
-		      "left as it was).\n"
+		      "With \\fB\\-c\\fR: 0 when every check ran and the output was written; 3 on\n"
+		      "a usage, configuration or output error (nothing is written then, a previous\n"
+		      "file is left as it was; an unwritable output is found before any check\n"
+		      "runs).  The terminal mode (\\fIHOST\\fR) exits with the worst state, 0 to 3,\n"
+		      "as a plugin does.\n"
 		      ".SH FILES\n"
 		      ".TP\n\\fI/etc/mtaprobe/mtaprobe.yaml\\fR\nthe configuration the "
 		      "systemd service \\fBmtaprobe.service\\fR uses\n"
