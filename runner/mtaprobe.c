@@ -27,7 +27,8 @@ static const char usage[] =
 	"Usage: mtaprobe -c FILE [-f prometheus|json|text] [-o FILE] [-j N]\n"
 	"       mtaprobe --listen ADDR:PORT -c FILE [--max-probes N]\n"
 	"       mtaprobe [-p PORT] [--checks port,banner,...] [--dns-server IP[:PORT]]\n"
-	"                [-t SEC] [-j N] HOST | --mx DOMAIN\n";
+	"                [-t SEC] [-s] [--sni NAME] [--ca-file FILE] [-4|-6] [-F NAME]\n"
+	"                [-j N] HOST | --mx DOMAIN\n";
 
 /* The command line: the runner's own rows of the option table land here,
  * the check options of the terminal mode in quick (one target). */
@@ -116,6 +117,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return bad("%s", "give -c FILE, a HOST or --mx DOMAIN");
 	if (a->config && (a->quick.cfg.host || a->quick.cfg.mx_domain))
 		return bad("%s", "-c and a HOST/--mx exclude each other");
+	/* the plugin options of the terminal mode: a config says them per target */
+	if (a->config &&
+	    (a->quick.cfg.tls || a->quick.cfg.no_tls || a->quick.cfg.sni || a->quick.cfg.ehlo ||
+	     a->quick.cfg.ca_file || a->quick.cfg.ca_path || a->quick.cfg.family != AF_UNSPEC))
+		return bad("%s",
+			   "-s, --no-tls, --sni, -F, --ca-file, --ca-path, -4 and -6 are "
+			   "for a HOST; with -c the config says them per target");
 	if (a->quick.cfg.host && a->quick.cfg.mx_domain)
 		return bad("%s", "a HOST and --mx exclude each other");
 	if (a->listen && !a->config)

@@ -118,6 +118,11 @@ t_assert "runner: the table has a row per check with the deciding fact" \
 t_run "runner: quick report: mtaprobe -p PORT HOST, exit 2 (the worst state: cert CRITICAL)" 2 8 "$MP" -q -p 10525 $L
 t_assert "runner: quick report shows every check and a total" \
 	bash -c 'for c in port banner starttls cert relay; do grep -qE "^127\.0\.0\.1 +$c " <<<"$1" || exit 1; done; grep -q "^5 checks in " <<<"$1"' _ "$T_LAST_OUT"
+t_run "runner: quick report with --ca-file: the certificate verifies, every check OK: exit 0" 0 8 \
+	"$MP" -q -p 10525 --ca-file "$PKI/root.crt" $L
+t_assert "runner: ... the cert row says verified" grep -qE '^127\.0\.0\.1 +cert .*verified' <<<"$T_LAST_OUT"
+t_run "runner: --ca-file with -c is refused (the config says it per target)" 3 2 \
+	"$MP" -c "$T_TMP/main.yaml" --ca-file "$PKI/root.crt"
 t_run "runner: quick report with --checks, all OK: exit 0" 0 8 "$MP" -q -p 27301 --checks port,banner $L
 t_assert "runner: --checks limits the checks" bash -c 'grep -q "^2 checks in " <<<"$1" && ! grep -q " relay " <<<"$1"' _ "$T_LAST_OUT"
 
