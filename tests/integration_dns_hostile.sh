@@ -238,12 +238,13 @@ for aw in 20:"a newline" 30:"'|'"; do
 done
 
 # --- the runner: mtaprobe --mx DOMAIN -q (a table) ------------------------------------
-# h_table_form NAME DOMAIN: header first, then rows of DOMAIN only (a name
-# cannot split a row), a blank line, "N checks in ..."; no '|' at all
+# h_table_form NAME DOMAIN [RC]: header first, then rows of DOMAIN only (a
+# name cannot split a row), a blank line, "N checks in ..."; no '|' at all;
+# the exit code RC (default 0): the worst state, as the terminal mode says
 h_table_form() {
-	local p dom=${2:0:12} l i=0 last
+	local p dom=${2:0:12} l i=0 last want=${3:-0}
 	p=$(h_common)
-	[ "$H_RC" = 0 ] || p+=" exit $H_RC, wanted 0;"
+	[ "$H_RC" = "$want" ] || p+=" exit $H_RC, wanted $want;"
 	last=$(grep -v '^$' <<<"$H_OUT" | tail -n 1)
 	[[ $last =~ ^[0-9]+\ checks\ in\  ]] || p+=" the last line is not the 'N checks in' summary;"
 	while IFS= read -r l; do
@@ -262,8 +263,8 @@ for hw in "${HOSTILE[@]}" hmixed:"mx2 and the six"; do
 	name="runner --mx $h.example.test -q (MX host with $what)"
 	bait_mark
 	h_run 5 "$RUNNER" --mx "$h.example.test" -p $P --checks port,banner "${D[@]}" -q
-	h_table_form "$name" "$h.example.test"
-	h_expect "$name: refused as a bad name (CRITICAL rows)" 0 "CRITICAL .*$BADNAME"
+	h_table_form "$name" "$h.example.test" 2
+	h_expect "$name: refused as a bad name (CRITICAL rows, exit 2)" 2 "CRITICAL .*$BADNAME"
 	h_nogrep "$name: no OK row for the hostile host" '^[^ ]+ +(port|banner) +[^ ]+ +127\.0\.0\.1 +OK '
 	bait_none "$name"
 done
