@@ -156,7 +156,7 @@ const struct binary binary_runner = {
 		"Runs the checks of check_mta_port, check_mta_banner, check_mta_starttls,\n"
 		"check_mta_cert and check_mta_relay over many targets at once: every target\n"
 		"of a YAML configuration (-c) into a Prometheus textfile, JSON or a table, or\n"
-		"one HOST (or --mx DOMAIN) as a quick report for a person at a terminal.\n"
+		"one or more HOSTs (or --mx DOMAIN) as a quick report for a person at a terminal.\n"
 		"With --listen, a Prometheus multi-target exporter instead (blackbox_exporter's\n"
 		"pattern): GET /probe?target=HOST[:PORT]&module=NAME runs the checks of a\n"
 		"module of the configuration (modules:) against HOST then and there.\n"

@@ -28,7 +28,7 @@ static const char usage[] =
 	"       mtaprobe --listen ADDR:PORT -c FILE [--max-probes N]\n"
 	"       mtaprobe [-p PORT] [--checks port,banner,...] [--dns-server IP[:PORT]]\n"
 	"                [-t SEC] [-s] [--sni NAME] [--ca-file FILE] [-4|-6] [-F NAME]\n"
-	"                [-j N] HOST | --mx DOMAIN\n";
+	"                [-j N] HOST... | --mx DOMAIN\n";
 
 /* The command line: the runner's own rows of the option table land here,
  * the check options of the terminal mode in quick (one target). */
@@ -40,6 +40,11 @@ struct args {
 	int max_probes;	    /* 0: not given */
 	bool quiet;
 	struct target quick;
+	/* more HOSTs after the first (argv's strings): one target each, with
+	 * the first's options */
+	char **more;
+	int nmore;
+	struct target *many; /* quick and the more, made by quick_config */
 };
 
 static void *args_slot(void *ctx, const struct opt *o)
@@ -102,17 +107,24 @@ static int parse_args(int argc, char **argv, struct args *a)
 		return 3;
 	}
 	strbuf_free(&out);
-	if (first < argc) {
+	/* HOST ...: each validated as -H would be */
+	for (int k = first; k < argc; k++) {
+		struct check_cfg scratch = { 0 };
+		struct opt_dest sd = { &scratch, NULL, NULL };
+
 		for (size_t i = 0; i < option_count; i++)
 			if (option_table[i].yaml && strcmp(option_table[i].yaml, "host") == 0 &&
-			    opt_apply(&option_table[i], argv[first], strlen(argv[first]), FROM_ARGV,
-				      NULL, &d, msg, sizeof(msg)) < 0)
+			    opt_apply(&option_table[i], argv[k], strlen(argv[k]), FROM_ARGV, NULL,
+				      k == first ? &d : &sd, msg, sizeof(msg)) < 0) {
+				options_free(&scratch);
 				return bad("HOST: %s", msg);
-		first++;
+			}
+		options_free(&scratch);
 	}
-	if (first < argc)
-		return bad("unexpected argument '%s'",
-			   opt_shown(argv[first], strlen(argv[first]), msg, sizeof(msg)));
+	if (argc - first > 1) {
+		a->more = argv + first + 1;
+		a->nmore = argc - first - 1;
+	}
 	if (!a->config && !a->quick.cfg.host && !a->quick.cfg.mx_domain)
 		return bad("%s", "give -c FILE, a HOST or --mx DOMAIN");
 	if (a->config && (a->quick.cfg.host || a->quick.cfg.mx_domain))
@@ -140,17 +152,39 @@ static int parse_args(int argc, char **argv, struct args *a)
  * target's, HOST or the --mx DOMAIN, so quick reports of two servers
  * written into one textfile directory do not collide; cfg borrows it, and
  * main frees it with the target. */
-static void quick_config(struct args *a, struct config *cfg)
+static int quick_config(struct args *a, struct config *cfg)
 {
 	struct target *t = &a->quick;
 
 	memset(cfg, 0, sizeof(*cfg));
 	t->name = strdup(t->cfg.host ? t->cfg.host : t->cfg.mx_domain);
+	if (t->name == NULL)
+		return -1;
 	cfg->name = t->name;
 	cfg->targets = t;
 	cfg->ntargets = 1;
 	cfg->format = OUT_TEXT;
 	cfg->concurrency = 32;
+	if (a->nmore == 0)
+		return 0;
+	/* several HOSTs: copies of the first target, which borrow its
+	 * strings; each owns only its name */
+	a->many = calloc((size_t)a->nmore + 1, sizeof(*a->many));
+	if (a->many == NULL)
+		return -1;
+	a->many[0] = *t;
+	for (int i = 0; i < a->nmore; i++) {
+		struct target *m = &a->many[i + 1];
+
+		*m = *t;
+		m->cfg.host = a->more[i];
+		m->name = strdup(a->more[i]);
+		if (m->name == NULL)
+			return -1;
+	}
+	cfg->targets = a->many;
+	cfg->ntargets = (size_t)a->nmore + 1;
+	return 0;
 }
 
 static void http_log(void *arg, const char *line)
@@ -262,8 +296,10 @@ int main(int argc, char **argv)
 			rc = 3;
 			goto done_args;
 		}
-	} else {
-		quick_config(&a, &cfg);
+	} else if (quick_config(&a, &cfg) < 0) {
+		fprintf(stderr, "mtaprobe: out of memory\n");
+		rc = 3;
+		goto done_args;
 	}
 	fmt = a.format >= 0 ? (enum out_format)a.format : cfg.format;
 	/* the config's path is for the config's format; -f something else
@@ -328,6 +364,9 @@ done:
 	if (a.config)
 		config_free(&cfg);
 done_args:
+	for (int i = 0; a.many && i < a.nmore; i++)
+		free(a.many[i + 1].name);
+	free(a.many);
 	options_free(&a.quick.cfg);
 	free(a.quick.name);
 	free((char *)a.config);

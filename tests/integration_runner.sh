@@ -123,6 +123,11 @@ t_run "runner: quick report with --ca-file: the certificate verifies, every chec
 t_assert "runner: ... the cert row says verified" grep -qE '^127\.0\.0\.1 +cert .*verified' <<<"$T_LAST_OUT"
 t_run "runner: --ca-file with -c is refused (the config says it per target)" 3 2 \
 	"$MP" -c "$T_TMP/main.yaml" --ca-file "$PKI/root.crt"
+t_run "runner: quick report of several HOSTs: a row each, their options shared" 0 8 \
+	"$MP" -q -p 27301 --checks port $L 127.0.0.1 localhost -4
+t_assert "runner: ... three port rows and '3 checks in'" \
+	bash -c '[ "$(grep -cE "^(127\.0\.0\.1|localhost) +port .* OK " <<<"$1")" = 3 ] && grep -q "^3 checks in " <<<"$1"' _ "$T_LAST_OUT"
+t_run "runner: a bad second HOST is a usage error naming it" 3 2 "$MP" -q -p 27301 $L 'bad host'
 t_run "runner: quick report with --checks, all OK: exit 0" 0 8 "$MP" -q -p 27301 --checks port,banner $L
 t_assert "runner: --checks limits the checks" bash -c 'grep -q "^2 checks in " <<<"$1" && ! grep -q " relay " <<<"$1"' _ "$T_LAST_OUT"
 
