@@ -55,95 +55,16 @@ die() { echo "$prog: $*" >&2; exit 1; }
 
 # --- processes -----------------------------------------------------------
 
-# state letter of PID (R, S, Z ...); fails when there is no such process
-pstate() {
-    local s
-    { read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
-    s=${s##*) }
-    echo "${s%% *}"
-}
-
-# PID exists and is not a zombie
-alive() {
-    local s
-    s=$(pstate "$1") || return 1
-    [[ $s != Z && $s != X ]]
-}
-
-# PID is alive and is program NAME (guards against a recycled PID).  NSD
-# renames its processes: "nsd: xfrd" (the PID that 'nsd -d' started with),
-# "nsd: main" (its child), "nsd: server 1" (the main's child).
-is_prog() {
-    local c
-    alive "$1" || return 1
-    { read -r c <"/proc/$1/comm"; } 2>/dev/null || return 1
-    [[ $c == "$2" || $c == "$2: "* ]]
-}
-
-# descendants PID: the PIDs of its children, grandchildren ...
-descendants() {
-    local f s pid ppid
-    local -A kids=()
-    for f in /proc/[0-9]*/stat; do
-        { read -r s <"$f"; } 2>/dev/null || continue
-        s=${s##*) }
-        s=${s#* }
-        pid=${f#/proc/}
-        pid=${pid%/stat}
-        ppid=${s%% *}
-        kids[$ppid]+=" $pid"
-    done
-    local queue=("$1") p k
-    while [[ ${#queue[@]} -gt 0 ]]; do
-        p=${queue[0]}
-        queue=("${queue[@]:1}")
-        for k in ${kids[$p]-}; do
-            echo "$k"
-            queue+=("$k")
-        done
-    done
-}
-
-# wait_gone SECONDS PID...: until none of the PIDs is alive; fails on timeout
-wait_gone() {
-    local n=$(($1 * 20)) p left
-    shift
-    while :; do
-        left=0
-        for p in "$@"; do
-            alive "$p" && left=1
-        done
-        [[ $left == 0 ]] && return 0
-        ((n-- > 0)) || return 1
-        sleep 0.05
-    done
-}
+# pstate, alive, is_prog, descendants, wait_gone, stop_pid
+# shellcheck source=tests/daemon.sh
+. "$here/daemon.sh"
 
 # stop_one NAME PIDFILE: stop program NAME whose PID is in PIDFILE
 stop_one() {
-    local name=$1 pf=$2 pid kids=() k
+    local name=$1 pf=$2 pid
     [[ -f $pf ]] || return 0
     { read -r pid <"$pf"; } 2>/dev/null || pid=
-    if [[ $pid =~ ^[0-9]+$ ]] && is_prog "$pid" "$name"; then
-        # nsd's own descendants (main, server) go with it on SIGTERM; they
-        # are noted for the SIGKILL case
-        mapfile -t kids < <(descendants "$pid")
-        kill -TERM "$pid" 2>/dev/null || true
-        if ! wait_gone "$STOP_S" "$pid"; then
-            echo "$prog: $name (pid $pid) still there ${STOP_S} s after SIGTERM: SIGKILL" >&2
-            kill -KILL "$pid" 2>/dev/null || true
-            wait_gone 2 "$pid" || true
-        fi
-        if [[ ${#kids[@]} -gt 0 ]] && ! wait_gone 2 "${kids[@]}"; then
-            for k in "${kids[@]}"; do
-                if is_prog "$k" "$name"; then
-                    echo "$prog: $name child (pid $k) left behind: SIGKILL" >&2
-                    kill -KILL "$k" 2>/dev/null || true
-                fi
-            done
-            wait_gone 2 "${kids[@]}" || true
-        fi
-    fi
+    stop_pid "$name" "$pid" "$STOP_S"
     rm -f "$pf"
 }
 

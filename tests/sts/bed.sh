@@ -271,64 +271,15 @@ domains() {
     mx2; rpt_ok
 }
 
-# --- processes (as tests/dns.sh) --------------------------------------------
+# --- processes: alive, is_prog, wait_gone, stop_pid (tests/daemon.sh) -----------
+# shellcheck source=tests/daemon.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../daemon.sh"
 
-alive() {
-    local s
-    { read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
-    s=${s##*) }
-    s=${s%% *}
-    [[ $s != Z && $s != X ]]
-}
-# PID is alive and is program NAME; nsd renames itself "nsd: xfrd", nginx
-# "nginx" (comm stays the binary name)
-is_prog() {
-    local c
-    alive "$1" || return 1
-    { read -r c <"/proc/$1/comm"; } 2>/dev/null || return 1
-    [[ $c == "$2" || $c == "$2: "* ]]
-}
-children() {
-    local f s
-    for f in /proc/[0-9]*/stat; do
-        { read -r s <"$f"; } 2>/dev/null || continue
-        s=${s##*) }
-        s=${s#* }
-        [[ ${s%% *} == "$1" ]] && { f=${f#/proc/}; echo "${f%/stat}"; }
-    done
-}
-wait_gone() {
-    local n=$(($1 * 20)) p left
-    shift
-    while :; do
-        left=0
-        for p in "$@"; do alive "$p" && left=1; done
-        [[ $left == 0 ]] && return 0
-        ((n-- > 0)) || return 1
-        sleep 0.05
-    done
-}
 # stop_pf PIDFILE: the file holds "PID NAME"
 stop_pf() {
-    local pf=$1 pid name kids=() k
+    local pf=$1 pid name
     { read -r pid name <"$pf"; } 2>/dev/null || { rm -f "$pf"; return 0; }
-    if [[ $pid =~ ^[0-9]+$ ]] && is_prog "$pid" "$name"; then
-        mapfile -t kids < <(children "$pid"; for k in $(children "$pid"); do children "$k"; done)
-        kill -TERM "$pid" 2>/dev/null || true
-        if ! wait_gone "$STOP_S" "$pid"; then
-            echo "$prog: $name (pid $pid) still there ${STOP_S} s after SIGTERM: SIGKILL" >&2
-            kill -KILL "$pid" 2>/dev/null || true
-            wait_gone 2 "$pid" || true
-        fi
-        if [[ ${#kids[@]} -gt 0 ]] && ! wait_gone 2 "${kids[@]}"; then
-            for k in "${kids[@]}"; do
-                if is_prog "$k" "$name"; then
-                    echo "$prog: $name child (pid $k) left behind: SIGKILL" >&2
-                    kill -KILL "$k" 2>/dev/null || true
-                fi
-            done
-        fi
-    fi
+    stop_pid "$name" "$pid" "$STOP_S"
     rm -f "$pf"
 }
 stop_all() {
