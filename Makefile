@@ -63,7 +63,7 @@ PLUGINS  := check_mta_port check_mta_banner check_mta_starttls check_mta_cert ch
 	check_mta_sts
 BINS     := $(PLUGINS:%=$(BUILD)/%) $(BUILD)/mtaprobe $(BUILD)/mtaprobe-tls.so
 # OpenSSL lives in a module the plugins load only for TLS (lib/tls.h).
-TLS_OBJ  := $(call obj,lib/tls_openssl.c lib/net.c lib/deadline.c lib/err.c lib/strbuf.c lib/sanitize.c)
+TLS_OBJ  := $(call obj,lib/tls_openssl.c lib/net.c lib/sched.c lib/deadline.c lib/err.c lib/strbuf.c lib/sanitize.c)
 UNIT     := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
 # Files with UNITTEST functions (lib/unittest.h) are built once more with
 # them visible, and linked into the unit tests ahead of the archives.

@@ -41,6 +41,7 @@ struct check_cfg {
 	const char *sni; /* NULL: the host name, none for IP literals */
 	const char *ca_file, *ca_path;
 	struct tls_ctx *tls_ctx; /* shared context (runner); NULL: made on demand */
+	struct sched *sched;	 /* the runner's scheduler (lib/sched.h); NULL: threads */
 
 	/* check_mta_banner */
 	bool fcrdns; /* PTR must resolve back; greeting name should match */

@@ -2,7 +2,6 @@
 #include "checks/check.h"
 
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "checks/session.h"
 #include "lib/dns.h"
 #include "lib/net.h"
+#include "lib/sched.h"
 #include "lib/tls_lazy.h"
 
 /* Connected: PROXY header, implicit TLS, then the check's dialogue. */
@@ -136,23 +136,14 @@ static void *job_run(void *arg)
 	return NULL;
 }
 
-/* Every job at once, one thread and one child result each, all under the
- * same deadline; the parent's state is the worst child's. */
+/* Every job at once (fibers of the runner's scheduler, or a thread each),
+ * one child result each, all under the same deadline; the parent's state
+ * is the worst child's. */
 static void run_jobs(struct job *jobs, size_t n, struct result *r)
 {
-	pthread_t tid[FANOUT_MAX];
-	bool started[FANOUT_MAX] = { false };
-
+	sched_all(n ? jobs[0].dl->sched : NULL, job_run, jobs, sizeof(*jobs), n);
 	for (size_t i = 0; i < n; i++)
-		if (n == 1 || pthread_create(&tid[i], NULL, job_run, &jobs[i]) != 0)
-			job_run(&jobs[i]);
-		else
-			started[i] = true;
-	for (size_t i = 0; i < n; i++) {
-		if (started[i])
-			pthread_join(tid[i], NULL);
 		r->state = state_worst(r->state, jobs[i].r->state);
-	}
 }
 
 static struct result *children(struct result *r, size_t n)
@@ -278,6 +269,7 @@ void probe_run(const struct check_cfg *cfg, const struct check_def *def, struct 
 		return;
 	}
 	deadline_init(&dl, cfg->timeout);
+	dl.sched = cfg->sched;
 	tls_lazy_init(&tlsl, cfg->ca_file, cfg->ca_path, cfg->tls_ctx);
 	result_init(r, def->name, cfg->mx_domain ? cfg->mx_domain : cfg->host, cfg->port);
 	al = malloc(sizeof(*al));

@@ -3,11 +3,11 @@
  * EHLO over TLS.  Besides: AUTH offered before TLS (587, --no-plain-auth), the protocol versions
  * below --min-tls the server still takes (--scan-versions, one pinned handshake each, at once),
  * and the STARTTLS command-injection probe (--injection). */
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "checks/session.h"
+#include "lib/sched.h"
 
 /* --- --scan-versions ------------------------------------------------------ */
 
@@ -32,7 +32,7 @@ static void *scan_one(void *arg)
 		snprintf(s->why, sizeof(s->why), "could not connect again");
 		return NULL;
 	}
-	conn_set_transcript(nc, NULL); /* its own thread: not the check's -vvv */
+	conn_set_transcript(nc, NULL); /* run beside the check: not its -vvv */
 	result_init(&r, "STARTTLS", s->cfg->host ? s->cfg->host : "", s->cfg->port);
 	f = result_tls(&r, 0);
 	if (f && check_tls_session(s->cfg, nc, &r, TLS_WANT_ANY | TLS_PIN(s->version), f) == 0) {
@@ -53,8 +53,6 @@ static void scan_versions(const struct check_cfg *cfg, const struct conn *c, str
 {
 	static const int versions[] = { 0x0301, 0x0302, 0x0303 };
 	struct scan s[3];
-	pthread_t tid[3];
-	bool started[3] = { false };
 	int n = 0, taken = 0;
 	char list[80] = "";
 
@@ -63,14 +61,7 @@ static void scan_versions(const struct check_cfg *cfg, const struct conn *c, str
 			s[n] = (struct scan){ .cfg = cfg, .proto = c, .version = versions[i] };
 			n++;
 		}
-	for (int i = 0; i < n; i++)
-		started[i] = pthread_create(&tid[i], NULL, scan_one, &s[i]) == 0;
-	for (int i = 0; i < n; i++) {
-		if (started[i])
-			pthread_join(tid[i], NULL);
-		else
-			scan_one(&s[i]); /* no thread to be had: one after the other */
-	}
+	sched_all(cfg->sched, scan_one, s, sizeof(s[0]), (size_t)n);
 	for (int i = 0; i < n; i++) {
 		const char *name = tls_version_name(s[i].version);
 

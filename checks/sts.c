@@ -319,6 +319,7 @@ static void sts_run(const struct check_cfg *cfg, struct result *r)
 	bool policy_ok;
 
 	deadline_init(&u.dl, cfg->timeout);
+	u.dl.sched = cfg->sched;
 	r->summary_own = true;
 	u.domain = cfg->mx_domain ? cfg->mx_domain : cfg->host;
 	snprintf(r->target, sizeof(r->target), "%s", u.domain);

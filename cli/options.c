@@ -175,8 +175,8 @@ const struct opt option_table[] = {
 	  "standard output",
 	  NULL, NULL, BIN_RUNNER, 0, RK_OUTPUT, 0 },
 	{ "jobs", 'j', OPT_JOBS, "N",
-	  "targets in flight (default: the config's concurrency, else 32;\n"
-	  "each target's checks run side by side)",
+	  "targets in flight (default: the config's concurrency, else 256;\n"
+	  "each target's checks run side by side, all on a thread per CPU)",
 	  NULL, NULL, BIN_RUNNER, 0, RK_JOBS, 0 },
 	{ "quiet", 'q', OPT_FLAG, NULL, "no progress on the terminal", NULL, NULL, BIN_RUNNER, 0,
 	  RK_QUIET, 0 },
@@ -263,7 +263,7 @@ static const struct type_info types[] = {
 	[OPT_TLS_VERSION] = { "a TLS version (1.0, 1.1, 1.2, 1.3 or TLSv1.x)",
 			      "is not 1.0, 1.1, 1.2 or 1.3",
 			      { 0 } },
-	[OPT_JOBS] = { "an integer 1-1024", "is not a number 1-1024", { 0 } },
+	[OPT_JOBS] = { "an integer 1-4096", "is not a number 1-4096", { 0 } },
 	[OPT_FORMAT] = { "prometheus, json or text", "is not prometheus, json or text", { 0 } },
 	[OPT_CHECKS] = { "a list of checks (port, banner, starttls, cert, relay, sts)",
 			 "is not a list of checks (port, banner, starttls, cert, relay, sts)",
@@ -753,7 +753,7 @@ static int parse_value(const struct opt *o, const char *s, size_t len, enum opt_
 		*(int *)slot = (int)n;
 		return 0;
 	case OPT_JOBS:
-		if (parse_uint(s, len, 1024, &n) < 0 || n < 1)
+		if (parse_uint(s, len, 4096, &n) < 0 || n < 1)
 			return -1;
 		*(int *)slot = (int)n;
 		return 0;

@@ -15,6 +15,7 @@ int64_t mono_now_us(void)
 void deadline_init(struct deadline *d, double seconds)
 {
 	d->start_us = mono_now_us();
+	d->sched = NULL;
 	/* past a year is forever here, and (int64_t) of a huge double is UB */
 	if (!(seconds > 0))
 		seconds = 0;

@@ -7,9 +7,12 @@
 
 #include <stdint.h>
 
+struct sched;
+
 struct deadline {
-	int64_t start_us; /* monotonic time the check started */
-	int64_t at_us;	  /* monotonic time it must end */
+	int64_t start_us;    /* monotonic time the check started */
+	int64_t at_us;	     /* monotonic time it must end */
+	struct sched *sched; /* the scheduler the check runs on (lib/sched.h), or NULL */
 };
 
 /* Monotonic clock in microseconds. */

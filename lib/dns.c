@@ -1,5 +1,6 @@
 /* dns.c - see dns.h */
 #include "lib/dns.h"
+#include "lib/sched.h"
 
 #include <ares.h>
 #include <errno.h>
@@ -87,7 +88,7 @@ static void drive(ares_channel ch, const int *busy, const struct deadline *dl)
 		wait = left;
 		if (tvp && tvp->tv_sec * 1000 + tvp->tv_usec / 1000 < wait)
 			wait = (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000);
-		if (poll(pfd, (nfds_t)n, wait) < 0 && errno != EINTR)
+		if (sched_poll(dl, pfd, (nfds_t)n, wait) < 0 && errno != EINTR)
 			return;
 		if (n == 0) {
 			ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "lib/sanitize.h"
+#include "lib/sched.h"
 
 #define MAX_SOCKETS 8
 
@@ -211,7 +212,7 @@ static CURLcode drive(CURLM *multi, struct xfer *x, const struct deadline *dl)
 						(x->socks[i].what & CURL_POLL_OUT ? POLLOUT : 0));
 			pfd[i].revents = 0;
 		}
-		rc = poll(pfd, (nfds_t)n, wait);
+		rc = sched_poll(dl, pfd, (nfds_t)n, wait);
 		if (rc < 0)
 			continue; /* EINTR: the deadline decides */
 		if (rc == 0) {

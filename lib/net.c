@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/sched.h"
+
 int addr_from_literal(const char *s, int port, struct addr *a)
 {
 	char buf[64];
@@ -71,7 +73,7 @@ int net_wait(int fd, short events, const struct deadline *dl)
 
 		if (left == 0)
 			return 0;
-		rc = poll(&p, 1, left);
+		rc = sched_poll(dl, &p, 1, left);
 		if (rc > 0)
 			return 1;
 		if (rc < 0 && errno != EINTR)

@@ -273,9 +273,13 @@ static struct tls_session *handshake(struct tls_ctx *t, int fd, const char *sni,
 		SSL_set1_sigalgs_list(s->ssl, "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ECDSA+SHA1");
 		SSL_set_cipher_list(s->ssl, "aECDSA:@SECLEVEL=0");
 	}
-	ERR_clear_error();
 	for (;;) {
-		int rc = SSL_connect(s->ssl);
+		int rc;
+
+		/* the error queue is the thread's: other checks on this thread
+		 * (lib/sched.h) may have left theirs while this one waited */
+		ERR_clear_error();
+		rc = SSL_connect(s->ssl);
 
 		if (rc == 1)
 			return s;
@@ -291,7 +295,10 @@ static ssize_t tls_read(struct tls_session *s, void *buf, size_t len, const stru
 			const char *stage, struct probe_err *e)
 {
 	for (;;) {
-		int rc = SSL_read(s->ssl, buf, len > (1u << 30) ? 1 << 30 : (int)len);
+		int rc;
+
+		ERR_clear_error(); /* the thread's, as in the handshake */
+		rc = SSL_read(s->ssl, buf, len > (1u << 30) ? 1 << 30 : (int)len);
 
 		if (rc > 0)
 			return rc;
@@ -308,7 +315,10 @@ static int tls_write(struct tls_session *s, const void *buf, size_t len, const s
 	const char *p = buf;
 
 	while (len > 0) {
-		int rc = SSL_write(s->ssl, p, len > (1u << 30) ? 1 << 30 : (int)len);
+		int rc;
+
+		ERR_clear_error();
+		rc = SSL_write(s->ssl, p, len > (1u << 30) ? 1 << 30 : (int)len);
 
 		if (rc > 0) {
 			p += rc;

@@ -1157,7 +1157,7 @@ static int load_string(const char *yaml, size_t len, const char *name, struct co
 		return rc;
 	}
 	ld.doc = &doc;
-	cfg->concurrency = 32;
+	cfg->concurrency = 256;
 	cfg->format = OUT_PROMETHEUS;
 	cfg->path = strdup(name);
 	if (cfg->path == NULL)

@@ -193,12 +193,12 @@ static void http_log(void *arg, const char *line)
 	fprintf(stderr, "mtaprobe: http: %s\n", line);
 }
 
-/* Descriptors: every connection one, every probe a few (a socket per
- * check, DNS); the soft limit goes up to the hard one, as far as needed. */
-static void raise_nofile(int max_probes)
+/* Descriptors: every connection one, every target in flight a few per
+ * check (its socket, DNS, the addresses of -M, a version scan); the soft
+ * limit goes up to the hard one, as far as needed. */
+static void raise_nofile(rlim_t want)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)EXPORTER_CONNECTIONS(max_probes) + (rlim_t)max_probes * 16 + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
 		return;
@@ -229,7 +229,7 @@ static int run_exporter(const struct args *a, const struct config *cfg)
 	sigaddset(&stop, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	sigaction(SIGPIPE, &ign, NULL);
-	raise_nofile(max);
+	raise_nofile((rlim_t)EXPORTER_CONNECTIONS(max) + (rlim_t)max * 16 + 64);
 	x = exporter_new(cfg, max);
 	if (x == NULL) {
 		fprintf(stderr, "mtaprobe: out of memory\n");
@@ -286,7 +286,7 @@ int main(int argc, char **argv)
 	struct probe_err e;
 	enum out_format fmt;
 	const char *path;
-	int rc = parse_args(argc, argv, &a);
+	int jobs, rc = parse_args(argc, argv, &a);
 
 	if (rc >= 0)
 		goto done_args;
@@ -329,8 +329,9 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	/* -j, when given, wins over the config's concurrency */
-	if (runner_run(&cfg, a.jobs ? a.jobs : cfg.concurrency,
-		       !a.quiet && isatty(2) ? progress : NULL, NULL, &run, &e) < 0) {
+	jobs = a.jobs ? a.jobs : cfg.concurrency;
+	raise_nofile((rlim_t)jobs * CK_COUNT * 4 + 64);
+	if (runner_run(&cfg, jobs, !a.quiet && isatty(2) ? progress : NULL, NULL, &run, &e) < 0) {
 		fprintf(stderr, "mtaprobe: %s\n", e.msg);
 		rc = 3;
 		goto done;

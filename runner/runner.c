@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "lib/sched.h"
 #include "lib/tls.h"
 
 static const struct check_def *runner_check_def(enum check_kind kind)
@@ -91,6 +93,10 @@ static bool needs_tls(const struct target *t, enum check_kind k)
 	return k == CK_STARTTLS || k == CK_CERT || check_implicit_tls(&t->cfg);
 }
 
+/* The targets are shared by every thread; each thread runs a scheduler
+ * (lib/sched.h) whose lanes take one target at a time, so -j lanes in all
+ * keep -j targets in flight on a few threads, and a target's checks run
+ * side by side as fibers of its lane's scheduler. */
 struct pool {
 	const struct config *cfg;
 	struct run *run;
@@ -102,8 +108,15 @@ struct pool {
 	void *progress_arg;
 };
 
+struct worker {
+	struct pool *p;
+	size_t lanes;
+	struct sched *s;
+};
+
 struct item_job {
 	struct pool *p;
+	struct sched *s;
 	struct run_item *it;
 };
 
@@ -114,35 +127,27 @@ static void *run_item(void *arg)
 
 	if (needs_tls(j->it->target, j->it->kind))
 		cc.tls_ctx = shared_ctx(j->p->ctxs, j->it->target);
+	cc.sched = j->s;
 	probe_run(&cc, runner_check_def(j->it->kind), &j->it->r);
 	return NULL;
 }
 
 /* All checks of one target at once (the target's own timeout bounds each). */
-static void run_target(struct pool *p, size_t ti)
+static void run_target(struct pool *p, struct sched *s, size_t ti)
 {
 	size_t first = p->first_item[ti], last = p->first_item[ti + 1];
 	struct item_job jobs[CK_COUNT];
-	pthread_t tid[CK_COUNT];
-	bool started[CK_COUNT] = { false };
 
-	for (size_t i = first; i < last; i++) {
-		size_t k = i - first;
-
-		jobs[k] = (struct item_job){ p, &p->run->items[i] };
-		if (i + 1 < last && pthread_create(&tid[k], NULL, run_item, &jobs[k]) == 0)
-			started[k] = true;
-		else
-			run_item(&jobs[k]);
-	}
-	for (size_t k = 0; k < last - first; k++)
-		if (started[k])
-			pthread_join(tid[k], NULL);
+	for (size_t i = first; i < last; i++)
+		jobs[i - first] = (struct item_job){ p, s, &p->run->items[i] };
+	sched_all(s, run_item, jobs, sizeof(jobs[0]), last - first);
 }
 
-static void *worker(void *arg)
+/* One lane: targets one after the other until none is left. */
+static void *lane(void *arg)
 {
-	struct pool *p = arg;
+	struct worker *w = arg;
+	struct pool *p = w->p;
 
 	for (;;) {
 		size_t ti, done;
@@ -152,13 +157,38 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		if (ti == (size_t)-1)
 			return NULL;
-		run_target(p, ti);
+		run_target(p, w->s, ti);
 		pthread_mutex_lock(&p->mu);
 		done = ++p->done;
 		if (p->progress)
 			p->progress(done, p->cfg->ntargets, p->progress_arg);
 		pthread_mutex_unlock(&p->mu);
 	}
+}
+
+/* A thread's scheduler and its lanes; without a scheduler (no memory, no
+ * epoll) one lane on the thread itself, a target at a time. */
+static void *worker(void *arg)
+{
+	struct worker *w = arg;
+	size_t started = 0;
+
+	w->s = sched_new();
+	for (size_t i = 0; w->s && i < w->lanes; i++)
+		started += sched_spawn(w->s, lane, w) == 0;
+	if (started > 0)
+		sched_run(w->s);
+	sched_free(w->s);
+	w->s = NULL;
+	lane(w); /* whatever is left when no lane could start */
+	return NULL;
+}
+
+static size_t cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 64 ? 64 : (size_t)n;
 }
 
 int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *progress_arg,
@@ -174,9 +204,10 @@ int runner_run_tls(const struct config *cfg, int jobs, struct runner_tls *tls, p
 		.cfg = cfg, .run = run, .progress = progress, .progress_arg = progress_arg
 	};
 	struct runner_tls *ctxs = tls ? tls : runner_tls_new();
-	pthread_t *tid;
-	bool *up;
-	size_t n = 0, nworkers;
+	pthread_t tid[64];
+	bool up[64] = { false };
+	struct worker ws[64];
+	size_t n = 0, nthreads, lanes;
 	struct timespec t0;
 	int64_t m0 = mono_now_us();
 
@@ -187,19 +218,11 @@ int runner_run_tls(const struct config *cfg, int jobs, struct runner_tls *tls, p
 		n += (size_t)__builtin_popcount(cfg->targets[i].checks);
 	run->items = calloc(n ? n : 1, sizeof(*run->items));
 	p.first_item = calloc(cfg->ntargets + 1, sizeof(*p.first_item));
-	nworkers = jobs < 1 ? 1 : (size_t)jobs;
-	if (nworkers > cfg->ntargets)
-		nworkers = cfg->ntargets ? cfg->ntargets : 1;
-	tid = calloc(nworkers, sizeof(*tid));
-	up = calloc(nworkers, sizeof(*up));
-	if (run->items == NULL || p.first_item == NULL || tid == NULL || up == NULL ||
-	    ctxs == NULL) {
-		free(up);
+	if (run->items == NULL || p.first_item == NULL || ctxs == NULL) {
 		err_set(e, ERR_INTERNAL, "runner", "out of memory");
 		free(run->items);
 		run->items = NULL;
 		free(p.first_item);
-		free(tid);
 		if (tls == NULL)
 			runner_tls_free(ctxs);
 		return -1;
@@ -214,20 +237,24 @@ int runner_run_tls(const struct config *cfg, int jobs, struct runner_tls *tls, p
 	p.first_item[cfg->ntargets] = run->nitems;
 	pthread_mutex_init(&p.mu, NULL);
 	p.ctxs = ctxs;
-	/* one worker: this thread is it */
-	for (size_t w = 0; w < nworkers && nworkers > 1; w++)
-		up[w] = pthread_create(&tid[w], NULL, worker, &p) == 0;
-	for (size_t w = 0; w < nworkers; w++)
-		if (up[w])
-			pthread_join(tid[w], NULL);
-	if (p.done < cfg->ntargets) /* one worker, or no thread could be started */
-		worker(&p);
+	lanes = jobs < 1 ? 1 : (size_t)jobs;
+	if (lanes > cfg->ntargets)
+		lanes = cfg->ntargets ? cfg->ntargets : 1;
+	/* a thread per CPU (the handshakes are the CPU), never more than lanes */
+	nthreads = cpus() < lanes ? cpus() : lanes;
+	for (size_t t = 0; t < nthreads; t++)
+		ws[t] = (struct worker){ &p, lanes / nthreads + (t < lanes % nthreads), NULL };
+	/* the first on this thread */
+	for (size_t t = 1; t < nthreads; t++)
+		up[t] = pthread_create(&tid[t], NULL, worker, &ws[t]) == 0;
+	worker(&ws[0]);
+	for (size_t t = 1; t < nthreads; t++)
+		if (up[t])
+			pthread_join(tid[t], NULL);
 	run->duration = us_to_s(mono_now_us() - m0);
 	if (tls == NULL)
 		runner_tls_free(ctxs);
 	pthread_mutex_destroy(&p.mu);
-	free(tid);
-	free(up);
 	free(p.first_item);
 	return 0;
 }

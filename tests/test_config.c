@@ -151,7 +151,7 @@ static void test_builtin_defaults(void **state)
 	load_ok("targets:\n  - host: mx.example.org\n", &cfg);
 	assert_int_equal(cfg.format, OUT_PROMETHEUS);
 	assert_null(cfg.output_path);
-	assert_int_equal(cfg.concurrency, 32);
+	assert_int_equal(cfg.concurrency, 256);
 	t = &cfg.targets[0];
 	assert_string_equal(t->name, "mx.example.org");
 	assert_int_equal(t->cfg.port, 25);
@@ -565,7 +565,7 @@ static const struct bad bad[] = {
 	  "concurrency, targets, modules)" },
 	{ "concurrency: 4\nconcurrency: 5\n", "2:1",
 	  "duplicate key 'concurrency' at the top level (first at line 1)" },
-	{ "concurrency: 0\n", "1:14", "'concurrency' must be an integer 1-1024, not '0'" },
+	{ "concurrency: 0\n", "1:14", "'concurrency' must be an integer 1-4096, not '0'" },
 	/* modules: (mtaprobe --listen) */
 	{ "modules: x\n", "1:10",
 	  "'modules' must be a mapping of module names to mappings of per-target keys, not 'x'" },
@@ -590,7 +590,7 @@ static const struct bad bad[] = {
 	  "duplicate module 'smtp' (first at line 2)" },
 	/* defaults: is checked first, also for the modules */
 	{ "defaults: {prot: 25}\nmodules: {smtp: {}}\n", "1:12", "unknown key 'prot' in defaults" },
-	{ "concurrency: 1025\n", "1:14", "'concurrency' must be an integer 1-1024, not '1025'" },
+	{ "concurrency: 4097\n", "1:14", "'concurrency' must be an integer 1-4096, not '4097'" },
 	/* the config's name: the run-level series' "config" label */
 	{ "name: \"\"\n" T "host: a\n", "1:7",
 	  "'name' must be a config name, not '' (it is empty)" },
@@ -948,7 +948,7 @@ static void test_sample(void **state)
 	assert_string_equal(cfg.name, "mtaprobe"); /* name: is left out: the file's name */
 	assert_int_equal(cfg.format, OUT_PROMETHEUS);
 	assert_string_equal(cfg.output_path, "/var/lib/prometheus/node-exporter/mtaprobe.prom");
-	assert_int_equal(cfg.concurrency, 32);
+	assert_int_equal(cfg.concurrency, 256);
 	assert_true(cfg.ntargets >= 5);
 	assert_string_equal(cfg.targets[0].name, "primary");
 	for (size_t i = 0; i < cfg.ntargets; i++) {
