@@ -31,6 +31,7 @@
 #endif
 #endif
 #ifdef USE_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 /* the sanitizer's frames are several times larger */
 #define STACK_SIZE (1024 * 1024)
@@ -194,8 +195,15 @@ static char *stack_get(struct sched *s)
 	size_t page = (size_t)getpagesize();
 	char *m;
 
-	if (s->nstacks > 0)
-		return s->stacks[--s->nstacks];
+	if (s->nstacks > 0) {
+		m = s->stacks[--s->nstacks];
+#ifdef USE_ASAN
+		/* the frames of the fiber that had it never returned: their
+		 * redzones are still marked in the shadow memory */
+		__asan_unpoison_memory_region(m + page, STACK_SIZE);
+#endif
+		return m;
+	}
 	m = mmap(NULL, STACK_SIZE + page, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (m == MAP_FAILED)

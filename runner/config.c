@@ -399,11 +399,14 @@ static int get_keyword_list(struct loader *ld, const yaml_node_t *n, const struc
 
 /* Prometheus label names; the runner's own labels cannot be redefined, or
  * the series would carry the same label twice ("version" is on
- * mtaprobe_tls_version_info, "kind" and "step" on mtaprobe_check_error_info). */
+ * mtaprobe_tls_version_info, "kind" and "step" on mtaprobe_check_error_info,
+ * "phase" on mtaprobe_phase_duration_seconds, "outcome" on
+ * mtaprobe_relay_tests, "mode" on mtaprobe_sts_mode_info). */
 static const char *label_name_problem(const char *s, size_t len)
 {
 	static const char *const builtin[] = { "target", "check",   "host", "address",
-					       "port",	 "version", "kind", "step" };
+					       "port",	 "version", "kind", "step",
+					       "phase",	 "outcome", "mode" };
 	static const char first[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_";
 
 	if (len == 0 || len > 100 || strchr(first, s[0]) == NULL ||
@@ -414,7 +417,7 @@ static const char *label_name_problem(const char *s, size_t len)
 	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
 		if (strcmp(s, builtin[i]) == 0)
 			return "it is one of mtaprobe's own labels (target, check, host, address, "
-			       "port, version, kind, step)";
+			       "port, version, kind, step, phase, outcome, mode)";
 	return NULL;
 }
 

@@ -2,16 +2,17 @@
 #include "runner/report.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lib/nagios.h"
 #include "cli/options.h"
 
-/* One series: an item's own result, or one of its children (-M). */
+/* One check's series: an item's own result, or one of its children (-M). */
 struct series {
 	const struct run_item *it;
-	const struct result *r;
+	const struct kept *r;
 };
 
 typedef void (*series_fn)(const struct series *s, void *arg);
@@ -48,308 +49,382 @@ void prom_value(struct strbuf *b, const char *v)
 	}
 }
 
-/* The series' labels, then up to two more (names NULL when not wanted). */
-static void prom_labels(struct strbuf *b, const struct series *s, const char *extra_name,
+static void prom_pair(struct strbuf *b, const char *name, const char *value)
+{
+	strbuf_printf(b, ",%s=\"", name);
+	prom_value(b, value);
+	strbuf_append(b, "\"", 1);
+}
+
+/* {target, [check,] host, address, port, the target's labels, then up to
+ * two more (names NULL when not wanted)} */
+static void prom_labels(struct strbuf *b, const struct target *t, const char *check,
+			const char *host, const char *address, const char *extra_name,
 			const char *extra_value, const char *name2, const char *value2)
 {
-	const struct target *t = s->it->target;
-
 	strbuf_append(b, "{target=\"", 9);
 	prom_value(b, t->name);
-	strbuf_printf(b, "\",check=\"%s\",host=\"", check_kind_name(s->it->kind));
-	prom_value(b, s->r->host);
-	strbuf_append(b, "\",address=\"", 11);
-	prom_value(b, s->r->address);
-	strbuf_printf(b, "\",port=\"%d\"", t->cfg.port);
-	for (int i = 0; i < t->nlabels; i++) {
-		strbuf_printf(b, ",%s=\"", t->labels[i].name);
-		prom_value(b, t->labels[i].value);
-		strbuf_append(b, "\"", 1);
-	}
-	if (extra_name) {
-		strbuf_printf(b, ",%s=\"", extra_name);
-		prom_value(b, extra_value);
-		strbuf_append(b, "\"", 1);
-	}
-	if (name2) {
-		strbuf_printf(b, ",%s=\"", name2);
-		prom_value(b, value2);
-		strbuf_append(b, "\"", 1);
-	}
+	strbuf_append(b, "\"", 1);
+	if (check)
+		strbuf_printf(b, ",check=\"%s\"", check);
+	prom_pair(b, "host", host);
+	prom_pair(b, "address", address);
+	strbuf_printf(b, ",port=\"%d\"", t->cfg.port);
+	for (int i = 0; i < t->nlabels; i++)
+		prom_pair(b, t->labels[i].name, t->labels[i].value);
+	if (extra_name)
+		prom_pair(b, extra_name, extra_value);
+	if (name2)
+		prom_pair(b, name2, value2);
 	strbuf_append(b, "}", 1);
 }
 
-struct family {
+static void prom_number(struct strbuf *b, double v)
+{
+	if (v == floor(v) && fabs(v) < 1e15)
+		strbuf_printf(b, " %.0f\n", v);
+	else
+		strbuf_printf(b, " %.9g\n", v);
+}
+
+static void family_head(struct strbuf *b, const char *name, const char *help)
+{
+	strbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+/* ---- per check: state, success, duration, error ---------------------------- */
+
+struct check_family {
 	const char *name, *help;
-	/* the value for a series, or false when it has none */
-	bool (*value)(const struct series *s, double *v, const char **lname, const char **lval);
+	int what; /* 0 state, 1 success, 2 duration */
 };
 
-static bool v_state(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	*v = s->r->state;
-	return true;
-}
-
-static bool v_success(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	*v = s->r->state == STATE_OK;
-	return true;
-}
-
-static bool v_total(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	*v = s->r->t.total;
-	return *v >= 0;
-}
-
-static bool v_connect(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	*v = s->r->t.connect;
-	return *v >= 0;
-}
-
-static bool v_banner(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	*v = s->r->t.banner;
-	return *v >= 0;
-}
-
-static bool v_handshake(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	*v = s->r->t.handshake;
-	return *v >= 0;
-}
-
-static bool v_starttls(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	*v = s->r->starttls_offered;
-	return s->r->starttls_offered >= 0;
-}
-
-static bool v_tls_version(const struct series *s, double *v, const char **n, const char **l)
-{
-	if (s->r->ntls == 0)
-		return false;
-	*v = 1;
-	*n = "version";
-	*l = s->r->tls[0].version_name;
-	return true;
-}
-
-static bool has_cert(const struct series *s)
-{
-	return s->it->kind == CK_CERT && s->r->ntls > 0 && s->r->tls[0].ncerts > 0;
-}
-
-static bool v_not_after(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	if (!has_cert(s))
-		return false;
-	*v = (double)s->r->tls[0].chain[0].not_after;
-	for (int i = 1; i < s->r->ntls; i++) /* a dual-certificate server: the earlier */
-		if (s->r->tls[i].ncerts > 0 && s->r->tls[i].chain[0].not_after < *v)
-			*v = (double)s->r->tls[i].chain[0].not_after;
-	return true;
-}
-
-static bool v_chain(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	if (!has_cert(s))
-		return false;
-	*v = INFINITY;
-	for (int i = 0; i < s->r->ntls; i++)
-		for (int k = 0; k < s->r->tls[i].ncerts; k++)
-			if (s->r->tls[i].chain[k].not_after < *v)
-				*v = (double)s->r->tls[i].chain[k].not_after;
-	return true;
-}
-
-static bool v_verified(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	if (!has_cert(s))
-		return false;
-	*v = 1;
-	for (int i = 0; i < s->r->ntls; i++)
-		if (s->r->tls[i].verify_code != 0)
-			*v = 0;
-	return true;
-}
-
-static bool v_relay(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	if (s->it->kind != CK_RELAY || s->r->relay_tests == 0)
-		return false;
-	*v = s->r->relay_accepted;
-	return true;
-}
-
-static const struct family families[] = {
+static const struct check_family check_families[] = {
 	{ "mtaprobe_check_state", "State of the check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
-	  v_state },
-	{ "mtaprobe_check_success", "1 if the check was OK, else 0.", v_success },
-	{ "mtaprobe_check_duration_seconds", "Wall time of the whole check.", v_total },
-	{ "mtaprobe_connect_duration_seconds", "Time to establish the TCP connection.", v_connect },
-	{ "mtaprobe_banner_duration_seconds",
-	  "Time from the start of connect to the complete greeting.", v_banner },
-	{ "mtaprobe_tls_handshake_duration_seconds", "Time of the TLS handshake.", v_handshake },
-	{ "mtaprobe_starttls_offered", "1 if EHLO advertised STARTTLS, else 0.", v_starttls },
-	{ "mtaprobe_tls_version_info", "The negotiated TLS protocol version.", v_tls_version },
-	{ "mtaprobe_cert_not_after_timestamp_seconds",
-	  "Expiry of the server certificate (the earliest of a dual RSA+ECDSA server).",
-	  v_not_after },
-	{ "mtaprobe_cert_chain_earliest_not_after_timestamp_seconds",
-	  "Earliest expiry in the certificate chain sent by the server.", v_chain },
-	{ "mtaprobe_cert_verified", "1 if chain and host name verified, else 0.", v_verified },
-	{ "mtaprobe_relay_accepted",
-	  "Relay tests whose RCPT the server accepted (0: refuses to relay).", v_relay },
+	  0 },
+	{ "mtaprobe_check_success", "1 if the check was OK, else 0.", 1 },
+	{ "mtaprobe_check_duration_seconds", "Wall time of the whole check.", 2 },
 };
 
-/* check_mta_sts's facts belong to the domain, not to an MX address: one
- * series per target (the top result), only where a policy is announced. */
-static bool sts_valid(const struct series *s)
-{
-	return s->it->kind == CK_STS && s->r->sts_policy == 1;
-}
-
-static bool v_sts_valid(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	if (s->it->kind != CK_STS || s->r->sts_policy < 1)
-		return false;
-	*v = s->r->sts_policy == 1;
-	return true;
-}
-
-static bool v_sts_mode(const struct series *s, double *v, const char **n, const char **l)
-{
-	static const char *const modes[] = { "", "enforce", "testing", "none" };
-
-	if (!sts_valid(s) || s->r->sts_mode < 1 || s->r->sts_mode > 3)
-		return false;
-	*v = 1;
-	*n = "mode";
-	*l = modes[s->r->sts_mode];
-	return true;
-}
-
-static bool v_sts_max_age(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	if (!sts_valid(s))
-		return false;
-	*v = (double)s->r->sts_max_age;
-	return true;
-}
-
-static bool v_sts_uncovered(const struct series *s, double *v, const char **n, const char **l)
-{
-	(void)n, (void)l;
-	if (!sts_valid(s) || s->r->sts_mode == 3 /* none */)
-		return false;
-	*v = s->r->sts_mx_total - s->r->sts_mx_covered;
-	return true;
-}
-
-static const struct family sts_families[] = {
-	{ "mtaprobe_sts_policy_valid",
-	  "1 if the domain's announced MTA-STS policy was fetched and is valid, else 0.",
-	  v_sts_valid },
-	{ "mtaprobe_sts_mode_info", "The MTA-STS policy's mode.", v_sts_mode },
-	{ "mtaprobe_sts_max_age_seconds", "The MTA-STS policy's max_age.", v_sts_max_age },
-	{ "mtaprobe_sts_mx_uncovered", "MX hosts no mx: pattern of the MTA-STS policy matches.",
-	  v_sts_uncovered },
-};
-
-struct fam_ctx {
-	const struct family *f;
+struct check_ctx {
+	const struct check_family *f;
 	struct strbuf *b;
 };
 
-static void fam_series(const struct series *s, void *arg)
+static void check_series(const struct series *s, void *arg)
 {
-	struct fam_ctx *c = arg;
-	const char *lname = NULL, *lval = NULL;
-	double v;
+	struct check_ctx *c = arg;
+	double v = c->f->what == 0   ? s->r->state
+		   : c->f->what == 1 ? s->r->state == STATE_OK
+				     : s->r->t.total;
 
-	if (!c->f->value(s, &v, &lname, &lval))
+	if (v < 0)
 		return;
 	strbuf_printf(c->b, "%s", c->f->name);
-	prom_labels(c->b, s, lname, lval, NULL, NULL);
-	if (v == floor(v) && fabs(v) < 1e15)
-		strbuf_printf(c->b, " %.0f\n", v);
-	else
-		strbuf_printf(c->b, " %.9g\n", v);
+	prom_labels(c->b, s->it->target, check_kind_name(s->it->kind), s->r->host, s->r->address,
+		    NULL, NULL, NULL, NULL);
+	prom_number(c->b, v);
 }
 
 static void error_series(const struct series *s, void *arg)
 {
 	struct strbuf *b = arg;
 
-	if (s->r->err.kind == ERR_NONE)
+	if (s->r->err_kind == ERR_NONE)
 		return;
 	strbuf_printf(b, "mtaprobe_check_error_info");
-	prom_labels(b, s, "kind", err_kind_name(s->r->err.kind), "step", s->r->err.stage);
+	prom_labels(b, s->it->target, check_kind_name(s->it->kind), s->r->host, s->r->address,
+		    "kind", err_kind_name(s->r->err_kind), "step", s->r->err_stage);
 	strbuf_append(b, " 1\n", 3);
+}
+
+/* ---- per target address: phases, TLS, certificate, relay -------------------- */
+
+/* One address of one target, and what each of its checks found there: a
+ * phase measured by several checks is one series, from the first check
+ * (port, banner, starttls, cert, relay) that reached it. */
+struct row {
+	const struct target *t;
+	const char *host, *address;
+	const struct kept *by[CK_COUNT];
+};
+
+struct rows {
+	struct row *v;
+	size_t n, cap;
+};
+
+static void row_add(struct rows *rs, const struct target *t, enum check_kind kind,
+		    const struct kept *r)
+{
+	size_t i = rs->n;
+
+	/* the same target's rows are the last ones */
+	while (i > 0 && rs->v[i - 1].t == t) {
+		i--;
+		if (strcmp(rs->v[i].host, r->host) == 0 &&
+		    strcmp(rs->v[i].address, r->address) == 0) {
+			if (rs->v[i].by[kind] == NULL)
+				rs->v[i].by[kind] = r;
+			return;
+		}
+	}
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? 2 * rs->cap : 64;
+		struct row *v = realloc(rs->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return; /* out of memory: this address's rows go unsaid */
+		rs->v = v;
+		rs->cap = cap;
+	}
+	rs->v[rs->n] = (struct row){ .t = t, .host = r->host, .address = r->address };
+	rs->v[rs->n].by[kind] = r;
+	rs->n++;
+}
+
+static void row_series(const struct series *s, void *arg)
+{
+	row_add(arg, s->it->target, s->it->kind, s->r);
+}
+
+static const char *const phase_names[] = { "dns",  "connect",  "banner",
+					   "ehlo", "starttls", "handshake" };
+
+static double phase_of(const struct kept *r, int p)
+{
+	const double v[] = { r->t.dns,	r->t.connect,  r->t.banner,
+			     r->t.ehlo, r->t.starttls, r->t.handshake };
+
+	return v[p];
+}
+
+/* The first of the row's checks (in check order, the domain check aside)
+ * for which ok() holds. */
+static const struct kept *first(const struct row *w, bool (*ok)(const struct kept *))
+{
+	for (int k = 0; k < CK_COUNT; k++)
+		if (k != CK_STS && w->by[k] && ok(w->by[k]))
+			return w->by[k];
+	return NULL;
+}
+
+static bool knows_starttls(const struct kept *r)
+{
+	return r->starttls_offered >= 0;
+}
+
+static bool knows_tls(const struct kept *r)
+{
+	return r->ntls > 0;
+}
+
+static void row_labels(struct strbuf *b, const char *family, const struct row *w,
+		       const char *extra_name, const char *extra_value)
+{
+	strbuf_printf(b, "%s", family);
+	prom_labels(b, w->t, NULL, w->host, w->address, extra_name, extra_value, NULL, NULL);
+}
+
+static void phases(const struct rows *rs, struct strbuf *b)
+{
+	family_head(b, "mtaprobe_phase_duration_seconds",
+		    "Duration of each phase at the target address (dns, connect, banner, ehlo, "
+		    "starttls, handshake), from the first check that reached it.");
+	for (size_t i = 0; i < rs->n; i++)
+		for (int p = 0; p < 6; p++)
+			for (int k = 0; k < CK_COUNT; k++) {
+				const struct kept *r = rs->v[i].by[k];
+
+				if (k == CK_STS || r == NULL || phase_of(r, p) < 0)
+					continue;
+				row_labels(b, "mtaprobe_phase_duration_seconds", &rs->v[i], "phase",
+					   phase_names[p]);
+				prom_number(b, phase_of(r, p));
+				break;
+			}
+}
+
+/* 0 when any check at the address saw EHLO without STARTTLS: behind a
+ * balancer, one backend of two that lost it is still a server without. */
+static void starttls_offered(const struct rows *rs, struct strbuf *b)
+{
+	family_head(b, "mtaprobe_starttls_offered",
+		    "1 if EHLO advertised STARTTLS, else 0 (0 if any check at the address saw "
+		    "it missing).");
+	for (size_t i = 0; i < rs->n; i++) {
+		int v = -1;
+
+		for (int k = 0; k < CK_COUNT; k++) {
+			const struct kept *r = rs->v[i].by[k];
+
+			if (k != CK_STS && r && knows_starttls(r) &&
+			    (v < 0 || r->starttls_offered < v))
+				v = r->starttls_offered;
+		}
+		if (v < 0)
+			continue;
+		row_labels(b, "mtaprobe_starttls_offered", &rs->v[i], NULL, NULL);
+		prom_number(b, v);
+	}
+}
+
+static void tls_version(const struct rows *rs, struct strbuf *b)
+{
+	family_head(b, "mtaprobe_tls_version_info", "The negotiated TLS protocol version.");
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct kept *r = first(&rs->v[i], knows_tls);
+
+		if (r == NULL || r->tls[0].version_name[0] == '\0')
+			continue;
+		row_labels(b, "mtaprobe_tls_version_info", &rs->v[i], "version",
+			   r->tls[0].version_name);
+		prom_number(b, 1);
+	}
+}
+
+/* The certificate check's facts: expiry, earliest in the chain, verified. */
+static void certs(const struct rows *rs, struct strbuf *b)
+{
+	static const char *const names[] = { "mtaprobe_cert_not_after_timestamp_seconds",
+					     "mtaprobe_cert_chain_earliest_not_after_timestamp_"
+					     "seconds",
+					     "mtaprobe_cert_verified" };
+	static const char *const helps[] = {
+		"Expiry of the server certificate (the earliest of a dual RSA+ECDSA server).",
+		"Earliest expiry in the certificate chain sent by the server.",
+		"1 if chain and host name verified, else 0.",
+	};
+
+	for (int f = 0; f < 3; f++) {
+		family_head(b, names[f], helps[f]);
+		for (size_t i = 0; i < rs->n; i++) {
+			const struct kept *r = rs->v[i].by[CK_CERT];
+			double v = f == 1 ? INFINITY : f == 2 ? 1 : 0;
+
+			if (r == NULL || r->ntls == 0 || r->tls[0].ncerts == 0)
+				continue;
+			for (int t = 0; t < r->ntls; t++) {
+				if (f == 0 && r->tls[t].ncerts > 0 &&
+				    (t == 0 || r->tls[t].chain[0].not_after < v))
+					v = (double)r->tls[t].chain[0].not_after;
+				for (int c = 0; f == 1 && c < r->tls[t].ncerts; c++)
+					if (r->tls[t].chain[c].not_after < v)
+						v = (double)r->tls[t].chain[c].not_after;
+				if (f == 2 && r->tls[t].verify_code != 0)
+					v = 0;
+			}
+			row_labels(b, names[f], &rs->v[i], NULL, NULL);
+			prom_number(b, v);
+		}
+	}
+}
+
+/* --scan-versions (scan_versions: true): one series per version asked. */
+static void versions_accepted(const struct rows *rs, struct strbuf *b)
+{
+	static const char *const names[] = { "TLSv1", "TLSv1.1", "TLSv1.2" };
+
+	family_head(b, "mtaprobe_tls_version_accepted",
+		    "1 if the server completed a handshake pinned to that protocol version "
+		    "(below min_tls), else 0.");
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct kept *r = rs->v[i].by[CK_STARTTLS];
+
+		for (int v = 0; r && v < 3; v++) {
+			if (r->scan[v] < 0)
+				continue;
+			row_labels(b, "mtaprobe_tls_version_accepted", &rs->v[i], "version",
+				   names[v]);
+			prom_number(b, r->scan[v]);
+		}
+	}
+}
+
+static void relay(const struct rows *rs, struct strbuf *b)
+{
+	static const char *const outcomes[] = { "accepted", "refused", "tempfail" };
+
+	family_head(b, "mtaprobe_relay_tests",
+		    "Relay tests by how the server answered their RCPT: accepted (an open "
+		    "relay when above 0), refused, tempfail.");
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct kept *r = rs->v[i].by[CK_RELAY];
+		const int n[] = { r ? r->relay_accepted : 0, r ? r->relay_refused : 0,
+				  r ? r->relay_tempfail : 0 };
+
+		if (r == NULL || r->relay_tests == 0)
+			continue;
+		for (int o = 0; o < 3; o++) {
+			row_labels(b, "mtaprobe_relay_tests", &rs->v[i], "outcome", outcomes[o]);
+			prom_number(b, n[o]);
+		}
+	}
+}
+
+/* check_mta_sts's facts belong to the domain, not to an MX address: one
+ * series per target, only where a policy is announced. */
+static void sts(const struct rows *rs, struct strbuf *b)
+{
+	static const char *const modes[] = { "", "enforce", "testing", "none" };
+	static const char *const names[] = { "mtaprobe_sts_policy_valid", "mtaprobe_sts_mode_info",
+					     "mtaprobe_sts_max_age_seconds",
+					     "mtaprobe_sts_mx_uncovered" };
+	static const char *const helps[] = {
+		"1 if the domain's announced MTA-STS policy was fetched and is valid, else 0.",
+		"The MTA-STS policy's mode.",
+		"The MTA-STS policy's max_age.",
+		"MX hosts no mx: pattern of the MTA-STS policy matches.",
+	};
+
+	for (int f = 0; f < 4; f++) {
+		family_head(b, names[f], helps[f]);
+		for (size_t i = 0; i < rs->n; i++) {
+			const struct kept *r = rs->v[i].by[CK_STS];
+			bool valid = r && r->sts_policy == 1;
+
+			if (r == NULL || r->sts_policy < 1 || (f > 0 && !valid))
+				continue;
+			if (f == 0) {
+				row_labels(b, names[f], &rs->v[i], NULL, NULL);
+				prom_number(b, valid);
+			} else if (f == 1 && r->sts_mode >= 1 && r->sts_mode <= 3) {
+				row_labels(b, names[f], &rs->v[i], "mode", modes[r->sts_mode]);
+				prom_number(b, 1);
+			} else if (f == 2) {
+				row_labels(b, names[f], &rs->v[i], NULL, NULL);
+				prom_number(b, (double)r->sts_max_age);
+			} else if (f == 3 && r->sts_mode != 3 /* none */) {
+				row_labels(b, names[f], &rs->v[i], NULL, NULL);
+				prom_number(b, r->sts_mx_total - r->sts_mx_covered);
+			}
+		}
+	}
 }
 
 void report_prometheus_checks(const struct run *run, struct strbuf *b)
 {
-	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
-		struct fam_ctx c = { &families[i], b };
+	struct rows rs = { NULL, 0, 0 };
 
-		strbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", families[i].name,
-			      families[i].help, families[i].name);
-		each_series(run, fam_series, &c);
+	for (size_t i = 0; i < sizeof(check_families) / sizeof(check_families[0]); i++) {
+		struct check_ctx c = { &check_families[i], b };
+
+		family_head(b, check_families[i].name, check_families[i].help);
+		each_series(run, check_series, &c);
 	}
-	for (size_t i = 0; i < sizeof(sts_families) / sizeof(sts_families[0]); i++) {
-		struct fam_ctx c = { &sts_families[i], b };
-
-		strbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", sts_families[i].name,
-			      sts_families[i].help, sts_families[i].name);
-		for (size_t k = 0; k < run->nitems; k++) {
-			struct series s = { &run->items[k], &run->items[k].r };
-
-			fam_series(&s, &c);
-		}
-	}
-	/* --scan-versions (scan_versions: true): one series per version asked */
-	strbuf_printf(b,
-		      "# HELP mtaprobe_tls_version_accepted 1 if the server completed a "
-		      "handshake pinned to that protocol version (below min_tls), else 0.\n"
-		      "# TYPE mtaprobe_tls_version_accepted gauge\n");
-	for (size_t k = 0; k < run->nitems; k++) {
-		const struct run_item *it = &run->items[k];
-		static const char *const names[] = { "TLSv1", "TLSv1.1", "TLSv1.2" };
-
-		for (size_t c = 0; c < (it->r.nchildren ? it->r.nchildren : 1); c++) {
-			struct series s = { it, it->r.nchildren ? &it->r.children[c] : &it->r };
-
-			for (int v = 0; v < 3; v++) {
-				if (it->kind != CK_STARTTLS || s.r->scan[v] < 0)
-					continue;
-				strbuf_printf(b, "mtaprobe_tls_version_accepted");
-				prom_labels(b, &s, "version", names[v], NULL, NULL);
-				strbuf_printf(b, " %d\n", s.r->scan[v]);
-			}
-		}
-	}
-	strbuf_printf(b,
-		      "# HELP mtaprobe_check_error_info The kind and step of the failure a check "
-		      "ended on (only for checks that failed).\n"
-		      "# TYPE mtaprobe_check_error_info gauge\n");
+	family_head(b, "mtaprobe_check_error_info",
+		    "The kind and step of the failure a check ended on (only for checks that "
+		    "failed).");
 	each_series(run, error_series, b);
+	each_series(run, row_series, &rs);
+	phases(&rs, b);
+	starttls_offered(&rs, b);
+	tls_version(&rs, b);
+	certs(&rs, b);
+	versions_accepted(&rs, b);
+	relay(&rs, b);
+	sts(&rs, b);
+	free(rs.v);
 }
 
 void report_prometheus(const struct run *run, const char *config, struct strbuf *b)
@@ -395,12 +470,10 @@ static void json_num(struct strbuf *b, const char *key, double v, bool *first)
 	*first = false;
 }
 
-static void json_result(struct strbuf *b, const struct run_item *it, const struct result *r)
+static void json_result(struct strbuf *b, const struct run_item *it, const struct kept *r)
 {
-	char summary[2048];
 	bool first = true;
 
-	nagios_summary(r, summary, sizeof(summary));
 	strbuf_append(b, "{\"target\": ", 11);
 	json_str(b, it->target->name);
 	strbuf_printf(b, ", \"check\": \"%s\", \"host\": ", check_kind_name(it->kind));
@@ -409,7 +482,7 @@ static void json_result(struct strbuf *b, const struct run_item *it, const struc
 	json_str(b, r->address);
 	strbuf_printf(b, ", \"port\": %d, \"state\": \"%s\", \"exit_code\": %d, \"summary\": ",
 		      r->port, state_name(r->state), (int)r->state);
-	json_str(b, summary);
+	json_str(b, r->summary);
 	strbuf_append(b, ", \"timings\": {", 14);
 	json_num(b, "dns", r->t.dns, &first);
 	json_num(b, "connect", r->t.connect, &first);
@@ -419,12 +492,12 @@ static void json_result(struct strbuf *b, const struct run_item *it, const struc
 	json_num(b, "handshake", r->t.handshake, &first);
 	json_num(b, "total", r->t.total, &first);
 	strbuf_append(b, "}", 1);
-	if (r->err.kind != ERR_NONE) {
+	if (r->err_kind != ERR_NONE) {
 		strbuf_printf(b, ", \"error\": {\"kind\": \"%s\", \"step\": ",
-			      err_kind_name(r->err.kind));
-		json_str(b, r->err.stage);
+			      err_kind_name(r->err_kind));
+		json_str(b, r->err_stage);
 		strbuf_append(b, ", \"message\": ", 13);
-		json_str(b, r->err.msg);
+		json_str(b, r->err_msg);
 		strbuf_append(b, "}", 1);
 	}
 	if (r->greeting_code) {
@@ -439,7 +512,7 @@ static void json_result(struct strbuf *b, const struct run_item *it, const struc
 	if (r->ntls) {
 		strbuf_append(b, ", \"tls\": [", 10);
 		for (int i = 0; i < r->ntls; i++) {
-			const struct tls_facts *f = &r->tls[i];
+			const struct kept_tls *f = &r->tls[i];
 
 			strbuf_printf(b, "%s{\"version\": ", i ? ", " : "");
 			json_str(b, f->version_name);
@@ -450,7 +523,7 @@ static void json_result(struct strbuf *b, const struct run_item *it, const struc
 			json_str(b, f->verify_code ? f->verify_reason : "");
 			strbuf_append(b, ", \"chain\": [", 12);
 			for (int k = 0; k < f->ncerts; k++) {
-				const struct cert_facts *c = &f->chain[k];
+				const struct kept_cert *c = &f->chain[k];
 
 				strbuf_printf(b, "%s{\"subject\": ", k ? ", " : "");
 				json_str(b, c->subject);
@@ -535,15 +608,11 @@ struct text_ctx {
 static void text_row(const struct series *s, void *arg)
 {
 	struct text_ctx *c = arg;
-	const struct result *r = s->r;
-	char summary[2048], addr[64];
-	const char *fact;
-
-	nagios_own_summary(r, summary, sizeof(summary));
+	const struct kept *r = s->r;
 	/* the summary starts with the target; the table has its own columns */
-	fact = summary + strlen(r->target);
-	while (*fact == ' ')
-		fact++;
+	const char *fact = r->summary + r->fact_at;
+	char addr[64];
+
 	snprintf(addr, sizeof(addr), "%s", r->address[0] ? r->address : "-");
 	strbuf_printf(c->b, "%-16.16s %-8s %-24.24s %-28.28s %s%-8s%s %s\n", s->it->target->name,
 		      check_kind_name(s->it->kind), r->host, addr,
@@ -552,10 +621,10 @@ static void text_row(const struct series *s, void *arg)
 }
 
 /* Did r (the same target's previous check) have this problem already? */
-static bool said_before(const struct result *r, const char *text)
+static bool said_before(const struct kept *r, const char *text)
 {
 	for (int k = 0; k < r->nproblems; k++)
-		if (strcmp(r->problems[k].text, text) == 0)
+		if (strcmp(r->problems[k], text) == 0)
 			return true;
 	return false;
 }
@@ -577,9 +646,9 @@ void report_text(const struct run *run, bool colour, struct strbuf *b)
 		if (it->r.nchildren == 0)
 			continue;
 		for (int k = 0; k < it->r.nproblems; k++)
-			if (first || !said_before(&run->items[i - 1].r, it->r.problems[k].text))
+			if (first || !said_before(&run->items[i - 1].r, it->r.problems[k]))
 				strbuf_printf(b, "%-16.16s %-8s %s\n", it->target->name,
-					      check_kind_name(it->kind), it->r.problems[k].text);
+					      check_kind_name(it->kind), it->r.problems[k]);
 	}
 	for (size_t i = 0; i < run->nitems; i++)
 		n[run->items[i].r.state & 3]++;

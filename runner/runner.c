@@ -124,11 +124,27 @@ static void *run_item(void *arg)
 {
 	struct item_job *j = arg;
 	struct check_cfg cc = j->it->target->cfg; /* borrows the target's strings */
+	struct result *r;
 
 	if (needs_tls(j->it->target, j->it->kind))
 		cc.tls_ctx = shared_ctx(j->p->ctxs, j->it->target);
 	cc.sched = j->s;
-	probe_run(&cc, runner_check_def(j->it->kind), &j->it->r);
+	r = malloc(sizeof(*r));
+	if (r == NULL) {
+		struct result none;
+
+		result_init(&none, "", j->it->target->cfg.host ? j->it->target->cfg.host : "",
+			    j->it->target->cfg.port);
+		result_fail(&none, STATE_UNKNOWN, ERR_INTERNAL, "", "out of memory");
+		kept_from(&j->it->r, &none);
+		result_free(&none);
+		return NULL;
+	}
+	probe_run(&cc, runner_check_def(j->it->kind), r);
+	/* what was on the wire goes; the figures and words stay */
+	kept_from(&j->it->r, r);
+	result_free(r);
+	free(r);
 	return NULL;
 }
 
@@ -262,7 +278,7 @@ int runner_run_tls(const struct config *cfg, int jobs, struct runner_tls *tls, p
 void run_free(struct run *run)
 {
 	for (size_t i = 0; i < run->nitems; i++)
-		result_free(&run->items[i].r);
+		kept_free(&run->items[i].r);
 	free(run->items);
 	memset(run, 0, sizeof(*run));
 }

@@ -16,10 +16,63 @@
 #include "runner/config.h"
 #include "lib/result.h"
 
+/* What a finished check keeps: its figures and its words, not the buffers
+ * it used on the wire (a struct result is about 10 KB, 50 KB with TLS), so
+ * a run's memory grows by a few hundred bytes per check.  Strings are
+ * never NULL. */
+struct kept_cert {
+	int64_t not_before, not_after;
+	int key_bits;
+	const char *subject, *issuer, *key_name, *sig_alg;
+};
+
+struct kept_tls {
+	long verify_code;
+	int ncerts;
+	const char *version_name, *cipher, *verify_reason;
+	struct kept_cert *chain;
+};
+
+struct kept {
+	enum state state;
+	int port;
+	const char *host, *address;
+	const char *summary; /* the plugin's summary (nagios_summary) */
+	size_t fact_at;	     /* summary + fact_at: the part after the target */
+	struct timings t;
+	enum err_kind err_kind;
+	char err_stage[16];
+	const char *err_msg;
+	int greeting_code;
+	const char *greeting;
+	bool has_size;
+	unsigned long long size;
+	int starttls_offered;
+	signed char scan[3];
+	int ntls;
+	struct kept_tls *tls;
+	int relay_tests, relay_accepted, relay_refused, relay_tempfail;
+	int sts_policy, sts_mode;
+	long sts_max_age;
+	int sts_mx_total, sts_mx_covered;
+	bool sts_tlsrpt;
+	const char *sts_id;
+	int nproblems; /* kept for a result with children: what it found itself */
+	const char **problems;
+	struct kept *children;
+	size_t nchildren;
+	bool summary_own;
+};
+
+/* k from r (r is left as it was); -1 when out of memory, k then an
+ * UNKNOWN "out of memory" with r's state kept if worse. */
+int kept_from(struct kept *k, const struct result *r);
+void kept_free(struct kept *k);
+
 struct run_item {
 	const struct target *target;
 	enum check_kind kind;
-	struct result r;
+	struct kept r;
 };
 
 struct run {

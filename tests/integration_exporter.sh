@@ -97,7 +97,7 @@ t_assert "exporter: healthy target: probe_success 1" grep -qx 'probe_success 1' 
 t_assert "exporter: healthy target: probe_duration_seconds, and our series with target/check/.../site labels" \
 	bash -c 'grep -qE "^probe_duration_seconds [0-9.]+$" "$1" &&
 		grep -qxF "mtaprobe_check_state{target=\"127.0.0.1:$2\",check=\"banner\",host=\"127.0.0.1\",address=\"127.0.0.1\",port=\"$2\",site=\"lab\"} 0" "$1" &&
-		grep -q "^mtaprobe_banner_duration_seconds{target=\"127.0.0.1:$2\"" "$1"' _ "$T_TMP/ok.body" $OK
+		grep -q "^mtaprobe_phase_duration_seconds{target=\"127.0.0.1:$2\",.*,phase=\"banner\"}" "$1"' _ "$T_TMP/ok.body" $OK
 out=$(promtool check metrics <"$T_TMP/ok.body" 2>&1)
 t_report "exporter: promtool check metrics: the /probe answer is clean" "$([ $? = 0 ] && [ -z "$out" ] || echo " promtool said:")" "$out"
 t_assert "exporter: no run-level series in a probe (mtaprobe_run_*)" bash -c '! grep -q "^mtaprobe_run_" "$1"' _ "$T_TMP/ok.body"

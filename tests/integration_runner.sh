@@ -56,6 +56,7 @@ targets:
   - {name: scripted-plain, host: 127.0.0.1, port: 27301, checks: [port, banner, starttls]}
   - {name: scripted-relay, host: 127.0.0.1, port: 27303, checks: [relay]}
   - {name: closed, host: 127.0.0.1, port: 27399, checks: [port, banner]}
+  - {name: by-name, host: localhost, ipv4: true, port: 27301, checks: [port]}
 YAML
 mkdir -p "$T_TMP/out"
 t_run "runner: a config of several targets runs, exit 0" 0 8 "$MP" -c "$T_TMP/main.yaml"
@@ -69,15 +70,25 @@ t_assert "runner: HELP and TYPE for every family" \
 	bash -c 'for m in $(grep -v "^#" "$1" | sed "s/[{ ].*//" | sort -u); do grep -q "^# HELP $m " "$1" && grep -q "^# TYPE $m gauge" "$1" || exit 1; done' _ "$PROM"
 t_assert "runner: Postfix banner OK with labels target/check/host/address/port/site" \
 	grep -q '^mtaprobe_check_state{target="postfix",check="banner",host="127.0.0.1",address="127.0.0.1",port="10525",site="lab"} 0$' "$PROM"
-t_assert "runner: Postfix relay refused: relay_accepted 0" \
-	grep -q '^mtaprobe_relay_accepted{target="postfix",check="relay",.*} 0$' "$PROM"
+t_assert "runner: Postfix relay refused: relay tests accepted 0, refused 3, per address" \
+	bash -c 'grep -q "^mtaprobe_relay_tests{target=\"postfix\",host=\"127.0.0.1\",address=\"127.0.0.1\",port=\"10525\",site=\"lab\",outcome=\"accepted\"} 0$" "$1" &&
+		grep -q "^mtaprobe_relay_tests{target=\"postfix\",.*,outcome=\"refused\"} 3$" "$1"' _ "$PROM"
 t_assert "runner: certificate expiry as a timestamp, chain verified" \
-	bash -c 'grep -qE "^mtaprobe_cert_not_after_timestamp_seconds\{target=\"postfix\",check=\"cert\".*\} [0-9]{10}$" "$1" && grep -q "^mtaprobe_cert_verified{target=\"postfix\",check=\"cert\".*} 1$" "$1"' _ "$PROM"
+	bash -c 'grep -qE "^mtaprobe_cert_not_after_timestamp_seconds\{target=\"postfix\",host=.*\} [0-9]{10}$" "$1" && grep -q "^mtaprobe_cert_verified{target=\"postfix\",host=.*} 1$" "$1"' _ "$PROM"
 t_assert "runner: implicit TLS target: handshake duration and TLS version" \
-	bash -c 'grep -q "^mtaprobe_tls_version_info{target=\"postfix-smtps\",check=\"banner\".*,version=\"TLSv1.3\"} 1$" "$1" && grep -q "^mtaprobe_tls_handshake_duration_seconds{target=\"postfix-smtps\"" "$1"' _ "$PROM"
+	bash -c 'grep -q "^mtaprobe_tls_version_info{target=\"postfix-smtps\",host=.*,version=\"TLSv1.3\"} 1$" "$1" && grep -q "^mtaprobe_phase_duration_seconds{target=\"postfix-smtps\",.*,phase=\"handshake\"} " "$1"' _ "$PROM"
 t_assert "runner: STARTTLS not offered is state 2, starttls_offered 0" \
-	bash -c 'grep -q "^mtaprobe_check_state{target=\"scripted-plain\",check=\"starttls\".*} 2$" "$1" && grep -q "^mtaprobe_starttls_offered{target=\"scripted-plain\",check=\"starttls\".*} 0$" "$1"' _ "$PROM"
+	bash -c 'grep -q "^mtaprobe_check_state{target=\"scripted-plain\",check=\"starttls\".*} 2$" "$1" && grep -q "^mtaprobe_starttls_offered{target=\"scripted-plain\",host=.*} 0$" "$1"' _ "$PROM"
 t_assert "runner: label values are escaped" grep -q 'role="backup \\"mx\\""' "$PROM"
+t_assert "runner: one series per phase per target address, not per check (Postfix: 5 checks, 1 connect)" \
+	bash -c '[ "$(grep -c "^mtaprobe_phase_duration_seconds{target=\"postfix\",.*,phase=\"connect\"} " "$1")" = 1 ] &&
+		! grep -q "^mtaprobe_phase_duration_seconds{[^}]*check=" "$1"' _ "$PROM"
+t_assert "runner: EHLO, STARTTLS and handshake timings per address" \
+	bash -c 'for p in banner ehlo starttls handshake; do grep -qE "^mtaprobe_phase_duration_seconds\{target=\"postfix\",.*,phase=\"$p\"\} [0-9.e-]+$" "$1" || exit 1; done' _ "$PROM"
+t_assert "runner: a host name gets its DNS timing (localhost)" \
+	bash -c 'grep -qE "^mtaprobe_phase_duration_seconds\{target=\"by-name\",host=\"localhost\",address=\"127.0.0.1\",.*,phase=\"dns\"\} [0-9.e-]+$" "$1"' _ "$PROM"
+t_assert "runner: the old per-check series are gone (renamed, see the README)" \
+	bash -c '! grep -qE "^mtaprobe_(connect|banner|tls_handshake)_duration_seconds|^mtaprobe_relay_accepted" "$1"' _ "$PROM"
 t_assert "runner: closed port: success 0" grep -q '^mtaprobe_check_success{target="closed",check="port",.*} 0$' "$PROM"
 t_assert "runner: run timestamp and duration" \
 	bash -c 'grep -qE "^mtaprobe_run_timestamp_seconds\{config=\"main\"\} [0-9]{10}$" "$1" && grep -qE "^mtaprobe_run_duration_seconds\{config=\"main\"\} [0-9.]+$" "$1"' _ "$PROM"
@@ -98,7 +109,7 @@ t_assert "runner: node_exporter exports our series" \
 t_run "runner: -f json -o FILE" 0 8 "$MP" -c "$T_TMP/main.yaml" -f json -o "$T_TMP/out/run.json"
 t_assert "runner: JSON parses and has the documented shape" jq -e '
 	(.version | type == "string") and (.run.timestamp | type == "number") and
-	(.run.duration_seconds | type == "number") and (.results | length == 16) and
+	(.run.duration_seconds | type == "number") and (.results | length == 17) and
 	all(.results[]; (.target | type == "string") and (.check | IN("port","banner","starttls","cert","relay"))
 	    and (.state | IN("OK","WARNING","CRITICAL","UNKNOWN")) and (.exit_code | type == "number")
 	    and (.summary | type == "string") and (.timings | type == "object"))' "$T_TMP/out/run.json"

@@ -13,10 +13,11 @@
 #include "runner/report.h"
 
 static struct target tgt[2];
-static struct run_item items[3];
+static struct run_item items[4];
+static struct result res[4]; /* what the checks found; items keep it */
 static struct run run;
 
-static void make_run(void)
+static void build_run(void)
 {
 	memset(tgt, 0, sizeof(tgt));
 	target_defaults(&tgt[0]);
@@ -30,48 +31,75 @@ static void make_run(void)
 	tgt[1].cfg.mx_domain = (char *)"example.org";
 
 	memset(items, 0, sizeof(items));
+	memset(res, 0, sizeof(res));
 	items[0] = (struct run_item){ .target = &tgt[0], .kind = CK_BANNER };
-	result_init(&items[0].r, "BANNER", "mx1.example.org", 25);
-	snprintf(items[0].r.address, sizeof(items[0].r.address), "192.0.2.10");
-	items[0].r.t.connect = 0.012;
-	items[0].r.t.banner = 0.041;
-	items[0].r.t.total = 0.05;
-	items[0].r.starttls_offered = 1;
+	result_init(&res[0], "BANNER", "mx1.example.org", 25);
+	snprintf(res[0].address, sizeof(res[0].address), "192.0.2.10");
+	res[0].t.connect = 0.012;
+	res[0].t.banner = 0.041;
+	res[0].t.total = 0.05;
+	res[0].starttls_offered = 1;
 
 	items[1] = (struct run_item){ .target = &tgt[0], .kind = CK_CERT };
-	result_init(&items[1].r, "CERT", "mx1.example.org", 25);
-	items[1].r.ntls = 2;
-	result_tls(&items[1].r, 0);
-	snprintf(items[1].r.tls[0].version_name, 16, "TLSv1.3");
-	items[1].r.tls[0].ncerts = 2;
-	items[1].r.tls[0].chain[0].not_after = 1900000000;
-	items[1].r.tls[0].chain[1].not_after = 1850000000;
-	items[1].r.tls[1].ncerts = 1;
-	items[1].r.tls[1].chain[0].not_after = 1800000000;
-	items[1].r.tls[1].verify_code = 10;
-	items[1].r.t.total = 0.1;
+	result_init(&res[1], "CERT", "mx1.example.org", 25);
+	snprintf(res[1].address, sizeof(res[1].address), "192.0.2.10");
+	res[1].t.connect = 0.02; /* banner's connect (0.012) comes first */
+	res[1].ntls = 2;
+	result_tls(&res[1], 0);
+	snprintf(res[1].tls[0].version_name, 16, "TLSv1.3");
+	res[1].tls[0].ncerts = 2;
+	res[1].tls[0].chain[0].not_after = 1900000000;
+	res[1].tls[0].chain[1].not_after = 1850000000;
+	res[1].tls[1].ncerts = 1;
+	res[1].tls[1].chain[0].not_after = 1800000000;
+	res[1].tls[1].verify_code = 10;
+	res[1].t.total = 0.1;
 
 	items[2] = (struct run_item){ .target = &tgt[1], .kind = CK_PORT };
-	result_init(&items[2].r, "PORT", "example.org", 25);
-	items[2].r.state = STATE_CRITICAL;
-	items[2].r.children = calloc(2, sizeof(struct result));
-	items[2].r.nchildren = 2;
-	result_init(&items[2].r.children[0], "PORT", "mx1.example.org", 25);
-	snprintf(items[2].r.children[0].address, 48, "192.0.2.10");
-	items[2].r.children[0].t.total = 0.01;
-	result_init(&items[2].r.children[1], "PORT", "mx2.example.org", 25);
-	snprintf(items[2].r.children[1].address, 48, "2001:db8::25");
-	items[2].r.children[1].state = STATE_CRITICAL;
-	result_raise(&items[2].r.children[1], STATE_CRITICAL, "connect: Connection refused");
-	items[2].r.children[1].t.total = 0.02;
+	result_init(&res[2], "PORT", "example.org", 25);
+	res[2].state = STATE_CRITICAL;
+	res[2].children = calloc(2, sizeof(struct result));
+	res[2].nchildren = 2;
+	result_init(&res[2].children[0], "PORT", "mx1.example.org", 25);
+	snprintf(res[2].children[0].address, 48, "192.0.2.10");
+	res[2].children[0].t.total = 0.01;
+	result_init(&res[2].children[1], "PORT", "mx2.example.org", 25);
+	snprintf(res[2].children[1].address, 48, "2001:db8::25");
+	res[2].children[1].state = STATE_CRITICAL;
+	result_raise(&res[2].children[1], STATE_CRITICAL, "connect: Connection refused");
+	res[2].children[1].t.total = 0.02;
 
-	run = (struct run){ .started = 1795000000, .duration = 1.5, .nitems = 3, .items = items };
+	items[3] = (struct run_item){ .target = &tgt[0], .kind = CK_RELAY };
+	result_init(&res[3], "RELAY", "mx1.example.org", 25);
+	snprintf(res[3].address, sizeof(res[3].address), "192.0.2.10");
+	res[3].relay_tests = 3;
+	res[3].relay_accepted = 1;
+	res[3].relay_refused = 2;
+	res[3].state = STATE_CRITICAL;
+	result_raise(&res[3], STATE_CRITICAL, "OPEN RELAY");
+
+	run = (struct run){ .started = 1795000000, .duration = 1.5, .nitems = 4, .items = items };
+}
+
+/* What the runner does when a check ends: keep its figures and words. */
+static void keep_run(void)
+{
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(kept_from(&items[i].r, &res[i]), 0);
+}
+
+static void make_run(void)
+{
+	build_run();
+	keep_run();
 }
 
 static void free_run(void)
 {
-	for (int i = 0; i < 3; i++)
-		result_free(&items[i].r);
+	for (int i = 0; i < 4; i++) {
+		kept_free(&items[i].r);
+		result_free(&res[i]);
+	}
 }
 
 static void test_prometheus(void **state)
@@ -102,23 +130,41 @@ static void test_prometheus(void **state)
 		"mtaprobe_check_success{target=\"all-mx\",check=\"port\",host=\"mx1.example.org\","
 		"address=\"192.0.2.10\",port=\"25\"} 1\n"));
 	assert_null(strstr(s, "host=\"example.org\""));
-	/* phases only where reached */
-	assert_non_null(strstr(s, "mtaprobe_banner_duration_seconds{target=\"primary"));
-	assert_null(strstr(s, "mtaprobe_banner_duration_seconds{target=\"all-mx\""));
+	/* phases only where reached, one series per phase per address (no
+	 * check label): connect from the first check that measured it */
+	assert_non_null(strstr(s,
+			       "mtaprobe_phase_duration_seconds{target=\"primary \\\"mx\\\"\\\\1\","
+			       "host=\"mx1.example.org\",address=\"192.0.2.10\",port=\"25\","
+			       "site=\"line\\nbreak\",phase=\"banner\"} 0.041\n"));
+	assert_non_null(strstr(s, "site=\"line\\nbreak\",phase=\"connect\"} 0.012\n"));
+	assert_null(strstr(s, "phase=\"connect\"} 0.02\n"));
+	n = 0;
+	for (const char *p = strstr(s, "phase=\"connect\""); p;
+	     p = strstr(p + 1, "phase=\"connect\""))
+		n++;
+	assert_int_equal(n, 1);
+	assert_null(strstr(s, "mtaprobe_phase_duration_seconds{target=\"all-mx\""));
+	assert_null(strstr(
+		s,
+		"_duration_seconds{target=\"primary \\\"mx\\\"\\\\1\",check=\"banner\",host=\"mx1.example.org\",address=\"192.0.2.10\",port=\"25\",site=\"line\\nbreak\",phase"));
 	assert_non_null(strstr(
 		s,
-		"mtaprobe_starttls_offered{target=\"primary \\\"mx\\\"\\\\1\",check=\"banner\""));
+		"mtaprobe_starttls_offered{target=\"primary \\\"mx\\\"\\\\1\",host=\"mx1.example.org\""));
 	/* certificates: earliest leaf of the two, earliest in any chain, not verified */
 	assert_non_null(strstr(
 		s,
 		"mtaprobe_cert_not_after_timestamp_seconds{target=\"primary \\\"mx\\\"\\\\1\","
-		"check=\"cert\",host=\"mx1.example.org\",address=\"\",port=\"25\",site=\"line\\nbreak\"} 1800000000\n"));
+		"host=\"mx1.example.org\",address=\"192.0.2.10\",port=\"25\",site=\"line\\nbreak\"} 1800000000\n"));
 	assert_non_null(strstr(s, "mtaprobe_cert_chain_earliest_not_after_timestamp_seconds{"));
 	assert_non_null(strstr(s, "} 1800000000\n# HELP mtaprobe_cert_verified"));
 	assert_non_null(strstr(
 		s,
-		"mtaprobe_tls_version_info{target=\"primary \\\"mx\\\"\\\\1\",check=\"cert\","
-		"host=\"mx1.example.org\",address=\"\",port=\"25\",site=\"line\\nbreak\",version=\"TLSv1.3\"} 1\n"));
+		"mtaprobe_tls_version_info{target=\"primary \\\"mx\\\"\\\\1\","
+		"host=\"mx1.example.org\",address=\"192.0.2.10\",port=\"25\",site=\"line\\nbreak\",version=\"TLSv1.3\"} 1\n"));
+	/* relay counts, one series per outcome */
+	assert_non_null(strstr(s, "site=\"line\\nbreak\",outcome=\"accepted\"} 1\n"));
+	assert_non_null(strstr(s, "site=\"line\\nbreak\",outcome=\"refused\"} 2\n"));
+	assert_non_null(strstr(s, "site=\"line\\nbreak\",outcome=\"tempfail\"} 0\n"));
 	/* the run-level series carry the config's name, and only that */
 	assert_non_null(strstr(s, "mtaprobe_run_timestamp_seconds{config=\"edge\"} 1795000000\n"));
 	assert_non_null(strstr(s, "mtaprobe_run_duration_seconds{config=\"edge\"} 1.500000\n"));
@@ -167,8 +213,9 @@ static void test_error(void **state)
 	const char *s;
 
 	(void)state;
-	make_run();
-	err_set(&items[2].r.children[1].err, ERR_CONNECT, "connect", "Connection \"refused\"");
+	build_run();
+	err_set(&res[2].children[1].err, ERR_CONNECT, "connect", "Connection \"refused\"");
+	keep_run();
 	strbuf_init(&b, 1 << 20);
 	report_prometheus(&run, "edge", &b);
 	s = strbuf_str(&b);
@@ -177,7 +224,9 @@ static void test_error(void **state)
 		s,
 		"mtaprobe_check_error_info{target=\"all-mx\",check=\"port\",host=\"mx2.example.org\","
 		"address=\"2001:db8::25\",port=\"25\",kind=\"refused\",step=\"connect\"} 1\n"));
-	assert_null(strstr(s, "mtaprobe_check_error_info{target=\"primary"));
+	assert_null(strstr(
+		s,
+		"mtaprobe_check_error_info{target=\"primary \\\"mx\\\"\\\\1\",check=\"banner\""));
 	strbuf_free(&b);
 	strbuf_init(&b, 1 << 20);
 	report_json(&run, &b);
@@ -203,7 +252,7 @@ static void test_json(void **state)
 	s = strbuf_str(&b);
 	assert_non_null(strstr(
 		s,
-		"\"run\": {\"timestamp\": 1795000000, \"duration_seconds\": 1.500000, \"checks\": 3}"));
+		"\"run\": {\"timestamp\": 1795000000, \"duration_seconds\": 1.500000, \"checks\": 4}"));
 	assert_non_null(
 		strstr(s, "{\"target\": \"primary \\\"mx\\\"\\\\1\", \"check\": \"banner\""));
 	assert_non_null(strstr(
@@ -230,7 +279,7 @@ static void test_text(void **state)
 		strstr(b.s, "all-mx           port     mx2.example.org          2001:db8::25"));
 	assert_non_null(strstr(b.s, "CRITICAL connect: Connection refused"));
 	assert_null(strstr(b.s, "\033["));
-	assert_non_null(strstr(b.s, "3 checks in 1.50s: 2 OK, 0 WARNING, 1 CRITICAL, 0 UNKNOWN"));
+	assert_non_null(strstr(b.s, "4 checks in 1.50s: 2 OK, 0 WARNING, 2 CRITICAL, 0 UNKNOWN"));
 	strbuf_free(&b);
 	strbuf_init(&b, 1 << 20);
 	report_text(&run, true, &b);
