@@ -66,6 +66,7 @@ echo "# integration: Prometheus rules (promtool), the systemd units, two runners
 run tests/integration_prometheus.sh "$B"
 echo "# integration: the runner as an exporter (--listen; a real Prometheus scraping it)"
 run tests/integration_exporter.sh "$B"
+run tests/integration_hashmod.sh "$B"
 echo "# integration: Icinga 2 (the CheckCommands validated and run; a master and an agent)"
 run tests/integration_icinga.sh "$B"
 echo "# integration: Nagios 4 (the command definitions validated and run)"
