@@ -24,7 +24,8 @@ usage() {
 # The option table (cli/options.c) names the checks, whose dialogues pull in
 # the whole engine, so options and config link nearly everything.
 ENGINE="lib/conn.c lib/deadline.c lib/dns.c lib/dnsmsg.c lib/err.c lib/nagios.c lib/net.c
-	lib/range.c lib/result.c lib/sanitize.c lib/smtp.c lib/strbuf.c lib/tls.c lib/tls_lazy.c"
+	lib/range.c lib/result.c lib/sanitize.c lib/sched.c lib/smtp.c lib/strbuf.c lib/tls.c
+	lib/tls_lazy.c"
 CHECKS="checks/banner.c checks/cert.c checks/check.c checks/port.c checks/probe.c
 	checks/relay.c checks/session.c checks/starttls.c"
 CLI="cli/binaries.c cli/options.c"
@@ -34,7 +35,8 @@ SRC[dnsmsg]="lib/dnsmsg.c"
 SRC[config]="runner/config.c $CLI $CHECKS $ENGINE"
 SRC[range]="lib/range.c"
 SRC[sanitize]="lib/sanitize.c"
-SRC[der]="lib/tls.c lib/tls_openssl.c lib/net.c lib/deadline.c lib/err.c lib/strbuf.c lib/sanitize.c"
+SRC[der]="lib/tls.c lib/tls_openssl.c lib/net.c lib/sched.c lib/deadline.c lib/err.c lib/strbuf.c
+	lib/sanitize.c"
 # (binaries[] names check_mta_sts too: its check, the policy parser, libcurl)
 SRC[options]="$CLI cli/binary_list.c cli/binary_sts.c $CHECKS checks/sts.c $ENGINE lib/sts.c
 	lib/https_curl.c lib/tls_openssl.c"
