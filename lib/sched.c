@@ -472,17 +472,18 @@ void sched_run(struct sched *s)
 	}
 }
 
-int sched_poll(const struct deadline *dl, struct pollfd *pfd, nfds_t n, int timeout_ms)
+/* One round: the descriptors on the epoll set, parked until an event or
+ * wake_us.  Those epoll refuses (out of memory for its watches) are polled
+ * without waiting, the fiber then waking every 10 ms to poll them again
+ * (*retry set), so a refused watch costs a little CPU, never a false
+ * timeout.  The number of ready descriptors. */
+static int poll_round(struct sched *s, struct fiber *f, struct pollfd *pfd, nfds_t n,
+		      int64_t wake_us, bool *retry)
 {
-	struct sched *s = dl ? dl->sched : NULL;
-	struct fiber *f;
 	unsigned added = 0; /* bit i: pfd[i] is on the epoll set */
 	int ready = 0;
 
-	if (s == NULL || s->cur == NULL || !pthread_equal(s->owner, pthread_self()) ||
-	    n > WAIT_MAX || timeout_ms == 0)
-		return poll(pfd, n, timeout_ms);
-	f = s->cur;
+	*retry = false;
 	for (nfds_t i = 0; i < n; i++) {
 		struct epoll_event ev = { .events = to_epoll(pfd[i].events),
 					  .data.u64 = (uint64_t)(uintptr_t)f | i };
@@ -490,20 +491,23 @@ int sched_poll(const struct deadline *dl, struct pollfd *pfd, nfds_t n, int time
 		pfd[i].revents = 0;
 		if (pfd[i].fd < 0)
 			continue;
-		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, pfd[i].fd, &ev) == 0)
+		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, pfd[i].fd, &ev) == 0) {
 			added |= 1u << i;
-		else if (poll(&pfd[i], 1, 0) > 0) /* not for epoll: as poll() sees it now */
+			continue;
+		}
+		*retry = true;
+		if (poll(&pfd[i], 1, 0) > 0)
 			ready++;
 	}
 	f->pfd = pfd;
 	f->npfd = n;
 	f->ready = 0;
-	f->wake_us = INT64_MAX;
 	if (ready == 0) {
-		if (timeout_ms > 0)
-			f->wake_us = mono_now_us() + (int64_t)timeout_ms * 1000;
+		int64_t soon = mono_now_us() + 10000;
+
+		f->wake_us = *retry && soon < wake_us ? soon : wake_us;
 		if (f->wake_us != INT64_MAX && heap_push(s, f) < 0)
-			f->wake_us = INT64_MAX; /* out of memory: only the descriptors wake it */
+			f->wake_us = *retry ? mono_now_us() : INT64_MAX; /* no memory */
 		if (f->wake_us != INT64_MAX || added != 0)
 			switch_to(s, f, NULL);
 		heap_remove(s, f);
@@ -514,6 +518,23 @@ int sched_poll(const struct deadline *dl, struct pollfd *pfd, nfds_t n, int time
 	f->pfd = NULL;
 	f->npfd = 0;
 	return ready + f->ready;
+}
+
+int sched_poll(const struct deadline *dl, struct pollfd *pfd, nfds_t n, int timeout_ms)
+{
+	struct sched *s = dl ? dl->sched : NULL;
+	int64_t end;
+	bool retry;
+	int ready;
+
+	if (s == NULL || s->cur == NULL || !pthread_equal(s->owner, pthread_self()) ||
+	    n > WAIT_MAX || timeout_ms == 0)
+		return poll(pfd, n, timeout_ms);
+	end = timeout_ms < 0 ? INT64_MAX : mono_now_us() + (int64_t)timeout_ms * 1000;
+	do
+		ready = poll_round(s, s->cur, pfd, n, end, &retry);
+	while (ready == 0 && retry && mono_now_us() < end);
+	return ready;
 }
 
 /* ---- many at once ---------------------------------------------------------------- */

@@ -24,9 +24,11 @@ static const char *keep_str(const char *s, bool *oom)
 	return c;
 }
 
+static const char unknown[] = "?";
+
 static void drop_str(const char *s)
 {
-	if (s != empty && s != oom_summary)
+	if (s != empty && s != oom_summary && s != unknown)
 		free((char *)s);
 }
 
@@ -131,16 +133,25 @@ static void keep(struct kept *k, const struct result *r, bool *oom)
 int kept_from(struct kept *k, const struct result *r)
 {
 	bool oom = false;
-	enum state s = r->state;
 
 	keep(k, r, &oom);
 	if (!oom)
 		return 0;
 	kept_free(k);
 	memset(k, 0, sizeof(*k));
-	k->state = state_worst(s, STATE_UNKNOWN);
+	/* what the check found is lost: not known, rather than its state
+	 * without its reasons */
+	k->state = STATE_UNKNOWN;
 	k->port = r->port;
-	k->host = k->address = k->err_msg = k->greeting = k->sts_id = empty;
+	oom = false;
+	k->host = keep_str(r->host, &oom);
+	k->address = keep_str(r->address, &oom);
+	if (oom) {
+		drop_str(k->host);
+		drop_str(k->address);
+		k->host = k->address = unknown;
+	}
+	k->err_msg = k->greeting = k->sts_id = empty;
 	k->summary = oom_summary;
 	k->err_kind = ERR_INTERNAL;
 	k->starttls_offered = -1;

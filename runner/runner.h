@@ -64,8 +64,8 @@ struct kept {
 	bool summary_own;
 };
 
-/* k from r (r is left as it was); -1 when out of memory, k then an
- * UNKNOWN "out of memory" with r's state kept if worse. */
+/* k from r (r is left as it was); -1 when out of memory, k then UNKNOWN
+ * "out of memory keeping the result". */
 int kept_from(struct kept *k, const struct result *r);
 void kept_free(struct kept *k);
 

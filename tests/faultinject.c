@@ -6,6 +6,7 @@
  *
  * Counts the calls the process makes, after main() starts, to
  *   socket connect poll recv send read write malloc calloc realloc
+ *   epoll_create1 epoll_ctl (the runner's scheduler; only EPOLL_CTL_ADD)
  * (or only those named in FAULT_CALLS=name,name,...), and makes the N-th
  * counted call (FAULT_N=N, from 1) fail once the way the real call can
  * fail, then behaves normally:
@@ -14,6 +15,7 @@
  *   poll     -1 ENOMEM             recv     -1 ECONNRESET
  *   send     -1 ECONNRESET         read/write -1 ECONNRESET on a socket,
  *   malloc/calloc/realloc NULL ENOMEM           -1 EIO on anything else
+ *   epoll_create1 -1 EMFILE        epoll_ctl -1 ENOMEM (no memory for a watch)
  *
  * (never EINTR: the code retries it, so it would test nothing).  OpenSSL's
  * socket BIO reads and writes with read()/write() (or recv()/send()), so
@@ -50,6 +52,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -72,11 +75,14 @@ enum fn {
 	F_MALLOC,
 	F_CALLOC,
 	F_REALLOC,
+	F_EPOLL_CREATE,
+	F_EPOLL_CTL,
 	F_COUNT
 };
 
 static const char *const fn_name[F_COUNT] = {
-	"socket", "connect", "poll", "recv", "send", "read", "write", "malloc", "calloc", "realloc",
+	"socket", "connect", "poll",   "recv",	  "send",	   "read",
+	"write",  "malloc",  "calloc", "realloc", "epoll_create1", "epoll_ctl",
 };
 
 /* --- the real functions ------------------------------------------------ */
@@ -84,6 +90,8 @@ static const char *const fn_name[F_COUNT] = {
 static int (*real_socket)(int, int, int);
 static int (*real_connect)(int, const struct sockaddr *, socklen_t);
 static int (*real_poll)(struct pollfd *, nfds_t, int);
+static int (*real_epoll_create1)(int);
+static int (*real_epoll_ctl)(int, int, int, struct epoll_event *);
 static ssize_t (*real_recv)(int, void *, size_t, int);
 static ssize_t (*real_send)(int, const void *, size_t, int);
 static ssize_t (*real_read)(int, void *, size_t);
@@ -129,6 +137,9 @@ static void resolve(void)
 	real_connect =
 		(int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "connect");
 	real_poll = (int (*)(struct pollfd *, nfds_t, int))dlsym(RTLD_NEXT, "poll");
+	real_epoll_create1 = (int (*)(int))dlsym(RTLD_NEXT, "epoll_create1");
+	real_epoll_ctl =
+		(int (*)(int, int, int, struct epoll_event *))dlsym(RTLD_NEXT, "epoll_ctl");
 	real_recv = (ssize_t(*)(int, void *, size_t, int))dlsym(RTLD_NEXT, "recv");
 	real_send = (ssize_t(*)(int, const void *, size_t, int))dlsym(RTLD_NEXT, "send");
 	real_read = (ssize_t(*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
@@ -402,6 +413,28 @@ int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 		return -1;
 	}
 	return real_poll(fds, nfds, timeout);
+}
+
+int epoll_create1(int flags)
+{
+	if (!real_epoll_create1)
+		resolve();
+	if (hit(F_EPOLL_CREATE, __builtin_return_address(0))) {
+		errno = EMFILE;
+		return -1;
+	}
+	return real_epoll_create1(flags);
+}
+
+int epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
+{
+	if (!real_epoll_ctl)
+		resolve();
+	if (op == EPOLL_CTL_ADD && hit(F_EPOLL_CTL, __builtin_return_address(0))) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return real_epoll_ctl(ep, op, fd, ev);
 }
 
 ssize_t recv(int fd, void *buf, size_t len, int flags)
