@@ -29,6 +29,8 @@ int strbuf_append(struct strbuf *b, const char *s, size_t n)
 	 * follow a hole (a status line without its start) */
 	if (b->truncated)
 		return -1;
+	if (b->drain && b->len > 0 && b->len + n > b->drain_at && strbuf_drain(b) < 0)
+		return -1;
 	if (b->len + n > b->max) {
 		n = b->max - b->len;
 		b->truncated = true;
@@ -78,6 +80,29 @@ int strbuf_printf(struct strbuf *b, const char *fmt, ...)
 	rc = strbuf_append(b, big, (size_t)n);
 	free(big);
 	return rc;
+}
+
+void strbuf_drain_into(struct strbuf *b, size_t at, int (*fn)(void *arg, const char *s, size_t n),
+		       void *arg)
+{
+	b->drain = fn;
+	b->drain_arg = arg;
+	b->drain_at = at;
+}
+
+int strbuf_drain(struct strbuf *b)
+{
+	if (b->truncated)
+		return -1;
+	if (b->drain == NULL || b->len == 0)
+		return 0;
+	if (b->drain(b->drain_arg, b->s, b->len) < 0) {
+		b->truncated = true;
+		return -1;
+	}
+	b->len = 0;
+	b->s[0] = '\0';
+	return 0;
 }
 
 const char *strbuf_str(const struct strbuf *b)

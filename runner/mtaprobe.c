@@ -277,12 +277,27 @@ static int worst_state(const struct run *run)
 	return (int)w;
 }
 
+/* The output file being written (struct strbuf's drain). */
+struct out_file {
+	struct file_replace f;
+	bool open;
+	struct probe_err e;
+};
+
+static int drain_to_file(void *arg, const char *s, size_t n)
+{
+	struct out_file *o = arg;
+
+	return file_replace_write(&o->f, s, n, &o->e);
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
 	struct config cfg;
 	struct run run;
 	struct strbuf out;
+	struct out_file tx = { .f.fd = -1, .open = false };
 	struct probe_err e;
 	enum out_format fmt;
 	const char *path;
@@ -337,6 +352,12 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	strbuf_init(&out, (size_t)1 << 30);
+	/* to a file: written as it is made, a MiB at a time, so the report of
+	 * 10,000 targets never sits in memory whole */
+	if (path && file_replace_open(&tx.f, path, &tx.e) == 0) {
+		tx.open = true;
+		strbuf_drain_into(&out, (size_t)1 << 20, drain_to_file, &tx);
+	}
 	if (fmt == OUT_PROMETHEUS)
 		report_prometheus(&run, cfg.name ? cfg.name : "", &out);
 	else if (fmt == OUT_JSON)
@@ -346,15 +367,16 @@ int main(int argc, char **argv)
 	/* the terminal mode answers like a plugin: its exit code is the worst
 	 * state; a configured run's is whether it ran and wrote */
 	rc = a.config ? 0 : worst_state(&run);
-	if (out.truncated) {
-		fprintf(stderr, "mtaprobe: output too large, nothing written\n");
-		rc = 3;
-	} else if (path) {
-		if (file_replace(path, strbuf_str(&out), out.len, &e) < 0) {
+	if (path) {
+		if (!tx.open || strbuf_drain(&out) < 0 || file_replace_commit(&tx.f, &tx.e) < 0) {
+			file_replace_abort(&tx.f);
 			fprintf(stderr, "mtaprobe: %s; the previous file is left as it was\n",
-				e.msg);
+				tx.e.kind != ERR_NONE ? tx.e.msg : "out of memory for the output");
 			rc = 3;
 		}
+	} else if (out.truncated) {
+		fprintf(stderr, "mtaprobe: output too large, nothing written\n");
+		rc = 3;
 	} else if (fwrite(strbuf_str(&out), 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
 		rc = 3;
 	}

@@ -183,6 +183,35 @@ static void test_replaces_existing(void **state)
 	assert_int_equal(count_fds(), fds);
 }
 
+/* In steps: nothing is seen at path before the commit; abort leaves the
+ * old file and no PATH.tmp. */
+static void test_steps(void **state)
+{
+	struct fx *fx = *state;
+	char path[PATH_MAX];
+	struct file_replace f;
+	struct probe_err e = { 0 };
+	int fds = count_fds();
+
+	path_in(fx, path, sizeof(path), "steps.prom");
+	write_file(path, "old\n", 4);
+	assert_int_equal(file_replace_open(&f, path, &e), 0);
+	assert_int_equal(file_replace_write(&f, "a 1\n", 4, &e), 0);
+	assert_contents(path, "old\n", 4);
+	assert_int_equal(file_replace_write(&f, "b 2\n", 4, &e), 0);
+	assert_int_equal(file_replace_commit(&f, &e), 0);
+	assert_contents(path, "a 1\nb 2\n", 8);
+	assert_no_tmp(path);
+	file_replace_abort(&f); /* after a commit: nothing */
+
+	assert_int_equal(file_replace_open(&f, path, &e), 0);
+	assert_int_equal(file_replace_write(&f, "new\n", 4, &e), 0);
+	file_replace_abort(&f);
+	assert_contents(path, "a 1\nb 2\n", 8);
+	assert_no_tmp(path);
+	assert_int_equal(count_fds(), fds);
+}
+
 static void test_creates_new(void **state)
 {
 	struct fx *fx = *state;
@@ -511,12 +540,19 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_replaces_existing), T(test_creates_new),
-		T(test_zero_length),	   T(test_binary_and_large),
-		T(test_reader_keeps_old),  T(test_stale_tmp),
-		T(test_relative_path),	   T(test_tmp_symlink_not_followed),
-		T(test_failures),	   T(test_path_too_long),
-		T(test_write_fails),	   T(test_small_err),
+		T(test_replaces_existing),
+		T(test_steps),
+		T(test_creates_new),
+		T(test_zero_length),
+		T(test_binary_and_large),
+		T(test_reader_keeps_old),
+		T(test_stale_tmp),
+		T(test_relative_path),
+		T(test_tmp_symlink_not_followed),
+		T(test_failures),
+		T(test_path_too_long),
+		T(test_write_fails),
+		T(test_small_err),
 	};
 #undef T
 	return cmocka_run_group_tests_name("file_replace", tests, NULL, NULL);

@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
@@ -85,9 +86,64 @@ static void test_strbuf_cap(void **state)
 	strbuf_free(&b);
 }
 
+struct sink {
+	char got[8192];
+	size_t len;
+	int calls, fail_at; /* fail the fail_at-th call (0: never) */
+};
+
+static int to_sink(void *arg, const char *s, size_t n)
+{
+	struct sink *k = arg;
+
+	if (++k->calls == k->fail_at)
+		return -1;
+	assert_true(k->len + n <= sizeof(k->got));
+	memcpy(k->got + k->len, s, n);
+	k->len += n;
+	return 0;
+}
+
+/* A draining buffer holds at most about `at` bytes; what it hands over,
+ * in order and with the rest from strbuf_drain(), is everything; a sink
+ * that fails truncates it. */
+static void test_strbuf_drain(void **state)
+{
+	struct strbuf b;
+	struct sink k = { .fail_at = 0 };
+	char want[8192];
+	size_t wl = 0;
+
+	(void)state;
+	strbuf_init(&b, 1 << 20);
+	strbuf_drain_into(&b, 100, to_sink, &k);
+	for (int i = 0; i < 500; i++) {
+		wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "line %d\n", i);
+		assert_int_equal(strbuf_printf(&b, "line %d\n", i), 0);
+		assert_true(b.len <= 100);
+	}
+	assert_true(k.calls > 30);
+	assert_int_equal(strbuf_drain(&b), 0);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(k.len, wl);
+	assert_memory_equal(k.got, want, wl);
+	strbuf_free(&b);
+
+	k = (struct sink){ .fail_at = 3 };
+	strbuf_init(&b, 1 << 20);
+	strbuf_drain_into(&b, 10, to_sink, &k);
+	for (int i = 0; i < 10; i++)
+		strbuf_append(&b, "0123456789", 10);
+	assert_true(b.truncated);
+	assert_int_equal(strbuf_drain(&b), -1);
+	assert_int_equal(k.calls, 3);
+	strbuf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_strbuf_drain),
 		cmocka_unit_test(test_sanitize_table),
 		cmocka_unit_test(test_sanitize_small_dst),
 		cmocka_unit_test(test_strbuf_cap),
