@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runner/file_replace.h"
@@ -252,12 +253,86 @@ static int run_exporter(const struct args *a, const struct config *cfg)
 	return 0;
 }
 
-static void progress(size_t done, size_t total, void *arg)
+/* Progress on a terminal: redrawn when a target starts or is done, and
+ * every half second while checks are in flight, so a hanging target shows
+ * as time passing rather than a frozen line. */
+struct progress {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t started, done, total;
+	bool stop;
+	int64_t t0;
+	pthread_t ticker;
+	bool ticking;
+};
+
+static void progress_draw(const struct progress *p)
 {
-	(void)arg;
-	fprintf(stderr, "\r%zu/%zu targets", done, total);
-	if (done == total)
-		fprintf(stderr, "\r%*s\r", 40, "");
+	fprintf(stderr, "\r%zu/%zu targets done, %zu in flight, %.1fs  ", p->done, p->total,
+		p->started - p->done, us_to_s(mono_now_us() - p->t0));
+}
+
+static void progress(size_t started, size_t done, size_t total, void *arg)
+{
+	struct progress *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	p->started = started;
+	p->done = done;
+	p->total = total;
+	progress_draw(p);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void *progress_tick(void *arg)
+{
+	struct progress *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 500000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		if (!p->stop && p->started > p->done)
+			progress_draw(p);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void progress_start(struct progress *p, size_t total)
+{
+	pthread_condattr_t ca;
+
+	memset(p, 0, sizeof(*p));
+	p->total = total;
+	p->t0 = mono_now_us();
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	p->ticking = pthread_create(&p->ticker, NULL, progress_tick, p) == 0;
+}
+
+/* The line is cleared: the report follows on a clean terminal. */
+static void progress_end(struct progress *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	if (p->ticking)
+		pthread_join(p->ticker, NULL);
+	fprintf(stderr, "\r%*s\r", 60, "");
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
 }
 
 /* NO_COLOR (no-color.org) set, or TERM=dumb: plain text on a terminal. */
@@ -298,6 +373,8 @@ int main(int argc, char **argv)
 	struct run run;
 	struct strbuf out;
 	struct out_file tx = { .f.fd = -1, .open = false };
+	struct progress prog;
+	bool show;
 	struct probe_err e;
 	enum out_format fmt;
 	const char *path;
@@ -346,7 +423,13 @@ int main(int argc, char **argv)
 	/* -j, when given, wins over the config's concurrency */
 	jobs = a.jobs ? a.jobs : cfg.concurrency;
 	raise_nofile((rlim_t)jobs * CK_COUNT * 4 + 64);
-	if (runner_run(&cfg, jobs, !a.quiet && isatty(2) ? progress : NULL, NULL, &run, &e) < 0) {
+	show = !a.quiet && isatty(2);
+	if (show)
+		progress_start(&prog, cfg.ntargets);
+	rc = runner_run(&cfg, jobs, show ? progress : NULL, &prog, &run, &e);
+	if (show)
+		progress_end(&prog);
+	if (rc < 0) {
 		fprintf(stderr, "mtaprobe: %s\n", e.msg);
 		rc = 3;
 		goto done;

@@ -170,6 +170,8 @@ static void *lane(void *arg)
 
 		pthread_mutex_lock(&p->mu);
 		ti = p->next < p->cfg->ntargets ? p->next++ : (size_t)-1;
+		if (ti != (size_t)-1 && p->progress)
+			p->progress(p->next, p->done, p->cfg->ntargets, p->progress_arg);
 		pthread_mutex_unlock(&p->mu);
 		if (ti == (size_t)-1)
 			return NULL;
@@ -177,7 +179,7 @@ static void *lane(void *arg)
 		pthread_mutex_lock(&p->mu);
 		done = ++p->done;
 		if (p->progress)
-			p->progress(done, p->cfg->ntargets, p->progress_arg);
+			p->progress(p->next, done, p->cfg->ntargets, p->progress_arg);
 		pthread_mutex_unlock(&p->mu);
 	}
 }

@@ -82,8 +82,10 @@ struct run {
 	struct run_item *items; /* targets x their checks, in config order */
 };
 
-/* Progress callback: done of total targets (may be NULL). */
-typedef void (*progress_fn)(size_t done, size_t total, void *arg);
+/* Progress callback (may be NULL): called when a target starts and when it
+ * is done, with how many have started and are done of total, one call at
+ * a time (in flight: started - done). */
+typedef void (*progress_fn)(size_t started, size_t done, size_t total, void *arg);
 
 /* Run everything in cfg with at most jobs targets at once.  Returns 0, or
  * -1 with e when nothing could be run (out of memory). */

@@ -180,6 +180,10 @@ t_run "runner: -j 32 (the default value) still beats concurrency: 1 (4 silent, t
 if command -v script >/dev/null; then
 	script -qec "$MP -c $T_TMP/bound.yaml -o $T_TMP/out/tty.prom" /dev/null >"$T_TMP/tty.out" 2>&1
 	t_assert "runner: on a terminal it shows progress (targets done / total)" grep -q '30/30 targets' "$T_TMP/tty.out"
+	# a silent server: no target ends for 2 s, yet the line moves on
+	script -qec "$MP -t 2 --checks banner -p 27302 $L" /dev/null >"$T_TMP/tty5.out" 2>&1
+	t_assert "runner: while a check hangs, progress still moves (in flight, seconds)" \
+		bash -c '[ "$(tr "\r" "\n" <"$1" | grep -E "^0/1 targets done, 1 in flight, [0-9.]+s" | sed "s/.*flight, //" | sort -u | wc -l)" -ge 3 ]' _ "$T_TMP/tty5.out"
 	script -qec "$MP -q -p 27301 --checks port $L" /dev/null >"$T_TMP/tty2.out" 2>&1
 	t_assert "runner: on a terminal the state is coloured" grep -q $'\033\[32mOK' "$T_TMP/tty2.out"
 	NO_COLOR=1 script -qec "$MP -q -p 27301 --checks port $L" /dev/null >"$T_TMP/tty3.out" 2>&1
