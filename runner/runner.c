@@ -185,12 +185,19 @@ static void *lane(void *arg)
 }
 
 /* A thread's scheduler and its lanes; without a scheduler (no memory, no
- * epoll) one lane on the thread itself, a target at a time. */
+ * epoll) one lane on the thread itself, a target at a time.  A run of one
+ * target (an exporter's probe, the terminal mode's one host) needs no
+ * scheduler: its checks take a thread each, which costs less than making
+ * a scheduler and fiber stacks for one probe. */
 static void *worker(void *arg)
 {
 	struct worker *w = arg;
 	size_t started = 0;
 
+	if (w->p->cfg->ntargets == 1) {
+		lane(w);
+		return NULL;
+	}
 	w->s = sched_new();
 	for (size_t i = 0; w->s && i < w->lanes; i++)
 		started += sched_spawn(w->s, lane, w) == 0;
