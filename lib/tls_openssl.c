@@ -24,13 +24,32 @@
 #include "lib/tls.h"
 #include "lib/sanitize.h"
 
+/* Chain verification (X509_verify_cert: the signatures of the leaf and of
+ * each intermediate, a quarter of a STARTTLS check's CPU) is remembered per
+ * context for a minute, keyed by the chain as the server sent it and the
+ * name it was verified for: a provider's many domains whose MX share one
+ * certificate pay for it once per run, not once per domain.  What proves
+ * the server holds the key (the handshake's CertificateVerify) is checked
+ * by every handshake, remembered or not. */
+#define VERIFIED_SLOTS 512
+#define VERIFIED_US    (60 * 1000000LL)
+
+struct verified {
+	unsigned char key[32]; /* SHA-256 of the name and the chain's certificates */
+	long code;	       /* X509_V_OK or the error X509_verify_cert gave */
+	int64_t until_us;      /* monotonic; 0: empty */
+};
+
 struct tls_ctx {
 	SSL_CTX *ctx;
+	pthread_mutex_t mu; /* the slots: the runner shares a context */
+	struct verified slot[VERIFIED_SLOTS];
 };
 
 struct tls_session {
 	SSL *ssl;
 	int fd;
+	char verify_name[256]; /* what the chain is verified for ("" none) */
 };
 
 /* The newest OpenSSL error as a sanitised sentence fragment. */
@@ -50,6 +69,67 @@ static void ssl_reason(char *out, size_t n)
 		r = "unknown error";
 	sanitize(out, n, r, strlen(r), n - 1);
 	ERR_clear_error();
+}
+
+/* The slot key of the chain xs verifies, for the name s verifies it for.
+ * 0, or -1 when it cannot be made (then no slot is used). */
+static int chain_key(X509_STORE_CTX *xs, const struct tls_session *s, unsigned char *key)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_untrusted(xs);
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dl;
+	int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+		 EVP_DigestUpdate(md, s->verify_name, strlen(s->verify_name) + 1) == 1;
+
+	/* the leaf, then the chain as sent (which libssl gives leaf first) */
+	if (ok && leaf && X509_digest(leaf, EVP_sha256(), d, &dl) == 1)
+		ok = EVP_DigestUpdate(md, d, dl) == 1;
+	for (int i = 0; ok && chain && i < sk_X509_num(chain); i++)
+		ok = X509_digest(sk_X509_value(chain, i), EVP_sha256(), d, &dl) == 1 &&
+		     EVP_DigestUpdate(md, d, dl) == 1;
+	dl = 0;
+	ok = ok && leaf && EVP_DigestFinal_ex(md, key, &dl) == 1 && dl == 32;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : -1;
+}
+
+/* SSL_CTX_set_cert_verify_callback: X509_verify_cert, or what it said for
+ * the same chain and name less than a minute ago. */
+static int verify_chain(X509_STORE_CTX *xs, void *arg)
+{
+	struct tls_ctx *t = arg;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	const struct tls_session *s = ssl ? SSL_get_app_data(ssl) : NULL;
+	unsigned char key[32];
+	struct verified *v;
+	int64_t now = mono_now_us();
+	long code;
+	int ok;
+
+	if (s == NULL || chain_key(xs, s, key) < 0)
+		return X509_verify_cert(xs);
+	v = &t->slot[((unsigned)key[0] | (unsigned)key[1] << 8) % VERIFIED_SLOTS];
+	pthread_mutex_lock(&t->mu);
+	if (v->until_us > now && memcmp(v->key, key, sizeof(key)) == 0) {
+		code = v->code;
+		pthread_mutex_unlock(&t->mu);
+		X509_STORE_CTX_set_error(xs, (int)code);
+		return code == X509_V_OK;
+	}
+	pthread_mutex_unlock(&t->mu);
+	ok = X509_verify_cert(xs);
+	code = X509_STORE_CTX_get_error(xs);
+	if (ok < 0 || (ok == 0 && code == X509_V_OK) || code == X509_V_ERR_OUT_OF_MEM ||
+	    code == X509_V_ERR_UNSPECIFIED)
+		return ok; /* not an answer about the chain: nothing to remember */
+	pthread_mutex_lock(&t->mu);
+	memcpy(v->key, key, sizeof(key));
+	v->code = code;
+	v->until_us = now + VERIFIED_US;
+	pthread_mutex_unlock(&t->mu);
+	return ok;
 }
 
 static struct tls_ctx *ctx_new(const char *ca_file, const char *ca_path, char *why, size_t wl)
@@ -92,12 +172,14 @@ static struct tls_ctx *ctx_new(const char *ca_file, const char *ca_path, char *w
 	if (!ca_file && !ca_path)
 		SSL_CTX_load_verify_dir(c, X509_get_default_cert_dir());
 	ERR_clear_error();
-	t = malloc(sizeof(*t));
+	t = calloc(1, sizeof(*t));
 	if (t == NULL) {
 		snprintf(why, wl, "out of memory");
 		goto fail;
 	}
 	t->ctx = c;
+	pthread_mutex_init(&t->mu, NULL);
+	SSL_CTX_set_cert_verify_callback(c, verify_chain, t);
 	return t;
 fail:
 	ERR_clear_error();
@@ -110,6 +192,7 @@ static void ctx_free(struct tls_ctx *t)
 	if (t == NULL)
 		return;
 	SSL_CTX_free(t->ctx);
+	pthread_mutex_destroy(&t->mu);
 	free(t);
 }
 
@@ -247,7 +330,9 @@ static struct tls_session *handshake(struct tls_ctx *t, int fd, const char *sni,
 	SSL_set_bio(s->ssl, bio, bio); /* one reference, taken over by the session */
 	if (sni)
 		SSL_set_tlsext_host_name(s->ssl, sni);
+	SSL_set_app_data(s->ssl, s);
 	if (verify_name) {
+		snprintf(s->verify_name, sizeof(s->verify_name), "%s", verify_name);
 		if (is_ip_literal(verify_name))
 			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), verify_name);
 		else

@@ -39,13 +39,17 @@ static void each_series(const struct run *run, series_fn fn, void *arg)
 
 void prom_value(struct strbuf *b, const char *v)
 {
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			strbuf_printf(b, "\\%c", *v);
-		else if (*v == '\n')
+	while (*v) {
+		size_t n = strcspn(v, "\\\"\n"); /* a run that needs no escape */
+
+		strbuf_append(b, v, n);
+		v += n;
+		if (*v == '\n')
 			strbuf_append(b, "\\n", 2);
-		else
-			strbuf_append(b, v, 1);
+		else if (*v)
+			strbuf_printf(b, "\\%c", *v);
+		if (*v)
+			v++;
 	}
 }
 

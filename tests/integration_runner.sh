@@ -57,6 +57,8 @@ targets:
   - {name: scripted-relay, host: 127.0.0.1, port: 27303, checks: [relay]}
   - {name: closed, host: 127.0.0.1, port: 27399, checks: [port, banner]}
   - {name: by-name, host: localhost, ipv4: true, port: 27301, checks: [port]}
+  - {name: chain-name-ok, host: 127.0.0.1, port: 27305, sni: mail.example.test, checks: [cert]}
+  - {name: chain-name-other, host: 127.0.0.1, port: 27305, sni: mail.other.test, checks: [cert]}
 YAML
 mkdir -p "$T_TMP/out"
 t_run "runner: a config of several targets runs, exit 0" 0 8 "$MP" -c "$T_TMP/main.yaml"
@@ -85,6 +87,10 @@ t_assert "runner: one series per phase per target address, not per check (Postfi
 		! grep -q "^mtaprobe_phase_duration_seconds{[^}]*check=" "$1"' _ "$PROM"
 t_assert "runner: EHLO, STARTTLS and handshake timings per address" \
 	bash -c 'for p in banner ehlo starttls handshake; do grep -qE "^mtaprobe_phase_duration_seconds\{target=\"postfix\",.*,phase=\"$p\"\} [0-9.e-]+$" "$1" || exit 1; done' _ "$PROM"
+t_assert "runner: one chain verified for two names: verified for the one it names, not for the other (the remembered verification keys on the name)" \
+	bash -c 'grep -q "^mtaprobe_cert_verified{target=\"chain-name-ok\",.*} 1$" "$1" &&
+		grep -q "^mtaprobe_cert_verified{target=\"chain-name-other\",.*} 0$" "$1" &&
+		grep -q "^mtaprobe_cert_verified{target=\"scripted-tls\",.*} 1$" "$1"' _ "$PROM"
 t_assert "runner: a host name gets its DNS timing (localhost)" \
 	bash -c 'grep -qE "^mtaprobe_phase_duration_seconds\{target=\"by-name\",host=\"localhost\",address=\"127.0.0.1\",.*,phase=\"dns\"\} [0-9.e-]+$" "$1"' _ "$PROM"
 t_assert "runner: the old per-check series are gone (renamed, see the README)" \
@@ -109,7 +115,7 @@ t_assert "runner: node_exporter exports our series" \
 t_run "runner: -f json -o FILE" 0 8 "$MP" -c "$T_TMP/main.yaml" -f json -o "$T_TMP/out/run.json"
 t_assert "runner: JSON parses and has the documented shape" jq -e '
 	(.version | type == "string") and (.run.timestamp | type == "number") and
-	(.run.duration_seconds | type == "number") and (.results | length == 17) and
+	(.run.duration_seconds | type == "number") and (.results | length == 19) and
 	all(.results[]; (.target | type == "string") and (.check | IN("port","banner","starttls","cert","relay"))
 	    and (.state | IN("OK","WARNING","CRITICAL","UNKNOWN")) and (.exit_code | type == "number")
 	    and (.summary | type == "string") and (.timings | type == "object"))' "$T_TMP/out/run.json"
