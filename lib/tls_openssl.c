@@ -159,6 +159,11 @@ static struct tls_ctx *ctx_new(const char *ca_file, const char *ca_path, char *w
 	/* Verification runs and is judged afterwards (SSL_get_verify_result):
 	 * a failed chain must not hide the facts we came for. */
 	SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
+	/* One read takes what the server sent (its whole first flight, as a
+	 * rule), not a record header and then its body: half the reads of a
+	 * handshake.  What is read ahead is still what SSL_read() returns
+	 * next, so a reply nobody asked for is still found (lib/conn.c). */
+	SSL_CTX_set_read_ahead(c, 1);
 	if (ca_file && SSL_CTX_load_verify_file(c, ca_file) != 1) {
 		snprintf(why, wl, "cannot load CA file %s", ca_file);
 		goto fail;
