@@ -39,7 +39,21 @@
 #define STACK_SIZE (256 * 1024)
 #endif
 #define STACKS_KEPT 64 /* freed stacks kept for the next fibers */
-#define WAIT_MAX    16 /* descriptors one wait may name */
+
+/* Under valgrind, the stacks are declared to it (its client requests are
+ * a few no-op instructions otherwise); without its header, nothing is. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define STACK_REGISTER(lo, hi) VALGRIND_STACK_REGISTER(lo, hi)
+#define STACK_DEREGISTER(id)   VALGRIND_STACK_DEREGISTER(id)
+#endif
+#endif
+#ifndef STACK_REGISTER
+#define STACK_REGISTER(lo, hi) 0u
+#define STACK_DEREGISTER(id)   ((void)(id))
+#endif
+#define WAIT_MAX 16 /* descriptors one wait may name */
 /* an epoll event names the fiber and the descriptor: the index in the low
  * bits of the fiber's address, which malloc aligns to 16 */
 _Static_assert(WAIT_MAX <= 16 && _Alignof(max_align_t) >= 16, "epoll data layout");
@@ -48,7 +62,8 @@ struct fiber {
 	struct sched *s;
 	void *(*fn)(void *);
 	void *arg;
-	char *stack; /* mapping: a guard page, then STACK_SIZE */
+	char *stack;	   /* mapping: a guard page, then STACK_SIZE */
+	unsigned stack_id; /* valgrind's name for it */
 #ifdef USE_UCONTEXT
 	ucontext_t uc;
 #else
@@ -93,6 +108,7 @@ struct sched {
 	size_t nheap, heap_cap;
 	size_t live;
 	char *stacks[STACKS_KEPT];
+	unsigned stack_ids[STACKS_KEPT];
 	size_t nstacks;
 };
 
@@ -190,13 +206,14 @@ static void switch_to(struct sched *s, struct fiber *from, struct fiber *to)
 
 /* ---- stacks ----------------------------------------------------------------- */
 
-static char *stack_get(struct sched *s)
+static char *stack_get(struct sched *s, unsigned *id)
 {
 	size_t page = (size_t)getpagesize();
 	char *m;
 
 	if (s->nstacks > 0) {
 		m = s->stacks[--s->nstacks];
+		*id = s->stack_ids[s->nstacks];
 #ifdef USE_ASAN
 		/* the frames of the fiber that had it never returned: their
 		 * redzones are still marked in the shadow memory */
@@ -212,15 +229,24 @@ static char *stack_get(struct sched *s)
 		munmap(m, STACK_SIZE + page);
 		return NULL;
 	}
+	*id = STACK_REGISTER(m + page, m + page + STACK_SIZE);
 	return m;
 }
 
-static void stack_put(struct sched *s, char *m)
+static void stack_drop(char *m, unsigned id)
 {
-	if (s->nstacks < STACKS_KEPT)
+	STACK_DEREGISTER(id);
+	munmap(m, STACK_SIZE + (size_t)getpagesize());
+}
+
+static void stack_put(struct sched *s, char *m, unsigned id)
+{
+	if (s->nstacks < STACKS_KEPT) {
+		s->stack_ids[s->nstacks] = id;
 		s->stacks[s->nstacks++] = m;
-	else
-		munmap(m, STACK_SIZE + (size_t)getpagesize());
+	} else {
+		stack_drop(m, id);
+	}
 }
 
 /* ---- the timer heap ----------------------------------------------------------- */
@@ -340,8 +366,10 @@ void sched_free(struct sched *s)
 {
 	if (s == NULL)
 		return;
-	while (s->nstacks > 0)
-		munmap(s->stacks[--s->nstacks], STACK_SIZE + (size_t)getpagesize());
+	while (s->nstacks > 0) {
+		s->nstacks--;
+		stack_drop(s->stacks[s->nstacks], s->stack_ids[s->nstacks]);
+	}
 	close(s->ep);
 	free(s->heap);
 	free(s);
@@ -353,7 +381,7 @@ static struct fiber *spawn(struct sched *s, void *(*fn)(void *), void *arg, stru
 
 	if (f == NULL)
 		return NULL;
-	f->stack = stack_get(s);
+	f->stack = stack_get(s, &f->stack_id);
 	if (f->stack == NULL) {
 		free(f);
 		return NULL;
@@ -396,7 +424,7 @@ int sched_spawn(struct sched *s, void *(*fn)(void *), void *arg)
 
 static void reap(struct sched *s, struct fiber *f)
 {
-	stack_put(s, f->stack);
+	stack_put(s, f->stack, f->stack_id);
 	free(f);
 	s->live--;
 }
