@@ -72,8 +72,8 @@ targets:
 YAML
 run "$B/mtaprobe" -q -c "$TMP/demo.yaml" -f text
 run "$B/mtaprobe" -q -c "$TMP/demo.yaml"
-printf '\n$ grep -E "check_state|relay_accepted|cert_not_after" mtaprobe.prom\n'
-grep -E '^mtaprobe_(check_state|relay_accepted|cert_not_after)' "$TMP/mtaprobe.prom"
+printf '\n$ grep -E "check_state|relay_tests|cert_not_after|phase_duration.*strict" mtaprobe.prom\n'
+grep -E '^mtaprobe_(check_state|relay_tests|cert_not_after)|^mtaprobe_phase_duration_seconds\{target="strict"' "$TMP/mtaprobe.prom"
 run "$B/mtaprobe" -q -p "$PORT" 127.0.0.1
 echo
 echo "== check_mta_sts against the MTA-STS test bed (tests/sts/bed.sh: NSD, nginx policy hosts on 127.0.0.60-94:443, scripted MX servers) =="
