@@ -157,6 +157,26 @@ t_assert "runner: --checks limits the checks" bash -c 'grep -q "^2 checks in " <
 	for i in $(seq 1 10); do echo "  - {name: silent$i, host: 127.0.0.1, port: 27302}"; done
 } >"$T_TMP/bound.yaml"
 t_run "runner: 30 targets, 10 silent, timeout 2: done within 4 s" 0 4 "$MP" -c "$T_TMP/bound.yaml"
+# at scale, on the fibers: 300 targets (100 healthy, 100 silent, 100 dripping
+# a byte every 0.5 s) at the default concurrency (256 targets in flight),
+# timeout 3: one timeout and a little, not a wave per -j of them
+t_sim drip 27306
+{
+	echo "defaults: {timeout: 3, checks: [port, banner]}"
+	echo "output: {format: prometheus, path: $T_TMP/out/scale.prom}"
+	echo "targets:"
+	for i in $(seq 1 100); do
+		echo "  - {name: ok$i, host: 127.0.0.1, port: 27301}"
+		echo "  - {name: silent$i, host: 127.0.0.1, port: 27302}"
+		echo "  - {name: drip$i, host: 127.0.0.1, port: 27306}"
+	done
+} >"$T_TMP/scale.yaml"
+t_run "runner: 300 targets (100 silent, 100 dripping), 600 checks, timeout 3, default concurrency: within 6 s" \
+	0 6 "$MP" -q -c "$T_TMP/scale.yaml"
+
+t_assert "runner: at scale every healthy check OK, every silent and dripping banner a timeout at the greeting" \
+	bash -c '[ "$(grep -c "^mtaprobe_check_state{target=\"ok[0-9]*\",.*} 0$" "$1")" = 200 ] &&
+		[ "$(grep -c "^mtaprobe_check_error_info{target=\"\(silent\|drip\)[0-9]*\",check=\"banner\",.*kind=\"timeout\",step=\"greeting\"} 1$" "$1")" = 200 ]' _ "$T_TMP/out/scale.prom"
 t_assert "runner: the silent targets' banner checks are CRITICAL (timeout)" \
 	bash -c '[ "$(grep -c "^mtaprobe_check_state{target=\"silent[0-9]*\",check=\"banner\".*} 2$" "$1")" = 10 ]' _ "$T_TMP/out/bound.prom"
 t_assert "runner: the healthy targets' banner checks are OK" \
