@@ -19,7 +19,7 @@
 #include "lib/dnsmsg.h"
 #include "lib/err.h"
 
-#define TLS_OPS_ABI   4
+#define TLS_OPS_ABI   5 /* 5: struct deadline names its scheduler */
 #define TLS_CHAIN_MAX 8
 
 enum key_type { KEY_UNKNOWN = 0, KEY_RSA, KEY_EC, KEY_ED25519, KEY_ED448, KEY_DSA };
