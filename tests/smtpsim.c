@@ -1808,7 +1808,7 @@ static void open_listener(const char *arg)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
 		fprintf(stderr, "smtpsim: cannot listen on %s: %s\n", arg, strerror(errno));
 		freeaddrinfo(ai);
 		close(fd);
