@@ -202,6 +202,29 @@ static void man_perfdata(const struct binary *b)
 	}
 }
 
+static void man_runner_metrics(void)
+{
+	fputs(".SH METRICS\n"
+	      "Gauges; every series has the labels \\fBtarget\\fR, \\fBhost\\fR, "
+	      "\\fBaddress\\fR, \\fBport\\fR and the\n"
+	      "config's \\fBlabels\\fR.  Per check (also \\fBcheck\\fR):\n"
+	      "\\fBmtaprobe_check_state\\fR (0 OK .. 3 UNKNOWN), \\fBmtaprobe_check_success\\fR,\n"
+	      "\\fBmtaprobe_check_duration_seconds\\fR, \\fBmtaprobe_check_error_info\\fR{kind,step}.\n"
+	      "Per target address, from the first check that measured it:\n"
+	      "\\fBmtaprobe_phase_duration_seconds\\fR{phase} (dns, connect, banner, ehlo, starttls,\n"
+	      "handshake),\n"
+	      "\\fBmtaprobe_starttls_offered\\fR, \\fBmtaprobe_tls_version_info\\fR{version},\n"
+	      "\\fBmtaprobe_cert_not_after_timestamp_seconds\\fR,\n"
+	      "\\fBmtaprobe_cert_chain_earliest_not_after_timestamp_seconds\\fR, "
+	      "\\fBmtaprobe_cert_verified\\fR,\n"
+	      "\\fBmtaprobe_tls_version_accepted\\fR{version},\n"
+	      "\\fBmtaprobe_relay_tests\\fR{outcome} (accepted, refused, tempfail); per domain\n"
+	      "\\fBmtaprobe_sts_*\\fR; per run \\fBmtaprobe_run_timestamp_seconds\\fR and\n"
+	      "\\fBmtaprobe_run_duration_seconds\\fR{config}.  The README has the table and the\n"
+	      "names of earlier builds.\n",
+	      stdout);
+}
+
 static void man_runner_config(void)
 {
 	fputs(".SH CONFIGURATION\n"
@@ -313,6 +336,7 @@ static int man(const char *prog)
 		      stdout);
 	} else {
 		man_runner_config();
+		man_runner_metrics();
 		fputs(".SH EXIT STATUS\n"
 		      "With \\fB\\-c\\fR: 0 when every check ran and the output was written; 3 on\n"
 		      "a usage, configuration or output error (nothing is written then, a previous\n"
