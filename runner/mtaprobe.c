@@ -197,15 +197,23 @@ static void http_log(void *arg, const char *line)
 /* Descriptors: every connection one, every target in flight a few per
  * check (its socket, DNS, the addresses of -M, a version scan); the soft
  * limit goes up to the hard one, as far as needed. */
-static void raise_nofile(rlim_t want)
+static rlim_t raise_nofile(rlim_t want)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return want;
+	if (rl.rlim_cur >= want)
+		return rl.rlim_cur;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return want;
+	return rl.rlim_cur;
 }
+
+/* Descriptors a target in flight may hold: a socket per check, DNS, the
+ * addresses of -M, a version scan. */
+#define FDS_PER_TARGET ((rlim_t)CK_COUNT * 4)
 
 /* --listen: serve until SIGTERM or SIGINT, which every thread has blocked
  * (they are taken here, by sigwait), then answer what is in flight. */
@@ -379,6 +387,7 @@ int main(int argc, char **argv)
 	enum out_format fmt;
 	const char *path;
 	int jobs, rc = parse_args(argc, argv, &a);
+	rlim_t have;
 
 	if (rc >= 0)
 		goto done_args;
@@ -422,7 +431,21 @@ int main(int argc, char **argv)
 	}
 	/* -j, when given, wins over the config's concurrency */
 	jobs = a.jobs ? a.jobs : cfg.concurrency;
-	raise_nofile((rlim_t)jobs * CK_COUNT * 4 + 64);
+	/* more targets in flight than descriptors allow would turn into
+	 * checks failing with "too many open files": fewer, and said so */
+	if (cfg.ntargets > 0 && (size_t)jobs > cfg.ntargets)
+		jobs = (int)cfg.ntargets; /* never more lanes than targets */
+	have = raise_nofile((rlim_t)jobs * FDS_PER_TARGET + 64);
+	if ((rlim_t)jobs * FDS_PER_TARGET + 64 > have) {
+		int fit = have > 64 + FDS_PER_TARGET ? (int)((have - 64) / FDS_PER_TARGET) : 1;
+
+		fprintf(stderr,
+			"mtaprobe: %d targets in flight need about %llu open files, the limit is "
+			"%llu: running %d at once\n",
+			jobs, (unsigned long long)((rlim_t)jobs * FDS_PER_TARGET + 64),
+			(unsigned long long)have, fit);
+		jobs = fit;
+	}
 	show = !a.quiet && isatty(2);
 	if (show)
 		progress_start(&prog, cfg.ntargets);

@@ -157,6 +157,16 @@ t_assert "runner: --checks limits the checks" bash -c 'grep -q "^2 checks in " <
 	for i in $(seq 1 10); do echo "  - {name: silent$i, host: 127.0.0.1, port: 27302}"; done
 } >"$T_TMP/bound.yaml"
 t_run "runner: 30 targets, 10 silent, timeout 2: done within 4 s" 0 4 "$MP" -c "$T_TMP/bound.yaml"
+# fewer descriptors than -j needs: fewer targets in flight, said on stderr,
+# never checks failing with "too many open files"
+out=$(bash -c 'ulimit -n 200 && exec "$0" -q -c "$1" -o "$2"' "$MP" "$T_TMP/bound.yaml" "$T_TMP/out/fds.prom" 2>&1)
+rc=$?
+t_report "runner: with 200 open files allowed, 30 targets in flight become 5, said on stderr (exit 0)" \
+	"$([ $rc = 0 ] && grep -q "the limit is 200: running 5 at once" <<<"$out" || echo " exit $rc")" "$out"
+t_assert "runner: ... and every healthy check is OK, none failed for want of a descriptor" \
+	bash -c '[ "$(grep -c "^mtaprobe_check_state{target=\"ok[0-9]*\",check=\"banner\".*} 0$" "$1")" = 20 ] &&
+		! grep -qi "open files" "$1"' _ "$T_TMP/out/fds.prom"
+
 # at scale, on the fibers: 300 targets (100 healthy, 100 silent, 100 dripping
 # a byte every 0.5 s) at the default concurrency (256 targets in flight),
 # timeout 3: one timeout and a little, not a wave per -j of them
