@@ -83,12 +83,17 @@ static int chain_key(X509_STORE_CTX *xs, const struct tls_session *s, unsigned c
 	int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
 		 EVP_DigestUpdate(md, s->verify_name, strlen(s->verify_name) + 1) == 1;
 
-	/* the leaf, then the chain as sent (which libssl gives leaf first) */
+	/* the leaf, then the rest of the chain as sent (libssl's stack starts
+	 * with the leaf: digested once, not twice) */
 	if (ok && leaf && X509_digest(leaf, EVP_sha256(), d, &dl) == 1)
 		ok = EVP_DigestUpdate(md, d, dl) == 1;
-	for (int i = 0; ok && chain && i < sk_X509_num(chain); i++)
-		ok = X509_digest(sk_X509_value(chain, i), EVP_sha256(), d, &dl) == 1 &&
-		     EVP_DigestUpdate(md, d, dl) == 1;
+	for (int i = 0; ok && chain && i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		if (x == leaf)
+			continue;
+		ok = X509_digest(x, EVP_sha256(), d, &dl) == 1 && EVP_DigestUpdate(md, d, dl) == 1;
+	}
 	dl = 0;
 	ok = ok && leaf && EVP_DigestFinal_ex(md, key, &dl) == 1 && dl == 32;
 	EVP_MD_CTX_free(md);
