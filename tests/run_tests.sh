@@ -54,6 +54,8 @@ echo "# integration: hostile names from DNS (|, newline, ESC, NUL, dots in label
 run tests/integration_dns_hostile.sh "$B"
 echo "# integration: TLS posture (--scan-versions, --injection, AUTH before TLS, LMTP, check_smtp aliases; real Postfix and Dovecot LMTP)"
 run tests/integration_posture.sh "$B"
+echo "# integration: certificate keys and signatures (RSA and EC; TLS 1.2 and 1.3; P-256/384/521, RSA-PSS, PKCS#1, RSA key transport; forged signatures)"
+run tests/integration_keys.sh "$B"
 echo "# integration: check_mta_sts (NSD, nginx policy hosts on 127.0.0.60-94:443, scripted MX servers)"
 run tests/integration_sts.sh "$B"
 echo "# fault injection: the N-th socket, poll, recv, send, read, write or allocation fails"
