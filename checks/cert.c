@@ -181,16 +181,18 @@ static void fetch_other(const struct check_cfg *cfg, struct conn *c, struct resu
 			const struct dane *d, bool *dane_ee2)
 {
 	enum key_type first = r->tls[0].chain[0].key_type;
-	struct result scratch;
+	struct result *scratch;
 	struct conn *nc;
 
 	if (first != KEY_RSA && first != KEY_EC)
 		return;
-	nc = check_reconnect(cfg, c);
-	if (nc == NULL)
+	scratch = result_new(r->check, r->host, r->port);
+	nc = scratch ? check_reconnect(cfg, c) : NULL;
+	if (nc == NULL) {
+		result_delete(scratch);
 		return;
-	result_init(&scratch, r->check, r->host, r->port);
-	if (check_tls_session(cfg, nc, &scratch, first == KEY_RSA ? TLS_WANT_ECDSA : TLS_WANT_RSA,
+	}
+	if (check_tls_session(cfg, nc, scratch, first == KEY_RSA ? TLS_WANT_ECDSA : TLS_WANT_RSA,
 			      result_tls(r, 1)) == 0 &&
 	    r->tls[1].ncerts > 0 && r->tls[1].chain[0].key_type != first) {
 		r->ntls = 2;
@@ -199,7 +201,7 @@ static void fetch_other(const struct check_cfg *cfg, struct conn *c, struct resu
 		strbuf_printf(&r->detail, "no %s certificate offered\n",
 			      first == KEY_RSA ? "ECDSA" : "RSA");
 	conn_free(nc);
-	result_free(&scratch);
+	result_delete(scratch);
 }
 
 static void cert_dialogue(const struct check_cfg *cfg, struct conn *c, struct result *r)

@@ -283,39 +283,43 @@ static int rset(struct conn *c, struct smtp_reply *rep, struct probe_err *e)
  * sender that honours the 530 would.  0 when the tests can go on over TLS. */
 static int upgrade(struct run *u, bool in_transaction)
 {
-	struct result s;
+	struct result *s = result_new(u->r->check, u->r->host, u->r->port);
 	struct smtp_caps caps;
 	struct probe_err e;
 	int rc = -1;
 
-	result_init(&s, u->r->check, u->r->host, u->r->port);
+	if (s == NULL) {
+		u->upgrade_failed = true;
+		result_fail(u->r, STATE_UNKNOWN, ERR_INTERNAL, "", "out of memory");
+		return -1;
+	}
 	/* RSET ends a transaction the RCPT's 530 left open; a server that wants
 	 * TLS first may answer it 530 too (aiosmtpd does), which is no sign of
 	 * replies out of step here */
 	if (in_transaction && conn_command(u->cur, "RSET", &u->rep, "RSET", &e) < 0) {
-		snprintf(s.problems[0].text, sizeof(s.problems[0].text), "RSET: %s", e.msg);
-		s.nproblems = 1;
-	} else if (check_starttls_upgrade(&u->cfg, u->cur, &s, &u->rep, TLS_WANT_ANY,
-					  result_tls(&s, 0)) == 0 &&
-		   check_ehlo(&u->cfg, u->cur, &s, &u->rep, &caps) >= 0 && s.state == STATE_OK) {
+		snprintf(s->problems[0].text, sizeof(s->problems[0].text), "RSET: %s", e.msg);
+		s->nproblems = 1;
+	} else if (check_starttls_upgrade(&u->cfg, u->cur, s, &u->rep, TLS_WANT_ANY,
+					  result_tls(s, 0)) == 0 &&
+		   check_ehlo(&u->cfg, u->cur, s, &u->rep, &caps) >= 0 && s->state == STATE_OK) {
 		rc = 0;
 	}
 	if (rc == 0) {
 		u->tls = u->upgraded = true;
 		u->cfg.relay_starttls = true; /* reconnections upgrade too */
-		u->r->t.starttls = s.t.starttls;
-		u->r->t.handshake = s.t.handshake;
+		u->r->t.starttls = s->t.starttls;
+		u->r->t.handshake = s->t.handshake;
 		strbuf_printf(&u->r->detail, "the server wants STARTTLS first: testing over TLS\n");
 	} else {
 		u->upgrade_failed = true;
 		strbuf_printf(&u->r->detail, "the server wants STARTTLS first, and it failed: %s\n",
-			      why_not(&s));
+			      why_not(s));
 		result_raise(u->r, STATE_WARNING,
 			     "inconclusive: the server wants STARTTLS before mail, and STARTTLS "
 			     "failed: %s",
-			     why_not(&s));
+			     why_not(s));
 	}
-	result_free(&s);
+	result_delete(s);
 	return rc;
 }
 
@@ -372,7 +376,7 @@ static enum outcome test_pair(struct run *u, const struct pair *p, char *said, s
 static int resume(struct run *u)
 {
 	struct conn *nc;
-	struct result s;
+	struct result *s;
 	bool starttls;
 	int rc;
 
@@ -383,15 +387,20 @@ static int resume(struct run *u)
 	u->cur = u->c;
 	if (nc == NULL)
 		return -1;
-	result_init(&s, u->r->check, u->r->host, u->r->port);
-	rc = open_session(&u->cfg, nc, &s, &starttls);
+	s = result_new(u->r->check, u->r->host, u->r->port);
+	if (s == NULL) {
+		strbuf_printf(&u->r->detail, "reconnect failed: out of memory\n");
+		conn_free(nc);
+		return -1;
+	}
+	rc = open_session(&u->cfg, nc, s, &starttls);
 	if (rc < 0) {
-		strbuf_printf(&u->r->detail, "reconnect failed: %s\n", why_not(&s));
+		strbuf_printf(&u->r->detail, "reconnect failed: %s\n", why_not(s));
 		conn_free(nc);
 	} else {
 		u->cur = nc;
 	}
-	result_free(&s);
+	result_delete(s);
 	return rc;
 }
 
@@ -498,31 +507,35 @@ static void relay_dialogue(const struct check_cfg *cfg, struct conn *c, struct r
 {
 	struct pair pairs[RELAY_MAX_PAIRS];
 	struct run u = { .cfg = *cfg, .c = c, .cur = c, .r = r };
-	struct result s;
+	struct result *s;
 	struct probe_err cut = { 0 };
 	char domain[256], lit[80], accepted[1024] = "";
 	const char *source;
 	int npairs, rc, inconclusive = 0;
 	bool catchall = false, was_cut = false;
 
-	result_init(&s, r->check, r->host, r->port);
-	rc = open_session(cfg, c, &s, &u.starttls);
-	r->t.banner = s.t.banner;
-	r->t.ehlo = s.t.ehlo;
-	r->t.starttls = s.t.starttls;
-	r->t.handshake = s.t.handshake;
-	if (rc < 0) {
-		if (s.err.kind != ERR_NONE)
-			r->err = s.err;
-		result_raise(r, STATE_UNKNOWN, "could not test: %s", why_not(&s));
-		result_free(&s);
+	s = result_new(r->check, r->host, r->port);
+	if (s == NULL) {
+		result_fail(r, STATE_UNKNOWN, ERR_INTERNAL, "", "out of memory");
 		return;
 	}
-	memcpy(r->greeting, s.greeting, sizeof(r->greeting));
-	r->greeting_code = s.greeting_code;
-	u.tls = s.ntls > 0;
-	u.cheap = s.t.banner < RELAY_CHEAP_GREETING_S;
-	result_free(&s);
+	rc = open_session(cfg, c, s, &u.starttls);
+	r->t.banner = s->t.banner;
+	r->t.ehlo = s->t.ehlo;
+	r->t.starttls = s->t.starttls;
+	r->t.handshake = s->t.handshake;
+	if (rc < 0) {
+		if (s->err.kind != ERR_NONE)
+			r->err = s->err;
+		result_raise(r, STATE_UNKNOWN, "could not test: %s", why_not(s));
+		result_delete(s);
+		return;
+	}
+	memcpy(r->greeting, s->greeting, sizeof(r->greeting));
+	r->greeting_code = s->greeting_code;
+	u.tls = s->ntls > 0;
+	u.cheap = s->t.banner < RELAY_CHEAP_GREETING_S;
+	result_delete(s);
 	own_domain(cfg, r, domain, sizeof(domain), &source);
 	strbuf_printf(&r->detail, "own domain %s (from %s)\n", domain, source);
 	snprintf(lit, sizeof(lit), strchr(r->address, ':') ? "[IPv6:%s]" : "[%s]", r->address);

@@ -24,7 +24,7 @@ static void *scan_one(void *arg)
 {
 	struct scan *s = arg;
 	struct conn *nc = check_reconnect(s->cfg, s->proto);
-	struct result r;
+	struct result *r;
 	struct tls_facts *f;
 
 	s->outcome = -1;
@@ -33,18 +33,20 @@ static void *scan_one(void *arg)
 		return NULL;
 	}
 	conn_set_transcript(nc, NULL); /* run beside the check: not its -vvv */
-	result_init(&r, "STARTTLS", s->cfg->host ? s->cfg->host : "", s->cfg->port);
-	f = result_tls(&r, 0);
-	if (f && check_tls_session(s->cfg, nc, &r, TLS_WANT_ANY | TLS_PIN(s->version), f) == 0) {
+	r = result_new("STARTTLS", s->cfg->host ? s->cfg->host : "", s->cfg->port);
+	f = r ? result_tls(r, 0) : NULL;
+	if (f && check_tls_session(s->cfg, nc, r, TLS_WANT_ANY | TLS_PIN(s->version), f) == 0) {
 		s->outcome = f->version == s->version;
 		snprintf(s->why, sizeof(s->why), "%s %s", f->version_name, f->cipher);
+	} else if (f == NULL) {
+		snprintf(s->why, sizeof(s->why), "out of memory");
 	} else {
 		/* a refusal is the handshake failing; anything else says nothing */
-		s->outcome = r.err.kind == ERR_TLS ? 0 : -1;
+		s->outcome = r->err.kind == ERR_TLS ? 0 : -1;
 		snprintf(s->why, sizeof(s->why), "%s",
-			 r.nproblems ? r.problems[0].text : "no handshake");
+			 r->nproblems ? r->problems[0].text : "no handshake");
 	}
-	result_free(&r);
+	result_delete(r);
 	conn_free(nc);
 	return NULL;
 }
@@ -91,7 +93,7 @@ static void scan_versions(const struct check_cfg *cfg, const struct conn *c, str
 static void injection(const struct check_cfg *cfg, const struct conn *c, struct result *r)
 {
 	struct conn *nc = check_reconnect(cfg, c);
-	struct result s;
+	struct result *s;
 	struct smtp_reply rep;
 	struct smtp_caps caps;
 	struct probe_err e = { 0 };
@@ -102,13 +104,18 @@ static void injection(const struct check_cfg *cfg, const struct conn *c, struct 
 		strbuf_printf(&r->detail, "injection probe: could not connect again\n");
 		return;
 	}
-	result_init(&s, "STARTTLS", cfg->host ? cfg->host : "", cfg->port);
+	s = result_new("STARTTLS", cfg->host ? cfg->host : "", cfg->port);
+	if (s == NULL) {
+		strbuf_printf(&r->detail, "injection probe: out of memory\n");
+		conn_free(nc);
+		return;
+	}
 	smtp_reply_init(&rep);
-	f = result_tls(&s, 0);
-	if (f == NULL || check_greeting(cfg, nc, &s, &rep) != 0 ||
-	    check_ehlo(cfg, nc, &s, &rep, &caps) < 0) {
+	f = result_tls(s, 0);
+	if (f == NULL || check_greeting(cfg, nc, s, &rep) != 0 ||
+	    check_ehlo(cfg, nc, s, &rep, &caps) < 0) {
 		strbuf_printf(&r->detail, "injection probe: no session (%s)\n",
-			      s.nproblems ? s.problems[0].text : "?");
+			      s->nproblems ? s->problems[0].text : "?");
 		goto out;
 	}
 	if (conn_write(nc, probe, sizeof(probe) - 1, "STARTTLS", &e) < 0 ||
@@ -142,11 +149,11 @@ static void injection(const struct check_cfg *cfg, const struct conn *c, struct 
 			      "TLS (it read past STARTTLS, but in plain text)\n");
 		goto out;
 	}
-	if (check_handshake(cfg, nc, &s, TLS_WANT_ANY, f) < 0) {
+	if (check_handshake(cfg, nc, s, TLS_WANT_ANY, f) < 0) {
 		result_raise(r, STATE_WARNING,
 			     "injection probe: the TLS handshake failed after STARTTLS and an "
 			     "injected NOOP (the server fed the plain text to TLS?): %s",
-			     s.nproblems ? s.problems[0].text : "?");
+			     s->nproblems ? s->problems[0].text : "?");
 		goto out;
 	}
 	{
@@ -183,7 +190,7 @@ static void injection(const struct check_cfg *cfg, const struct conn *c, struct 
 	}
 out:
 	smtp_reply_free(&rep);
-	result_free(&s);
+	result_delete(s);
 	conn_free(nc);
 }
 

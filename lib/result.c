@@ -63,6 +63,21 @@ void result_free(struct result *r)
 	r->nchildren = 0;
 }
 
+struct result *result_new(const char *check, const char *host, int port)
+{
+	struct result *r = malloc(sizeof(*r));
+
+	if (r != NULL)
+		result_init(r, check, host, port);
+	return r;
+}
+
+void result_delete(struct result *r)
+{
+	result_free(r);
+	free(r);
+}
+
 struct tls_facts *result_tls(struct result *r, int i)
 {
 	if (r->tls == NULL)

@@ -94,6 +94,11 @@ struct result {
 /* Zero r and prepare its buffers; check is a static string. */
 void result_init(struct result *r, const char *check, const char *host, int port);
 void result_free(struct result *r);
+/* A result on the heap, initialised (NULL when out of memory), and its
+ * end.  For the scratch results of a check's second connections: 10 KB
+ * that would otherwise sit on the stack of every check in flight. */
+struct result *result_new(const char *check, const char *host, int port);
+void result_delete(struct result *r);
 
 /* &r->tls[i], allocating both slots on first use (most checks never do
  * TLS, and the facts are 20 KB); NULL when out of memory. */

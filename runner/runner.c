@@ -120,6 +120,19 @@ struct item_job {
 	struct run_item *it;
 };
 
+/* No memory for a result: UNKNOWN "out of memory", from a result of its
+ * own frame, kept out of run_item's (10 KB on every check's stack). */
+static __attribute__((noinline)) void keep_oom(struct run_item *it)
+{
+	struct result none;
+
+	result_init(&none, "", it->target->cfg.host ? it->target->cfg.host : "",
+		    it->target->cfg.port);
+	result_fail(&none, STATE_UNKNOWN, ERR_INTERNAL, "", "out of memory");
+	kept_from(&it->r, &none);
+	result_free(&none);
+}
+
 static void *run_item(void *arg)
 {
 	struct item_job *j = arg;
@@ -131,13 +144,7 @@ static void *run_item(void *arg)
 	cc.sched = j->s;
 	r = malloc(sizeof(*r));
 	if (r == NULL) {
-		struct result none;
-
-		result_init(&none, "", j->it->target->cfg.host ? j->it->target->cfg.host : "",
-			    j->it->target->cfg.port);
-		result_fail(&none, STATE_UNKNOWN, ERR_INTERNAL, "", "out of memory");
-		kept_from(&j->it->r, &none);
-		result_free(&none);
+		keep_oom(j->it);
 		return NULL;
 	}
 	probe_run(&cc, runner_check_def(j->it->kind), r);
