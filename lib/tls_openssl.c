@@ -219,6 +219,10 @@ static struct tls_ctx *ctx_new(const char *ca_file, const char *ca_path, char *w
 	 * handshake.  What is read ahead is still what SSL_read() returns
 	 * next, so a reply nobody asked for is still found (lib/conn.c). */
 	SSL_CTX_set_read_ahead(c, 1);
+	/* A connection waits for its server far longer than it reads or
+	 * writes: its two record buffers (17 KB each) go back while empty, so
+	 * the runner's thousands in flight hold only what they are using. */
+	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
 	if (ca_file && SSL_CTX_load_verify_file(c, ca_file) != 1) {
 		snprintf(why, wl, "cannot load CA file %s", ca_file);
 		goto fail;
