@@ -12,13 +12,18 @@
 #include <time.h>
 
 #include <openssl/bio.h>
-#include <openssl/engine.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#if defined(__has_include)
+#if __has_include(<openssl/engine.h>) /* a separate package on some systems */
+#include <openssl/engine.h>
+#define HAVE_OPENSSL_ENGINE_H 1
+#endif
+#endif
 
 #include "lib/net.h"
 #include "lib/strbuf.h"
@@ -150,7 +155,7 @@ static int verify_chain(X509_STORE_CTX *xs, void *arg)
  * and of the handshake, RSA key transport, ECDHE on the NIST curves): the
  * same code as 1.1.1's.  X25519 and every other type keep the providers.
  * Without ENGINE support (or if this fails) nothing changes but the cost. */
-#if !defined(OPENSSL_NO_ENGINE) && OPENSSL_VERSION_MAJOR < 4
+#if defined(HAVE_OPENSSL_ENGINE_H) && !defined(OPENSSL_NO_ENGINE) && OPENSSL_VERSION_MAJOR < 4
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 static int builtin_meths(ENGINE *e, EVP_PKEY_METHOD **pm, const int **nids, int nid)
