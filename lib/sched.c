@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -110,6 +111,18 @@ struct sched {
 	char *stacks[STACKS_KEPT];
 	unsigned stack_ids[STACKS_KEPT];
 	size_t nstacks;
+	/* sched_listen(): work posted by other threads, and their doorbell
+	 * (an eventfd on the epoll set, data.u64 0: no fiber is at 0) */
+	pthread_mutex_t post_mu;
+	struct post *posted, *posted_tail;
+	int bell;
+	bool stop;
+};
+
+struct post {
+	void *(*fn)(void *);
+	void *arg;
+	struct post *next;
 };
 
 /* ---- the switch ----------------------------------------------------------- */
@@ -354,11 +367,13 @@ struct sched *sched_new(void)
 	if (s == NULL)
 		return NULL;
 	s->owner = pthread_self();
+	s->bell = -1;
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (s->ep < 0) {
 		free(s);
 		return NULL;
 	}
+	pthread_mutex_init(&s->post_mu, NULL);
 	return s;
 }
 
@@ -371,6 +386,15 @@ void sched_free(struct sched *s)
 		stack_drop(s->stacks[s->nstacks], s->stack_ids[s->nstacks]);
 	}
 	close(s->ep);
+	if (s->bell >= 0)
+		close(s->bell);
+	while (s->posted) {
+		struct post *p = s->posted;
+
+		s->posted = p->next;
+		free(p);
+	}
+	pthread_mutex_destroy(&s->post_mu);
 	free(s->heap);
 	free(s);
 }
@@ -442,13 +466,46 @@ static short from_epoll(uint32_t ev)
 		       (ev & EPOLLHUP ? POLLHUP : 0));
 }
 
+/* What other threads posted since the last ring: a fiber each (run here,
+ * off any fiber, when no stack can be had: slower, never lost). */
+static void take_posts(struct sched *s)
+{
+	struct post *p;
+	uint64_t rang;
+	ssize_t r = read(s->bell, &rang, sizeof(rang)); /* EAGAIN: rung and read already */
+
+	(void)r;
+	pthread_mutex_lock(&s->post_mu);
+	p = s->posted;
+	s->posted = s->posted_tail = NULL;
+	pthread_mutex_unlock(&s->post_mu);
+	while (p) {
+		struct post *next = p->next;
+
+		if (spawn(s, p->fn, p->arg, NULL) == NULL)
+			p->fn(p->arg);
+		free(p);
+		p = next;
+	}
+}
+
+static bool serving(struct sched *s)
+{
+	bool stop;
+
+	pthread_mutex_lock(&s->post_mu);
+	stop = s->stop && s->posted == NULL;
+	pthread_mutex_unlock(&s->post_mu);
+	return !stop;
+}
+
 /* Run the queue empty, then wait for events or the first timeout, until
- * no fiber is left. */
-void sched_run(struct sched *s)
+ * no fiber is left (and, serving, until sched_stop() too). */
+static void run_loop(struct sched *s, bool serve)
 {
 	struct epoll_event evs[256];
 
-	while (s->live > 0) {
+	while (s->live > 0 || (serve && serving(s))) {
 		while (s->runq) {
 			struct fiber *f = s->runq;
 
@@ -460,7 +517,7 @@ void sched_run(struct sched *s)
 			if (f->done)
 				reap(s, f);
 		}
-		if (s->live == 0)
+		if (s->live == 0 && !(serve && serving(s)))
 			break;
 		{
 			int timeout = -1, n;
@@ -478,6 +535,10 @@ void sched_run(struct sched *s)
 									      ~(uint64_t)15);
 				unsigned k = (unsigned)(evs[i].data.u64 & 15);
 
+				if (f == NULL) {
+					take_posts(s);
+					continue;
+				}
 				if (k < f->npfd) {
 					if (f->pfd[k].revents == 0)
 						f->ready++;
@@ -498,6 +559,66 @@ void sched_run(struct sched *s)
 			}
 		}
 	}
+}
+
+void sched_run(struct sched *s)
+{
+	run_loop(s, false);
+}
+
+int sched_listen(struct sched *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+
+	s->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->bell < 0)
+		return -1;
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->bell, &ev) < 0) {
+		close(s->bell);
+		s->bell = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void ring(struct sched *s)
+{
+	uint64_t one = 1;
+	/* EAGAIN: the counter is full of rings not yet heard, which is a ring */
+	ssize_t w = write(s->bell, &one, sizeof(one));
+
+	(void)w;
+}
+
+int sched_post(struct sched *s, void *(*fn)(void *), void *arg)
+{
+	struct post *p = malloc(sizeof(*p));
+
+	if (p == NULL)
+		return -1;
+	*p = (struct post){ fn, arg, NULL };
+	pthread_mutex_lock(&s->post_mu);
+	if (s->posted_tail)
+		s->posted_tail->next = p;
+	else
+		s->posted = p;
+	s->posted_tail = p;
+	ring(s);
+	pthread_mutex_unlock(&s->post_mu);
+	return 0;
+}
+
+void sched_serve(struct sched *s)
+{
+	run_loop(s, true);
+}
+
+void sched_stop(struct sched *s)
+{
+	pthread_mutex_lock(&s->post_mu);
+	s->stop = true;
+	ring(s); /* under the lock: s may be gone once serving() sees the stop */
+	pthread_mutex_unlock(&s->post_mu);
 }
 
 /* One round: the descriptors on the epoll set, parked until an event or

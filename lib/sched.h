@@ -35,6 +35,17 @@ int sched_spawn(struct sched *s, void *(*fn)(void *), void *arg);
 /* Run every fiber of s until all have returned. */
 void sched_run(struct sched *s);
 
+/* A scheduler that other threads give work to (the exporter's probes):
+ * sched_listen() on its own thread makes s take sched_post()s, from any
+ * thread, each fn(arg) a new fiber of s; sched_serve() then runs s until
+ * sched_stop() (any thread) and every fiber has returned, work posted
+ * before the stop included.  sched_listen and sched_post: 0, or -1 when
+ * out of memory (or no eventfd). */
+int sched_listen(struct sched *s);
+int sched_post(struct sched *s, void *(*fn)(void *), void *arg);
+void sched_serve(struct sched *s);
+void sched_stop(struct sched *s);
+
 /* poll(pfd, n, timeout_ms) as seen by the check under dl: on dl->sched the
  * calling fiber is parked until one of the descriptors is ready or the
  * timeout passes (timeout_ms < 0: no timeout), with revents filled in as

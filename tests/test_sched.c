@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -264,6 +265,120 @@ static void test_all_threads(void **state)
 }
 
 /* A fiber's stack takes a check's depth: 96 KiB of frames. */
+/* sched_listen/post/serve/stop: a server thread serves its scheduler;
+ * four other threads post 50 sleepers of 200 ms each; then the stop.  All
+ * 200 run as fibers of the server thread, at once (one after the other
+ * would be 40 s), and the serve ends when the last has returned. */
+struct server {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct sched *s;
+	bool up;
+	pthread_t thread;
+};
+
+static void *serve_thread(void *arg)
+{
+	struct server *v = arg;
+	struct sched *s = sched_new();
+
+	if (s != NULL && sched_listen(s) < 0) {
+		sched_free(s);
+		s = NULL;
+	}
+	pthread_mutex_lock(&v->mu);
+	v->s = s;
+	v->up = true;
+	v->thread = pthread_self();
+	pthread_cond_signal(&v->cv);
+	pthread_mutex_unlock(&v->mu);
+	if (s != NULL) {
+		sched_serve(s);
+		sched_free(s);
+	}
+	return NULL;
+}
+
+struct poster {
+	struct sched *s;
+	struct sleeper z[50];
+	int failed;
+};
+
+static void *post_all(void *arg)
+{
+	struct poster *p = arg;
+
+	for (int i = 0; i < 50; i++) {
+		deadline_init(&p->z[i].dl, 10);
+		p->z[i].dl.sched = p->s;
+		p->z[i].ms = 200;
+		p->failed += sched_post(p->s, sleep_job, &p->z[i]) != 0;
+	}
+	return NULL;
+}
+
+static void test_serve_posts(void **state)
+{
+	static struct poster posters[4];
+	struct server v = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	pthread_t st, pt[4];
+	int64_t t0 = mono_now_us(), took;
+
+	(void)state;
+	assert_int_equal(pthread_create(&st, NULL, serve_thread, &v), 0);
+	pthread_mutex_lock(&v.mu);
+	while (!v.up)
+		pthread_cond_wait(&v.cv, &v.mu);
+	pthread_mutex_unlock(&v.mu);
+	assert_non_null(v.s);
+	for (int k = 0; k < 4; k++) {
+		memset(&posters[k], 0, sizeof(posters[k]));
+		posters[k].s = v.s;
+		assert_int_equal(pthread_create(&pt[k], NULL, post_all, &posters[k]), 0);
+	}
+	for (int k = 0; k < 4; k++)
+		pthread_join(pt[k], NULL);
+	sched_stop(v.s); /* v.s is the server's from here on */
+	pthread_join(st, NULL);
+	took = mono_now_us() - t0;
+	for (int k = 0; k < 4; k++) {
+		assert_int_equal(posters[k].failed, 0);
+		for (int i = 0; i < 50; i++) {
+			assert_true(posters[k].z[i].ran);
+			assert_true(pthread_equal(posters[k].z[i].thread, v.thread));
+		}
+	}
+	assert_true(took >= 200000);
+	assert_true(took < 5000000);
+}
+
+/* A served scheduler with nothing to do waits (no busy loop: it uses no
+ * CPU to speak of in 300 ms) and ends at once on sched_stop. */
+static void test_serve_idle(void **state)
+{
+	struct server v = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	pthread_t st;
+	struct timespec c0, c1;
+	int64_t t0;
+
+	(void)state;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+	assert_int_equal(pthread_create(&st, NULL, serve_thread, &v), 0);
+	pthread_mutex_lock(&v.mu);
+	while (!v.up)
+		pthread_cond_wait(&v.cv, &v.mu);
+	pthread_mutex_unlock(&v.mu);
+	assert_non_null(v.s);
+	usleep(300000);
+	t0 = mono_now_us();
+	sched_stop(v.s);
+	pthread_join(st, NULL);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+	assert_true(mono_now_us() - t0 < 1000000);
+	assert_true((c1.tv_sec - c0.tv_sec) * 1000000000L + (c1.tv_nsec - c0.tv_nsec) < 100000000L);
+}
+
 static unsigned deep(unsigned n)
 {
 	volatile char pad[1024];
@@ -329,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_hangup),	     cmocka_unit_test(test_plain_poll),
 		cmocka_unit_test(test_all_in_fiber), cmocka_unit_test(test_all_threads),
 		cmocka_unit_test(test_stack_depth),  cmocka_unit_test(test_churn),
+		cmocka_unit_test(test_serve_posts),  cmocka_unit_test(test_serve_idle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
