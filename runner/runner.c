@@ -229,8 +229,150 @@ int runner_run(const struct config *cfg, int jobs, progress_fn progress, void *p
 	return runner_run_tls(cfg, jobs, NULL, progress, progress_arg, run, e);
 }
 
+/* ---- a service: schedulers kept for many runs ------------------------------ */
+
+struct svc_thread {
+	struct runner_service *svc;
+	pthread_t tid;
+	struct sched *s; /* NULL: none could be had on this thread */
+	bool ready;
+};
+
+struct runner_service {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t n;
+	unsigned next; /* round robin over t */
+	struct svc_thread t[64];
+};
+
+/* A service thread: its scheduler, said to runner_service_new(), served
+ * until runner_service_free() stops it. */
+static void *svc_main(void *arg)
+{
+	struct svc_thread *t = arg;
+	struct sched *s = sched_new();
+
+	if (s != NULL && sched_listen(s) < 0) {
+		sched_free(s);
+		s = NULL;
+	}
+	pthread_mutex_lock(&t->svc->mu);
+	t->s = s;
+	t->ready = true;
+	pthread_cond_broadcast(&t->svc->cv);
+	pthread_mutex_unlock(&t->svc->mu);
+	if (s != NULL) {
+		sched_serve(s);
+		sched_free(s);
+	}
+	return NULL;
+}
+
+struct runner_service *runner_service_new(void)
+{
+	struct runner_service *svc = calloc(1, sizeof(*svc));
+	size_t want = cpus();
+
+	if (svc == NULL)
+		return NULL;
+	pthread_mutex_init(&svc->mu, NULL);
+	pthread_cond_init(&svc->cv, NULL);
+	for (size_t i = 0; i < want; i++) {
+		svc->t[svc->n].svc = svc;
+		if (pthread_create(&svc->t[svc->n].tid, NULL, svc_main, &svc->t[svc->n]) == 0)
+			svc->n++;
+	}
+	pthread_mutex_lock(&svc->mu);
+	for (size_t i = 0; i < svc->n; i++)
+		while (!svc->t[i].ready)
+			pthread_cond_wait(&svc->cv, &svc->mu);
+	pthread_mutex_unlock(&svc->mu);
+	return svc;
+}
+
+void runner_service_free(struct runner_service *svc)
+{
+	if (svc == NULL)
+		return;
+	for (size_t i = 0; i < svc->n; i++)
+		if (svc->t[i].s)
+			sched_stop(svc->t[i].s);
+	for (size_t i = 0; i < svc->n; i++)
+		pthread_join(svc->t[i].tid, NULL);
+	pthread_mutex_destroy(&svc->mu);
+	pthread_cond_destroy(&svc->cv);
+	free(svc);
+}
+
+struct svc_job {
+	struct worker w;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static void *svc_lane(void *arg)
+{
+	struct svc_job *j = arg;
+
+	lane(&j->w);
+	pthread_mutex_lock(&j->mu);
+	j->done = true; /* j is the poster's: not touched after this */
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+/* p's targets as one lane on one of svc's schedulers, waited for; false
+ * when it could not be posted (no scheduler, no memory). */
+static bool svc_run(struct runner_service *svc, struct pool *p)
+{
+	struct sched *s = NULL;
+	struct svc_job j = { .w = { p, 1, NULL } };
+
+	pthread_mutex_lock(&svc->mu);
+	for (size_t i = 0; i < svc->n && s == NULL; i++)
+		s = svc->t[svc->next++ % svc->n].s;
+	pthread_mutex_unlock(&svc->mu);
+	if (s == NULL)
+		return false;
+	j.w.s = s;
+	pthread_mutex_init(&j.mu, NULL);
+	pthread_cond_init(&j.cv, NULL);
+	if (sched_post(s, svc_lane, &j) < 0) {
+		pthread_mutex_destroy(&j.mu);
+		pthread_cond_destroy(&j.cv);
+		return false;
+	}
+	pthread_mutex_lock(&j.mu);
+	while (!j.done)
+		pthread_cond_wait(&j.cv, &j.mu);
+	pthread_mutex_unlock(&j.mu);
+	pthread_mutex_destroy(&j.mu);
+	pthread_cond_destroy(&j.cv);
+	return true;
+}
+
+static int run_cfg(const struct config *cfg, int jobs, struct runner_tls *tls,
+		   struct runner_service *svc, progress_fn progress, void *progress_arg,
+		   struct run *run, struct probe_err *e);
+
 int runner_run_tls(const struct config *cfg, int jobs, struct runner_tls *tls, progress_fn progress,
 		   void *progress_arg, struct run *run, struct probe_err *e)
+{
+	return run_cfg(cfg, jobs, tls, NULL, progress, progress_arg, run, e);
+}
+
+int runner_run_on(const struct config *cfg, struct runner_service *svc, struct runner_tls *tls,
+		  struct run *run, struct probe_err *e)
+{
+	return run_cfg(cfg, 1, tls, svc, NULL, NULL, run, e);
+}
+
+static int run_cfg(const struct config *cfg, int jobs, struct runner_tls *tls,
+		   struct runner_service *svc, progress_fn progress, void *progress_arg,
+		   struct run *run, struct probe_err *e)
 {
 	struct pool p = {
 		.cfg = cfg, .run = run, .progress = progress, .progress_arg = progress_arg
@@ -276,13 +418,15 @@ int runner_run_tls(const struct config *cfg, int jobs, struct runner_tls *tls, p
 	nthreads = cpus() < lanes ? cpus() : lanes;
 	for (size_t t = 0; t < nthreads; t++)
 		ws[t] = (struct worker){ &p, lanes / nthreads + (t < lanes % nthreads), NULL };
-	/* the first on this thread */
-	for (size_t t = 1; t < nthreads; t++)
-		up[t] = pthread_create(&tid[t], NULL, worker, &ws[t]) == 0;
-	worker(&ws[0]);
-	for (size_t t = 1; t < nthreads; t++)
-		if (up[t])
-			pthread_join(tid[t], NULL);
+	if (svc == NULL || !svc_run(svc, &p)) {
+		/* the first on this thread */
+		for (size_t t = 1; t < nthreads; t++)
+			up[t] = pthread_create(&tid[t], NULL, worker, &ws[t]) == 0;
+		worker(&ws[0]);
+		for (size_t t = 1; t < nthreads; t++)
+			if (up[t])
+				pthread_join(tid[t], NULL);
+	}
 	run->duration = us_to_s(mono_now_us() - m0);
 	if (tls == NULL)
 		runner_tls_free(ctxs);

@@ -106,4 +106,17 @@ int runner_run_tls(const struct config *cfg, int jobs, struct runner_tls *tls, p
 		   void *progress_arg, struct run *run, struct probe_err *e);
 void run_free(struct run *run);
 
+/* Schedulers kept for many runs, a thread per CPU waiting for work: the
+ * exporter's, so that each probe's checks run as fibers there, beside
+ * every other probe's, instead of on threads of their own.  NULL when out
+ * of memory.  Free it only when no run on it is left. */
+struct runner_service;
+struct runner_service *runner_service_new(void);
+void runner_service_free(struct runner_service *svc);
+/* runner_run_tls(cfg, 1, tls, ...) with cfg's targets one after the other
+ * on one of svc's schedulers, the caller waiting; on its own thread as
+ * runner_run_tls when svc is NULL or has no scheduler to give. */
+int runner_run_on(const struct config *cfg, struct runner_service *svc, struct runner_tls *tls,
+		  struct run *run, struct probe_err *e);
+
 #endif
