@@ -299,6 +299,16 @@ static void *serve_thread(void *arg)
 	return NULL;
 }
 
+/* until the server thread has said what its scheduler is */
+static void wait_up(struct server *v)
+{
+	pthread_mutex_lock(&v->mu);
+	while (!v->up)
+		pthread_cond_wait(&v->cv, &v->mu);
+	pthread_mutex_unlock(&v->mu);
+	assert_non_null(v->s);
+}
+
 struct poster {
 	struct sched *s;
 	struct sleeper z[50];
@@ -327,11 +337,7 @@ static void test_serve_posts(void **state)
 
 	(void)state;
 	assert_int_equal(pthread_create(&st, NULL, serve_thread, &v), 0);
-	pthread_mutex_lock(&v.mu);
-	while (!v.up)
-		pthread_cond_wait(&v.cv, &v.mu);
-	pthread_mutex_unlock(&v.mu);
-	assert_non_null(v.s);
+	wait_up(&v);
 	for (int k = 0; k < 4; k++) {
 		memset(&posters[k], 0, sizeof(posters[k]));
 		posters[k].s = v.s;
@@ -365,11 +371,7 @@ static void test_serve_idle(void **state)
 	(void)state;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 	assert_int_equal(pthread_create(&st, NULL, serve_thread, &v), 0);
-	pthread_mutex_lock(&v.mu);
-	while (!v.up)
-		pthread_cond_wait(&v.cv, &v.mu);
-	pthread_mutex_unlock(&v.mu);
-	assert_non_null(v.s);
+	wait_up(&v);
 	usleep(300000);
 	t0 = mono_now_us();
 	sched_stop(v.s);
